@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
+# flvmeta) when missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in ffmpeg ffprobe; do
+  command -v "$tool" >/dev/null 2>&1 || need+=(ffmpeg)
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ffmpeg"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+# Integration tests start servers and FFmpeg processes; two at a time suits a 2-core box.
+cargo test --quiet -- --test-threads="${RTMP_TEST_THREADS:-2}"

@@ -1,0 +1,387 @@
+//! The one RTMP client of the project (tests, tools and later push relays use it): a blocking
+//! socket driven by the sans-IO handshake, chunk codec and command builders.
+
+use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
+use crate::limits::Limits;
+use crate::media::FrameKind;
+use crate::protocol::amf0::{self, Amf0Value};
+use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
+use crate::protocol::command::{parse_command, Command, CommandError};
+use crate::protocol::handshake::{ClientHandshake, HandshakeError, HandshakeKind, HandshakeStatus, RANDOM_SIZE};
+use crate::protocol::message::{self, csid, type_id, ControlMessage, UserControl};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Chunk size the client announces and sends with.
+pub const CLIENT_CHUNK_SIZE: u32 = 4096;
+/// Most messages read while waiting for one reply before giving up.
+const MAX_MESSAGES_PER_REPLY: usize = 10_000;
+
+#[derive(Debug)]
+pub enum ClientError {
+    Io(io::Error),
+    Handshake(HandshakeError),
+    Chunk(ChunkError),
+    Command(CommandError),
+    /// The server answered with an error status (its code).
+    Rejected(String),
+    /// The server closed the connection.
+    Closed,
+    /// No reply of the expected kind arrived.
+    NoReply(&'static str),
+    Flv(FlvReadError),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Io(e) => write!(f, "i/o: {e}"),
+            ClientError::Handshake(e) => write!(f, "handshake: {e:?}"),
+            ClientError::Chunk(e) => write!(f, "chunk stream: {e:?}"),
+            ClientError::Command(e) => write!(f, "command: {e}"),
+            ClientError::Rejected(code) => write!(f, "rejected by server: {code}"),
+            ClientError::Closed => write!(f, "server closed the connection"),
+            ClientError::NoReply(what) => write!(f, "no reply to {what}"),
+            ClientError::Flv(e) => write!(f, "flv: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+pub type ClientResult<T> = Result<T, ClientError>;
+
+#[derive(Debug)]
+pub struct RtmpClient {
+    socket: TcpStream,
+    decoder: ChunkDecoder,
+    encoder: ChunkEncoder,
+    pending: Vec<u8>,
+    next_transaction: f64,
+    stream_id: u32,
+    stream_name: String,
+    out: Vec<u8>,
+}
+
+fn random_bytes(seed: u64) -> [u8; RANDOM_SIZE] {
+    let mut state = seed | 1;
+    let mut random = [0u8; RANDOM_SIZE];
+    for byte in random.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    random
+}
+
+impl RtmpClient {
+    /// Connects, runs the handshake (digest kind, as FFmpeg does) and `connect`s to `app`.
+    pub fn connect(addr: SocketAddr, app: &str, timeout: Duration) -> ClientResult<RtmpClient> {
+        Self::connect_with(addr, app, timeout, HandshakeKind::Digest)
+    }
+
+    pub fn connect_with(
+        addr: SocketAddr,
+        app: &str,
+        timeout: Duration,
+        kind: HandshakeKind,
+    ) -> ClientResult<RtmpClient> {
+        let socket = TcpStream::connect_timeout(&addr, timeout)?;
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout))?;
+        socket.set_nodelay(true)?;
+        let limits = Limits::default();
+        let chunk_limits = ChunkLimits {
+            max_message_size: limits.max_message_size,
+            max_chunk_streams: limits.max_chunk_streams,
+            max_partial_bytes: limits.max_partial_bytes,
+        };
+        let mut client = RtmpClient {
+            socket,
+            decoder: ChunkDecoder::new(chunk_limits),
+            encoder: ChunkEncoder::new(),
+            pending: Vec::new(),
+            next_transaction: 1.0,
+            stream_id: 0,
+            stream_name: String::new(),
+            out: Vec::new(),
+        };
+        client.handshake(kind)?;
+        client.send_control(ControlMessage::SetChunkSize(CLIENT_CHUNK_SIZE))?;
+        client.encoder.set_chunk_size(CLIENT_CHUNK_SIZE);
+        let tc_url = format!("rtmp://{addr}/{app}");
+        let properties = Amf0Value::Object(vec![
+            ("app".into(), Amf0Value::String(app.into())),
+            ("type".into(), Amf0Value::String("nonprivate".into())),
+            (
+                "flashVer".into(),
+                Amf0Value::String("FMLE/3.0 (compatible; rtmp-server client)".into()),
+            ),
+            ("tcUrl".into(), Amf0Value::String(tc_url)),
+        ]);
+        let transaction = client.call("connect", properties, vec![])?;
+        client.wait_result(transaction, "connect")?;
+        Ok(client)
+    }
+
+    fn handshake(&mut self, kind: HandshakeKind) -> ClientResult<()> {
+        let mut out = Vec::new();
+        let mut handshake = ClientHandshake::new(kind, random_bytes(0x5EED), 0, &mut out);
+        self.socket.write_all(&out)?;
+        let mut buffer = vec![0u8; 4096];
+        loop {
+            let n = self.socket.read(&mut buffer)?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.pending.extend_from_slice(buffer.get(..n).unwrap_or(&[]));
+            out.clear();
+            let status = handshake
+                .feed(&self.pending, &mut out)
+                .map_err(ClientError::Handshake)?;
+            self.socket.write_all(&out)?;
+            match status {
+                HandshakeStatus::InProgress { consumed } => {
+                    self.pending.drain(..consumed);
+                }
+                HandshakeStatus::Done { consumed } => {
+                    self.pending.drain(..consumed);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// releaseStream, FCPublish, createStream, publish; waits for NetStream.Publish.Start.
+    pub fn publish(&mut self, name: &str) -> ClientResult<()> {
+        let stream_arg = vec![Amf0Value::String(name.into())];
+        self.call("releaseStream", Amf0Value::Null, stream_arg.clone())?;
+        self.call("FCPublish", Amf0Value::Null, stream_arg)?;
+        let transaction = self.call("createStream", Amf0Value::Null, vec![])?;
+        let reply = self.wait_result(transaction, "createStream")?;
+        let stream_id = reply.arguments.first().and_then(Amf0Value::as_number).unwrap_or(1.0);
+        self.stream_id = stream_id as u32;
+        self.stream_name = name.to_owned();
+        let args = vec![Amf0Value::String(name.into()), Amf0Value::String("live".into())];
+        self.send_command(self.stream_id, "publish", 0.0, Amf0Value::Null, args)?;
+        self.flush()?;
+        self.wait_status("NetStream.Publish.Start")
+    }
+
+    /// Sends one audio, video or data frame on the published stream. Data frames whose
+    /// body starts with onMetaData are wrapped in @setDataFrame, as encoders do.
+    pub fn send_frame(&mut self, kind: FrameKind, timestamp: u32, body: &[u8]) -> ClientResult<()> {
+        let (chunk_stream, payload) = match kind {
+            FrameKind::Audio => (csid::AUDIO, body.to_vec()),
+            FrameKind::Video => (csid::VIDEO, body.to_vec()),
+            FrameKind::Data => {
+                let mut payload = Vec::with_capacity(body.len() + 16);
+                amf0::encode(&Amf0Value::String("@setDataFrame".into()), &mut payload);
+                payload.extend_from_slice(body);
+                (csid::DATA, payload)
+            }
+        };
+        let message = RawMessage {
+            csid: chunk_stream,
+            timestamp,
+            type_id: kind.tag_type(),
+            stream_id: self.stream_id,
+            payload,
+        };
+        self.encoder.encode(&message, &mut self.out);
+        if self.out.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Publishes every tag of an FLV file held in memory, then returns the tag count.
+    pub fn send_flv(&mut self, flv: &[u8]) -> ClientResult<usize> {
+        let header = parse_header(flv)
+            .map_err(ClientError::Flv)?
+            .ok_or(ClientError::Flv(FlvReadError::NotFlv))?;
+        let mut rest = flv.get(header.data_offset..).unwrap_or(&[]);
+        let mut count = 0;
+        while let Some((tag, used)) = parse_tag(rest).map_err(ClientError::Flv)? {
+            let kind = match tag.tag_type {
+                8 => FrameKind::Audio,
+                9 => FrameKind::Video,
+                _ => FrameKind::Data,
+            };
+            self.send_frame(kind, tag.timestamp, tag.body)?;
+            count += 1;
+            rest = rest.get(used..).unwrap_or(&[]);
+        }
+        self.flush()?;
+        Ok(count)
+    }
+
+    /// FCUnpublish and deleteStream, as FFmpeg ends a publish; waits for Unpublish.Success.
+    pub fn unpublish(&mut self) -> ClientResult<()> {
+        let name = Amf0Value::String(self.stream_name.clone());
+        self.call("FCUnpublish", Amf0Value::Null, vec![name])?;
+        let id = Amf0Value::Number(f64::from(self.stream_id));
+        self.call("deleteStream", Amf0Value::Null, vec![id])?;
+        self.wait_status("NetStream.Unpublish.Success")
+    }
+
+    /// Writes raw bytes (for tests that send what no encoder would).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> ClientResult<()> {
+        self.flush()?;
+        self.socket.write_all(bytes)?;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> ClientResult<()> {
+        if !self.out.is_empty() {
+            self.socket.write_all(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
+    /// Sends a command on stream 0 with the next transaction id; returns that id.
+    pub fn call(&mut self, name: &str, object: Amf0Value, args: Vec<Amf0Value>) -> ClientResult<f64> {
+        let transaction = self.next_transaction;
+        self.next_transaction += 1.0;
+        self.send_command(0, name, transaction, object, args)?;
+        self.flush()?;
+        Ok(transaction)
+    }
+
+    fn send_command(
+        &mut self,
+        stream_id: u32,
+        name: &str,
+        transaction: f64,
+        object: Amf0Value,
+        args: Vec<Amf0Value>,
+    ) -> ClientResult<()> {
+        let mut payload = Vec::new();
+        amf0::encode(&Amf0Value::String(name.into()), &mut payload);
+        amf0::encode(&Amf0Value::Number(transaction), &mut payload);
+        amf0::encode(&object, &mut payload);
+        for arg in &args {
+            amf0::encode(arg, &mut payload);
+        }
+        let chunk_stream = if stream_id == 0 { csid::COMMAND } else { csid::STATUS };
+        let message = RawMessage {
+            csid: chunk_stream,
+            timestamp: 0,
+            type_id: type_id::COMMAND_AMF0,
+            stream_id,
+            payload,
+        };
+        self.encoder.encode(&message, &mut self.out);
+        Ok(())
+    }
+
+    fn send_control(&mut self, control: ControlMessage) -> ClientResult<()> {
+        self.encoder.encode(&message::build_control(&control), &mut self.out);
+        self.flush()
+    }
+
+    /// Reads the next complete message, applying the server's chunk size changes and
+    /// answering its pings.
+    pub fn read_message(&mut self) -> ClientResult<RawMessage> {
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let decoded = self.decoder.decode(&self.pending).map_err(ClientError::Chunk)?;
+            self.pending.drain(..decoded.consumed);
+            if let Some(message) = decoded.message {
+                self.on_control(&message)?;
+                return Ok(message);
+            }
+            if decoded.consumed > 0 {
+                continue;
+            }
+            let n = self.socket.read(&mut buffer)?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.pending.extend_from_slice(buffer.get(..n).unwrap_or(&[]));
+        }
+    }
+
+    fn on_control(&mut self, message: &RawMessage) -> ClientResult<()> {
+        if !message::is_control(message.type_id) {
+            return Ok(());
+        }
+        match message::parse_control(message.type_id, &message.payload) {
+            Ok(ControlMessage::SetChunkSize(size)) => self.decoder.set_chunk_size(size).map_err(ClientError::Chunk),
+            Ok(ControlMessage::UserControl(UserControl::PingRequest(ts))) => {
+                self.send_control(ControlMessage::UserControl(UserControl::PingResponse(ts)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads until the next command message.
+    pub fn read_command(&mut self) -> ClientResult<Command> {
+        for _ in 0..MAX_MESSAGES_PER_REPLY {
+            let message = self.read_message()?;
+            if message.type_id == type_id::COMMAND_AMF0 || message.type_id == type_id::COMMAND_AMF3 {
+                return parse_command(message.type_id, &message.payload, 32).map_err(ClientError::Command);
+            }
+        }
+        Err(ClientError::NoReply("command"))
+    }
+
+    fn wait_result(&mut self, transaction: f64, what: &'static str) -> ClientResult<Command> {
+        for _ in 0..MAX_MESSAGES_PER_REPLY {
+            let command = self.read_command()?;
+            if command.transaction_id != transaction {
+                continue;
+            }
+            return match command.name.as_str() {
+                "_result" => Ok(command),
+                _ => Err(ClientError::Rejected(status_code(&command))),
+            };
+        }
+        Err(ClientError::NoReply(what))
+    }
+
+    /// Waits for onStatus with `code`; an error-level onStatus first is a rejection.
+    pub fn wait_status(&mut self, code: &str) -> ClientResult<()> {
+        for _ in 0..MAX_MESSAGES_PER_REPLY {
+            let command = self.read_command()?;
+            if command.name != "onStatus" {
+                continue;
+            }
+            let got = status_code(&command);
+            if got == code {
+                return Ok(());
+            }
+            let level = command
+                .arguments
+                .first()
+                .and_then(|i| i.get("level"))
+                .and_then(Amf0Value::as_str);
+            if level == Some("error") {
+                return Err(ClientError::Rejected(got));
+            }
+        }
+        Err(ClientError::NoReply("status"))
+    }
+}
+
+fn status_code(command: &Command) -> String {
+    command
+        .arguments
+        .iter()
+        .find_map(|info| info.get("code").and_then(Amf0Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
+}

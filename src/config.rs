@@ -1,0 +1,226 @@
+//! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
+//! naming the flag; the caller exits with status 2 for them.
+
+use crate::limits::Limits;
+use argh::FromArgs;
+use log::LevelFilter;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
+pub const DEFAULT_RECORD_DIR: &str = "recordings";
+pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
+/// Smallest and largest chunk size the server will announce.
+pub const MIN_CHUNK_SIZE: u32 = 128;
+pub const MAX_CHUNK_SIZE: u32 = 0x00FF_FFFF;
+
+/// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
+#[derive(FromArgs, Debug)]
+pub struct Args {
+    /// address to listen on (default: 0.0.0.0:1935)
+    #[argh(option, default = "default_listen()", from_str_fn(parse_listen))]
+    pub listen: SocketAddr,
+
+    /// log level: error, warn, info, debug or trace (default: info)
+    #[argh(option, default = "LevelFilter::Info", from_str_fn(parse_log_level))]
+    pub log_level: LevelFilter,
+
+    /// record every published stream (default: off)
+    #[argh(switch)]
+    pub record_all: bool,
+
+    /// directory for recordings, created if missing (default: recordings)
+    #[argh(option, default = "PathBuf::from(DEFAULT_RECORD_DIR)")]
+    pub record_dir: PathBuf,
+
+    /// chunk size the server announces and sends with, 128..=16777215 (default: 4096)
+    #[argh(option, default = "DEFAULT_CHUNK_SIZE", from_str_fn(parse_chunk_size))]
+    pub chunk_size: u32,
+
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 1935))
+}
+
+fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| "expected HOST:PORT, e.g. 0.0.0.0:1935 or [::]:1935".to_owned())
+}
+
+fn parse_log_level(value: &str) -> Result<LevelFilter, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "error" => Ok(LevelFilter::Error),
+        "warn" => Ok(LevelFilter::Warn),
+        "info" => Ok(LevelFilter::Info),
+        "debug" => Ok(LevelFilter::Debug),
+        "trace" => Ok(LevelFilter::Trace),
+        _ => Err("expected one of error, warn, info, debug, trace".to_owned()),
+    }
+}
+
+fn parse_chunk_size(value: &str) -> Result<u32, String> {
+    let size: u32 = value.parse().map_err(|_| "expected a whole number".to_owned())?;
+    if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&size) {
+        Ok(size)
+    } else {
+        Err(format!("must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}"))
+    }
+}
+
+/// The validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub log_level: LevelFilter,
+    pub record_all: bool,
+    pub record_dir: PathBuf,
+    pub chunk_size: u32,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            log_level: LevelFilter::Info,
+            record_all: false,
+            record_dir: PathBuf::from(DEFAULT_RECORD_DIR),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl From<Args> for Config {
+    fn from(args: Args) -> Self {
+        Config {
+            listen: args.listen,
+            log_level: args.log_level,
+            record_all: args.record_all,
+            record_dir: args.record_dir,
+            chunk_size: args.chunk_size,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    Run(Box<Config>),
+    /// Print this text on stdout and exit 0 (--help, --version).
+    Print(String),
+    /// Print this one-line error on stderr and exit 2.
+    UsageError(String),
+}
+
+/// Parses the arguments after the program name.
+pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
+    match Args::from_args(&[program], args) {
+        Ok(args) if args.version => Invocation::Print(format!("{program} {}\n", env!("CARGO_PKG_VERSION"))),
+        Ok(args) => Invocation::Run(Box::new(Config::from(args))),
+        Err(exit) if exit.status.is_ok() => Invocation::Print(exit.output),
+        Err(exit) => {
+            let line = exit
+                .output
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            Invocation::UsageError(format!("{program}: {}", line.trim()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Config {
+        match parse_args("rtmp-server", args) {
+            Invocation::Run(config) => *config,
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match parse_args("rtmp-server", args) {
+            Invocation::UsageError(line) => line,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_reference_design() {
+        let config = run(&[]);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.log_level, LevelFilter::Info);
+        assert!(!config.record_all);
+        assert_eq!(config.record_dir, PathBuf::from("recordings"));
+        assert_eq!(config.chunk_size, 4096);
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let config = run(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "debug",
+            "--record-all",
+            "--record-dir",
+            "/tmp/r",
+            "--chunk-size",
+            "60000",
+        ]);
+        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.log_level, LevelFilter::Debug);
+        assert!(config.record_all);
+        assert_eq!(config.record_dir, PathBuf::from("/tmp/r"));
+        assert_eq!(config.chunk_size, 60000);
+    }
+
+    #[test]
+    fn bad_values_are_one_line_errors_naming_the_flag() {
+        for (args, flag) in [
+            (&["--chunk-size", "12"][..], "--chunk-size"),
+            (&["--chunk-size", "abc"][..], "--chunk-size"),
+            (&["--listen", "nowhere"][..], "--listen"),
+            (&["--log-level", "loud"][..], "--log-level"),
+            (&["--bogus"][..], "--bogus"),
+        ] {
+            let line = usage_error(args);
+            assert!(line.contains(flag), "{line}");
+            assert!(!line.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn help_lists_every_default() {
+        let Invocation::Print(help) = parse_args("rtmp-server", &["--help"]) else {
+            panic!("help expected");
+        };
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for needle in [
+            "0.0.0.0:1935",
+            "default: info",
+            "default: recordings",
+            "default: 4096",
+            "--record-all",
+        ] {
+            assert!(help.contains(needle), "help lacks {needle}: {help}");
+        }
+    }
+
+    #[test]
+    fn version_prints_the_package_version() {
+        let Invocation::Print(text) = parse_args("rtmp-server", &["--version"]) else {
+            panic!("version expected");
+        };
+        assert!(text.contains(env!("CARGO_PKG_VERSION")));
+    }
+}

@@ -1,0 +1,19 @@
+//! rtmp-server: a blocking RTMP server that records every published stream to FLV.
+//!
+//! Layout: `protocol` is the sans-IO RTMP core (handshake, chunks, AMF, messages, commands,
+//! session); `media` holds the shared `Frame`; `flv` writes and reads FLV bytes; `record`
+//! runs one writer thread per recording; `server` is the thin blocking glue (listener,
+//! connection threads, stream registry); `client` is the one RTMP client used by tests and
+//! tools; `ops` holds process-level concerns (signals); `config` turns flags into `Config`.
+
+pub mod client;
+pub mod config;
+pub mod flv;
+pub mod limits;
+pub mod logging;
+pub mod media;
+pub mod ops;
+pub mod protocol;
+pub mod record;
+pub mod server;
+pub mod threads;

@@ -1,0 +1,61 @@
+//! `Frame`: one audio, video or data message, parsed once and shared (Arc) by every consumer.
+
+use super::codec;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    Audio,
+    Video,
+    /// A script data message (onMetaData and other AMF0 data), stored without @setDataFrame.
+    Data,
+}
+
+impl FrameKind {
+    /// The FLV tag type of this kind (8, 9 or 18), which is also its RTMP message type.
+    pub fn tag_type(self) -> u8 {
+        match self {
+            FrameKind::Audio => 8,
+            FrameKind::Video => 9,
+            FrameKind::Data => 18,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: FrameKind,
+    /// Timestamp in ms, as published (32 bits).
+    pub timestamp: u32,
+    /// True for a video keyframe (any codec, legacy or Enhanced RTMP).
+    pub keyframe: bool,
+    /// True for a codec configuration record (AVC/HEVC/AAC sequence header, E-RTMP SequenceStart).
+    pub sequence_header: bool,
+    pub payload: Arc<[u8]>,
+}
+
+impl Frame {
+    /// Builds a frame and inspects its codec header once.
+    pub fn new(kind: FrameKind, timestamp: u32, payload: Arc<[u8]>) -> Frame {
+        let info = match kind {
+            FrameKind::Video => codec::inspect_video(&payload),
+            FrameKind::Audio => codec::inspect_audio(&payload),
+            FrameKind::Data => codec::FrameInfo::default(),
+        };
+        Frame {
+            kind,
+            timestamp,
+            keyframe: info.keyframe,
+            sequence_header: info.sequence_header,
+            payload,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.payload.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.payload.is_empty()
+    }
+}

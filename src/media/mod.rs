@@ -1,0 +1,6 @@
+//! Media frames shared by every consumer, and codec header inspection.
+
+pub mod codec;
+pub mod frame;
+
+pub use frame::{Frame, FrameKind};

@@ -1,0 +1,3 @@
+//! Process-level concerns: signals.
+
+pub mod signals;

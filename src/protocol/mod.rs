@@ -1,0 +1,9 @@
+//! The sans-IO RTMP core: fed bytes, returns bytes and events; no sockets, threads or clocks.
+
+pub mod amf0;
+pub mod amf3;
+pub mod chunk;
+pub mod command;
+pub mod handshake;
+pub mod message;
+pub mod session;

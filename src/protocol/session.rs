@@ -1,0 +1,614 @@
+//! Server session: the sans-IO state machine of one RTMP connection. Bytes go in through
+//! `handle_input`; reply bytes come out of `take_output` and decisions for the caller come
+//! out of `poll_event`. It runs the handshake, reassembles chunks, answers protocol control
+//! (chunk size, acknowledgements, pings) and NetConnection/NetStream commands. Whether a
+//! publish is allowed is the caller's call (`accept_publish` / `reject_publish`).
+
+use super::amf0::{self, Amf0Value};
+use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
+use super::command::{self, Command, CommandError};
+use super::handshake::{HandshakeError, HandshakeKind, HandshakeStatus, ServerHandshake, RANDOM_SIZE};
+use super::message::{self, type_id, ControlMessage, MessageError, UserControl};
+use crate::limits::Limits;
+use crate::media::FrameKind;
+use std::collections::VecDeque;
+
+/// Window Acknowledgement Size the server announces and assumes for the peer until told.
+pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
+/// Set Peer Bandwidth the server announces (limit type 2, dynamic).
+pub const DEFAULT_PEER_BANDWIDTH: u32 = 2_500_000;
+/// Most message streams (createStream) one connection may hold.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 16;
+/// Level of NetStream status messages that report success.
+const LEVEL_STATUS: &str = "status";
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Chunk size the server announces after connect and uses for what it sends.
+    pub chunk_size: u32,
+    pub window_ack_size: u32,
+    pub peer_bandwidth: u32,
+    pub limits: Limits,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            chunk_size: 4096,
+            window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
+            peer_bandwidth: DEFAULT_PEER_BANDWIDTH,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What the session tells its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    HandshakeDone {
+        kind: HandshakeKind,
+    },
+    Connect {
+        app: String,
+        tc_url: String,
+        flash_ver: String,
+        object_encoding: f64,
+    },
+    /// The peer asks to publish; answer with `accept_publish` or `reject_publish`.
+    PublishRequest {
+        stream_id: u32,
+        name: String,
+        query: String,
+        publish_type: String,
+    },
+    /// A publish ended cleanly (FCUnpublish, deleteStream or closeStream).
+    Unpublish {
+        stream_id: u32,
+    },
+    /// Audio, video or script data from a publishing stream. Data payloads are AMF0 without
+    /// any @setDataFrame wrapper; `metadata` marks onMetaData.
+    Media {
+        stream_id: u32,
+        kind: FrameKind,
+        timestamp: u32,
+        payload: Vec<u8>,
+        metadata: bool,
+    },
+    /// A command the server does not implement (answered with _error when it had a transaction id).
+    UnknownCommand {
+        name: String,
+    },
+    PeerChunkSize(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionError {
+    Handshake(HandshakeError),
+    Chunk(ChunkError),
+    Control(MessageError),
+    Command(CommandError),
+    /// A command that needs an earlier step (connect, createStream) came before it.
+    OutOfOrder {
+        command: String,
+    },
+    /// A command lacks an argument it cannot do without.
+    MissingArgument {
+        command: String,
+        argument: &'static str,
+    },
+    NameTooLong {
+        length: usize,
+        limit: usize,
+    },
+    TooManyStreams {
+        limit: usize,
+    },
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionError::Handshake(e) => write!(f, "handshake: {e:?}"),
+            SessionError::Chunk(e) => write!(f, "chunk stream: {e:?}"),
+            SessionError::Control(e) => write!(f, "control message: {e}"),
+            SessionError::Command(e) => write!(f, "command: {e}"),
+            SessionError::OutOfOrder { command } => write!(f, "command {command} out of order"),
+            SessionError::MissingArgument { command, argument } => {
+                write!(f, "command {command} lacks {argument}")
+            }
+            SessionError::NameTooLong { length, limit } => write!(f, "name of {length} bytes exceeds {limit}"),
+            SessionError::TooManyStreams { limit } => write!(f, "more than {limit} streams on one connection"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<ChunkError> for SessionError {
+    fn from(e: ChunkError) -> Self {
+        SessionError::Chunk(e)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    Created,
+    PublishRequested,
+    Publishing,
+}
+
+#[derive(Debug)]
+pub struct ServerSession {
+    config: SessionConfig,
+    handshake: Option<ServerHandshake>,
+    decoder: ChunkDecoder,
+    encoder: ChunkEncoder,
+    pending_input: Vec<u8>,
+    output: Vec<u8>,
+    events: VecDeque<SessionEvent>,
+    connected: bool,
+    streams: Vec<(u32, StreamState)>,
+    next_stream_id: u32,
+    bytes_received: u64,
+    last_ack_at: u64,
+    peer_window: u32,
+    /// Set after a PublishRequest: input is held until the caller accepts or rejects, so no
+    /// media of that stream is seen before the decision.
+    awaiting_decision: bool,
+}
+
+impl ServerSession {
+    /// `random` fills the server's handshake packets; `epoch` is the server uptime in ms.
+    pub fn new(config: SessionConfig, random: [u8; RANDOM_SIZE], epoch: u32) -> Self {
+        let limits = &config.limits;
+        let chunk_limits = ChunkLimits {
+            max_message_size: limits.max_message_size,
+            max_chunk_streams: limits.max_chunk_streams,
+            max_partial_bytes: limits.max_partial_bytes,
+        };
+        ServerSession {
+            handshake: Some(ServerHandshake::new(random, epoch)),
+            decoder: ChunkDecoder::new(chunk_limits),
+            encoder: ChunkEncoder::new(),
+            pending_input: Vec::new(),
+            output: Vec::new(),
+            events: VecDeque::new(),
+            connected: false,
+            streams: Vec::new(),
+            next_stream_id: 1,
+            bytes_received: 0,
+            last_ack_at: 0,
+            peer_window: DEFAULT_WINDOW_ACK_SIZE,
+            awaiting_decision: false,
+            config,
+        }
+    }
+
+    /// True once the handshake has completed.
+    pub fn handshake_done(&self) -> bool {
+        self.handshake.is_none()
+    }
+
+    /// Feeds bytes read from the peer. On error the connection must be closed.
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<(), SessionError> {
+        self.bytes_received = self.bytes_received.wrapping_add(input.len() as u64);
+        if self.pending_input.is_empty() && !self.awaiting_decision {
+            let used = self.process(input)?;
+            self.pending_input.extend_from_slice(input.get(used..).unwrap_or(&[]));
+        } else {
+            self.pending_input.extend_from_slice(input);
+            self.process_pending()?;
+        }
+        self.maybe_acknowledge();
+        Ok(())
+    }
+
+    /// Processes held input (after a publish decision, or leftover header bytes).
+    fn process_pending(&mut self) -> Result<(), SessionError> {
+        if self.awaiting_decision {
+            return Ok(());
+        }
+        let buffer = std::mem::take(&mut self.pending_input);
+        let used = self.process(&buffer);
+        let consumed = match &used {
+            Ok(n) => *n,
+            Err(_) => buffer.len(),
+        };
+        self.pending_input = buffer;
+        self.pending_input.drain(..consumed);
+        used.map(|_| ())
+    }
+
+    /// True while a PublishRequest waits for `accept_publish` / `reject_publish`.
+    pub fn awaiting_decision(&self) -> bool {
+        self.awaiting_decision
+    }
+
+    /// Bytes to send to the peer, in order.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Accepts a `PublishRequest`: StreamBegin and onStatus NetStream.Publish.Start, then
+    /// goes on with the input held since the request.
+    pub fn accept_publish(&mut self, stream_id: u32) -> Result<(), SessionError> {
+        if self.set_state(stream_id, StreamState::PublishRequested, StreamState::Publishing) {
+            self.send_control(ControlMessage::UserControl(UserControl::StreamBegin(stream_id)));
+            self.send(command::on_status(
+                stream_id,
+                LEVEL_STATUS,
+                "NetStream.Publish.Start",
+                "Start publishing",
+            ));
+        }
+        self.awaiting_decision = false;
+        self.process_pending()
+    }
+
+    /// Refuses a `PublishRequest` with an error onStatus (e.g. NetStream.Publish.BadName),
+    /// then goes on with the held input (media for the refused stream is ignored).
+    pub fn reject_publish(&mut self, stream_id: u32, code: &str, description: &str) -> Result<(), SessionError> {
+        if self.set_state(stream_id, StreamState::PublishRequested, StreamState::Created) {
+            self.send(command::on_status(stream_id, "error", code, description));
+        }
+        self.awaiting_decision = false;
+        self.process_pending()
+    }
+
+    fn set_state(&mut self, stream_id: u32, from: StreamState, to: StreamState) -> bool {
+        match self
+            .streams
+            .iter_mut()
+            .find(|(id, state)| *id == stream_id && *state == from)
+        {
+            Some(entry) => {
+                entry.1 = to;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn is_publishing(&self, stream_id: u32) -> bool {
+        self.streams
+            .iter()
+            .any(|&(id, state)| id == stream_id && state == StreamState::Publishing)
+    }
+
+    fn process(&mut self, data: &[u8]) -> Result<usize, SessionError> {
+        let mut used = 0;
+        loop {
+            let rest = data.get(used..).unwrap_or(&[]);
+            if let Some(handshake) = self.handshake.as_mut() {
+                match handshake
+                    .feed(rest, &mut self.output)
+                    .map_err(SessionError::Handshake)?
+                {
+                    HandshakeStatus::InProgress { consumed } => return Ok(used + consumed),
+                    HandshakeStatus::Done { consumed } => {
+                        used += consumed;
+                        let kind = handshake.kind().unwrap_or(HandshakeKind::Simple);
+                        self.handshake = None;
+                        self.events.push_back(SessionEvent::HandshakeDone { kind });
+                        continue;
+                    }
+                }
+            }
+            let decoded = self.decoder.decode(rest)?;
+            used += decoded.consumed;
+            match decoded.message {
+                Some(message) => {
+                    self.handle_message(message)?;
+                    if self.awaiting_decision {
+                        return Ok(used);
+                    }
+                }
+                None if decoded.consumed == 0 => return Ok(used),
+                None => {}
+            }
+        }
+    }
+
+    fn handle_message(&mut self, message: RawMessage) -> Result<(), SessionError> {
+        match message.type_id {
+            t if message::is_control(t) => {
+                let control = message::parse_control(t, &message.payload).map_err(SessionError::Control)?;
+                self.handle_control(control)
+            }
+            type_id::AUDIO | type_id::VIDEO => {
+                let kind = if message.type_id == type_id::AUDIO {
+                    FrameKind::Audio
+                } else {
+                    FrameKind::Video
+                };
+                self.emit_media(message.stream_id, kind, message.timestamp, message.payload, false);
+                Ok(())
+            }
+            type_id::DATA_AMF0 | type_id::DATA_AMF3 => {
+                self.handle_data(&message);
+                Ok(())
+            }
+            type_id::COMMAND_AMF0 | type_id::COMMAND_AMF3 => {
+                let max_depth = self.config.limits.max_amf_depth;
+                let parsed = command::parse_command(message.type_id, &message.payload, max_depth)
+                    .map_err(SessionError::Command)?;
+                self.handle_command(message.stream_id, parsed)
+            }
+            type_id::AGGREGATE => {
+                self.handle_aggregate(&message);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn emit_media(&mut self, stream_id: u32, kind: FrameKind, timestamp: u32, payload: Vec<u8>, metadata: bool) {
+        if self.is_publishing(stream_id) {
+            self.events.push_back(SessionEvent::Media {
+                stream_id,
+                kind,
+                timestamp,
+                payload,
+                metadata,
+            });
+        }
+    }
+
+    fn handle_control(&mut self, control: ControlMessage) -> Result<(), SessionError> {
+        match control {
+            ControlMessage::SetChunkSize(size) => {
+                self.decoder.set_chunk_size(size)?;
+                self.events.push_back(SessionEvent::PeerChunkSize(size));
+            }
+            ControlMessage::Abort { csid } => self.decoder.abort(csid),
+            ControlMessage::WindowAckSize(size) if size > 0 => self.peer_window = size,
+            ControlMessage::UserControl(UserControl::PingRequest(timestamp)) => {
+                self.send_control(ControlMessage::UserControl(UserControl::PingResponse(timestamp)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Script data: `@setDataFrame` is unwrapped, `@clearDataFrame` dropped, the rest kept.
+    fn handle_data(&mut self, message: &RawMessage) {
+        let body = command::amf0_body(message.type_id, &message.payload);
+        let max_depth = self.config.limits.max_amf_depth;
+        let Ok((first, used)) = amf0::decode_value(body, max_depth) else {
+            return;
+        };
+        let (payload, name) = match first.as_str() {
+            Some("@setDataFrame") => {
+                let rest = body.get(used..).unwrap_or(&[]);
+                let name = amf0::decode_value(rest, max_depth)
+                    .ok()
+                    .and_then(|(v, _)| v.as_str().map(str::to_owned));
+                (rest, name)
+            }
+            Some("@clearDataFrame") => return,
+            Some(name) => (body, Some(name.to_owned())),
+            None => return,
+        };
+        let metadata = name.as_deref() == Some("onMetaData");
+        self.emit_media(
+            message.stream_id,
+            FrameKind::Data,
+            message.timestamp,
+            payload.to_vec(),
+            metadata,
+        );
+    }
+
+    /// Aggregate messages (type 22) carry FLV-style sub-messages; their timestamps are
+    /// relative to the first sub-message and offset by the aggregate's own timestamp.
+    fn handle_aggregate(&mut self, message: &RawMessage) {
+        let mut rest = message.payload.as_slice();
+        let mut first_timestamp = None;
+        while let Ok(Some((tag, used))) = crate::flv::reader::parse_tag(rest) {
+            let base = *first_timestamp.get_or_insert(tag.timestamp);
+            let timestamp = message.timestamp.wrapping_add(tag.timestamp.wrapping_sub(base));
+            let kind = match tag.tag_type {
+                type_id::AUDIO => Some(FrameKind::Audio),
+                type_id::VIDEO => Some(FrameKind::Video),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                self.emit_media(message.stream_id, kind, timestamp, tag.body.to_vec(), false);
+            }
+            rest = rest.get(used..).unwrap_or(&[]);
+        }
+    }
+
+    fn handle_command(&mut self, message_stream: u32, command: Command) -> Result<(), SessionError> {
+        let name = command.name.as_str();
+        if name != "connect" && !self.connected && !is_reply(name) {
+            return Err(SessionError::OutOfOrder { command: command.name });
+        }
+        match name {
+            "connect" => self.on_connect(&command)?,
+            "createStream" => self.on_create_stream(&command)?,
+            "publish" => self.on_publish(message_stream, &command)?,
+            "releaseStream" => {
+                if command.transaction_id != 0.0 {
+                    self.send(command::result(command.transaction_id, vec![Amf0Value::Undefined]));
+                }
+            }
+            "FCPublish" => {
+                let stream = first_string(&command).unwrap_or_default();
+                self.send(command::on_fc("onFCPublish", "NetStream.Publish.Start", &stream));
+            }
+            "FCUnpublish" => {
+                let stream = first_string(&command).unwrap_or_default();
+                self.send(command::on_fc("onFCUnpublish", "NetStream.Unpublish.Success", &stream));
+            }
+            "deleteStream" => {
+                let stream_id = command.arguments.first().and_then(Amf0Value::as_number).unwrap_or(0.0);
+                let stream_id = number_to_stream_id(stream_id);
+                self.end_stream(stream_id);
+                self.streams.retain(|(id, _)| *id != stream_id);
+            }
+            "closeStream" => self.end_stream(message_stream),
+            n if is_reply(n) => {}
+            _ => {
+                if command.transaction_id != 0.0 {
+                    self.send(command::error(
+                        command.transaction_id,
+                        "NetConnection.Call.Failed",
+                        "Method not found",
+                    ));
+                }
+                self.events
+                    .push_back(SessionEvent::UnknownCommand { name: command.name });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, name: &str) -> Result<(), SessionError> {
+        let limit = self.config.limits.max_name_len;
+        if name.len() > limit {
+            return Err(SessionError::NameTooLong {
+                length: name.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_connect(&mut self, command: &Command) -> Result<(), SessionError> {
+        let props = &command.command_object;
+        let text = |key: &str| {
+            props
+                .get(key)
+                .and_then(Amf0Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let raw_app = text("app");
+        self.check_name(&raw_app)?;
+        let app = command::split_query(&raw_app).0.trim_matches('/').to_owned();
+        let object_encoding = props
+            .get("objectEncoding")
+            .and_then(Amf0Value::as_number)
+            .unwrap_or(0.0);
+        self.send_control(ControlMessage::WindowAckSize(self.config.window_ack_size));
+        self.send_control(ControlMessage::SetPeerBandwidth {
+            size: self.config.peer_bandwidth,
+            limit_type: 2,
+        });
+        self.send_control(ControlMessage::SetChunkSize(self.config.chunk_size));
+        self.encoder.set_chunk_size(self.config.chunk_size);
+        self.send(command::connect_result(command.transaction_id, object_encoding));
+        self.connected = true;
+        let (tc_url, flash_ver) = (text("tcUrl"), text("flashVer"));
+        self.events.push_back(SessionEvent::Connect {
+            app,
+            tc_url,
+            flash_ver,
+            object_encoding,
+        });
+        Ok(())
+    }
+
+    fn on_create_stream(&mut self, command: &Command) -> Result<(), SessionError> {
+        if self.streams.len() >= MAX_STREAMS_PER_CONNECTION {
+            return Err(SessionError::TooManyStreams {
+                limit: MAX_STREAMS_PER_CONNECTION,
+            });
+        }
+        let stream_id = self.next_stream_id;
+        self.next_stream_id = self.next_stream_id.wrapping_add(1).max(1);
+        self.streams.push((stream_id, StreamState::Created));
+        self.send(command::result(
+            command.transaction_id,
+            vec![Amf0Value::Number(f64::from(stream_id))],
+        ));
+        Ok(())
+    }
+
+    fn on_publish(&mut self, message_stream: u32, command: &Command) -> Result<(), SessionError> {
+        let missing = |argument| SessionError::MissingArgument {
+            command: command.name.clone(),
+            argument,
+        };
+        let raw_name = first_string(command).ok_or_else(|| missing("stream name"))?;
+        self.check_name(&raw_name)?;
+        let publish_type = command
+            .arguments
+            .get(1)
+            .and_then(Amf0Value::as_str)
+            .unwrap_or("live")
+            .to_owned();
+        if !self.set_state(message_stream, StreamState::Created, StreamState::PublishRequested) {
+            return Err(SessionError::OutOfOrder {
+                command: command.name.clone(),
+            });
+        }
+        let (name, query) = command::split_query(&raw_name);
+        self.awaiting_decision = true;
+        self.events.push_back(SessionEvent::PublishRequest {
+            stream_id: message_stream,
+            name: name.to_owned(),
+            query: query.to_owned(),
+            publish_type,
+        });
+        Ok(())
+    }
+
+    fn end_stream(&mut self, stream_id: u32) {
+        if self.set_state(stream_id, StreamState::Publishing, StreamState::Created) {
+            let description = "Stop publishing";
+            self.send(command::on_status(
+                stream_id,
+                LEVEL_STATUS,
+                "NetStream.Unpublish.Success",
+                description,
+            ));
+            self.events.push_back(SessionEvent::Unpublish { stream_id });
+        }
+    }
+
+    fn maybe_acknowledge(&mut self) {
+        if self.handshake.is_none() && self.bytes_received.wrapping_sub(self.last_ack_at) >= u64::from(self.peer_window)
+        {
+            self.last_ack_at = self.bytes_received;
+            self.send_control(ControlMessage::Acknowledgement(self.bytes_received as u32));
+        }
+    }
+
+    fn send_control(&mut self, control: ControlMessage) {
+        self.send(message::build_control(&control));
+    }
+
+    fn send(&mut self, message: RawMessage) {
+        self.encoder.encode(&message, &mut self.output);
+    }
+}
+
+fn is_reply(name: &str) -> bool {
+    matches!(name, "_result" | "_error" | "onStatus" | "onBWDone" | "onBWCheck")
+}
+
+fn first_string(command: &Command) -> Option<String> {
+    command.arguments.first().and_then(Amf0Value::as_str).map(str::to_owned)
+}
+
+fn number_to_stream_id(value: f64) -> u32 {
+    if value.is_finite() && value >= 0.0 && value <= f64::from(u32::MAX) {
+        value as u32
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -1,0 +1,80 @@
+//! State shared by the listener and every connection thread: configuration, the stream
+//! registry, the shutdown flag, open sockets (to close them on shutdown) and thread counts.
+
+use super::registry::Registry;
+use crate::config::Config;
+use crate::threads::ThreadTracker;
+use std::collections::HashMap;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use time::UtcOffset;
+
+#[derive(Debug)]
+pub struct ServerContext {
+    pub config: Config,
+    pub registry: Registry,
+    pub started: Instant,
+    /// Offset used for wall-clock file names (local time when known, else UTC).
+    pub local_offset: UtcOffset,
+    pub connection_threads: ThreadTracker,
+    pub recorder_threads: ThreadTracker,
+    shutting_down: AtomicBool,
+    next_conn_id: AtomicU64,
+    sockets: Mutex<HashMap<u64, TcpStream>>,
+}
+
+impl ServerContext {
+    pub fn new(config: Config, local_offset: UtcOffset) -> Self {
+        ServerContext {
+            config,
+            registry: Registry::new(),
+            started: Instant::now(),
+            local_offset,
+            connection_threads: ThreadTracker::new(),
+            recorder_threads: ThreadTracker::new(),
+            shutting_down: AtomicBool::new(false),
+            next_conn_id: AtomicU64::new(1),
+            sockets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Marks shutdown; returns false if it was already marked.
+    pub fn begin_shutdown(&self) -> bool {
+        !self.shutting_down.swap(true, Ordering::SeqCst)
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.sockets.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Keeps a handle of the connection's socket so shutdown can close it.
+    pub fn register_socket(&self, conn_id: u64, socket: TcpStream) {
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(conn_id, socket);
+    }
+
+    pub fn unregister_socket(&self, conn_id: u64) {
+        self.sockets.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn_id);
+    }
+
+    /// Shuts down every open socket's read side so connection threads see end-of-stream
+    /// and finish (finalizing their recordings).
+    pub fn close_all_sockets(&self) {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        for socket in sockets.values() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The listener: binds, accepts connections (each on its own thread) until shutdown, then
+//! closes every connection and waits for connections and recorders to finish.
+
+use super::connection;
+use super::context::ServerContext;
+use crate::config::Config;
+use log::{error, info, warn};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+use time::UtcOffset;
+
+/// How long shutdown waits for connections and then recorders to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(4000);
+
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    ctx: Arc<ServerContext>,
+}
+
+/// Stops a running server from another thread (signal handler, tests).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    ctx: Arc<ServerContext>,
+    wake_addr: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting and wakes the accept loop; `Server::run` then winds everything down.
+    pub fn shutdown(&self) {
+        if self.ctx.begin_shutdown() {
+            info!("shutdown requested");
+        }
+        // The accept loop blocks in accept(); a connection to ourselves wakes it.
+        let _ = TcpStream::connect_timeout(&self.wake_addr, Duration::from_secs(1));
+    }
+}
+
+impl Server {
+    pub fn bind(config: Config, local_offset: UtcOffset) -> io::Result<Server> {
+        let listener = TcpListener::bind(config.listen)?;
+        let local_addr = listener.local_addr()?;
+        let ctx = Arc::new(ServerContext::new(config, local_offset));
+        Ok(Server {
+            listener,
+            local_addr,
+            ctx,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn context(&self) -> Arc<ServerContext> {
+        Arc::clone(&self.ctx)
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        let ip = match self.local_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        ShutdownHandle {
+            ctx: Arc::clone(&self.ctx),
+            wake_addr: SocketAddr::new(ip, self.local_addr.port()),
+        }
+    }
+
+    /// Accepts until shutdown, then closes connections and waits for recordings to be
+    /// finalized. Returns true when everything finished within the grace period.
+    pub fn run(self) -> bool {
+        let config = &self.ctx.config;
+        info!(
+            "RTMP server listening addr={} record_all={} record_dir={} chunk_size={}",
+            self.local_addr,
+            config.record_all,
+            config.record_dir.display(),
+            config.chunk_size
+        );
+        for incoming in self.listener.incoming() {
+            if self.ctx.is_shutting_down() {
+                break;
+            }
+            match incoming {
+                Ok(socket) => self.spawn_connection(socket),
+                Err(e) => {
+                    warn!("accept failed error=\"{e}\"");
+                    // Out of file descriptors and similar: do not spin.
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+        drop(self.listener);
+        self.ctx.close_all_sockets();
+        let connections_done = self.ctx.connection_threads.wait_idle(SHUTDOWN_GRACE);
+        let recorders_done = self.ctx.recorder_threads.wait_idle(SHUTDOWN_GRACE);
+        if !(connections_done && recorders_done) {
+            error!(
+                "shutdown grace period passed connections_left={} recorders_left={}",
+                self.ctx.connection_threads.running(),
+                self.ctx.recorder_threads.running()
+            );
+        }
+        info!("server stopped");
+        connections_done && recorders_done
+    }
+
+    fn spawn_connection(&self, socket: TcpStream) {
+        let remote = match socket.peer_addr() {
+            Ok(addr) => addr,
+            Err(_) => return,
+        };
+        let limit = self.ctx.config.limits.max_connections;
+        if self.ctx.open_connections() >= limit {
+            warn!("connection refused remote={remote} error=\"max connections ({limit}) reached\"");
+            return;
+        }
+        let conn_id = self.ctx.next_conn_id();
+        match socket.try_clone() {
+            Ok(handle) => self.ctx.register_socket(conn_id, handle),
+            Err(e) => {
+                warn!("connection refused remote={remote} error=\"{e}\"");
+                return;
+            }
+        }
+        let ctx = Arc::clone(&self.ctx);
+        let spawned = self.ctx.connection_threads.spawn(format!("conn-{conn_id}"), move || {
+            connection::serve(ctx, socket, conn_id, remote)
+        });
+        if let Err(e) = spawned {
+            self.ctx.unregister_socket(conn_id);
+            error!("connection thread not started conn_id={conn_id} remote={remote} error=\"{e}\"");
+        }
+    }
+}

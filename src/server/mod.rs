@@ -1,0 +1,10 @@
+//! The blocking glue: a listener thread accepting connections, one thread per connection
+//! driving a sans-IO session, and the registry of published streams.
+
+pub mod connection;
+pub mod context;
+pub mod listener;
+pub mod registry;
+pub mod stats;
+
+pub use listener::{Server, ShutdownHandle};

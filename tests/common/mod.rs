@@ -1,0 +1,314 @@
+//! Shared integration-test harness: starts the real server binary on 127.0.0.1 with an
+//! ephemeral port, follows its log, runs FFmpeg tools, and cleans up what it started.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Generous deadline for anything a loaded 2-core machine must do.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("rtmp-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+type LogLines = Arc<(Mutex<Vec<String>>, Condvar)>;
+
+/// The server binary running as a child process.
+pub struct ServerProcess {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    log: LogLines,
+}
+
+impl ServerProcess {
+    /// Starts `rtmp-server --listen 127.0.0.1:0 --log-level debug EXTRA...` and waits until
+    /// it logs the address it listens on.
+    pub fn start(extra: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+            .args(["--listen", "127.0.0.1:0", "--log-level", "debug"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rtmp-server");
+        let stderr = child.stderr.take().unwrap();
+        let log: LogLines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("RTMP_TEST_ECHO").is_some() {
+                    eprintln!("server: {line}");
+                }
+                let (lines, changed) = &*sink;
+                lines.lock().unwrap().push(line);
+                changed.notify_all();
+            }
+        });
+        let mut server = ServerProcess {
+            child: Some(child),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log,
+        };
+        let line = server.wait_for_log("RTMP server listening", DEADLINE);
+        let addr = field(&line, "addr").expect("addr in listening line");
+        server.addr = addr.parse().unwrap();
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("rtmp://{}/{}", self.addr, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// All log lines so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// Waits for the first log line containing `needle`; panics with the log on timeout.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_logs(needle, 1, timeout).pop().unwrap()
+    }
+
+    /// Waits until `count` log lines contain `needle`; returns them.
+    pub fn wait_for_logs(&self, needle: &str, count: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let (lines, changed) = &*self.log;
+        let mut guard = lines.lock().unwrap();
+        loop {
+            let found: Vec<String> = guard.iter().filter(|l| l.contains(needle)).cloned().collect();
+            if found.len() >= count {
+                return found;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                panic!(
+                    "log line {needle:?} x{count} not seen within {timeout:?}; log:\n{}",
+                    guard.join("\n")
+                );
+            }
+            guard = changed.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        self.wait_exit(DEADLINE)
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if child.try_wait().ok().flatten().is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// The value of `key=value` in a log line (values end at a space; quotes are stripped).
+pub fn field(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    let rest = &line[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        return quoted.split('"').next().map(str::to_owned);
+    }
+    rest.split(' ').next().map(str::to_owned)
+}
+
+/// Fails (never skips) when an external tool is missing: scripts/test.sh installs them.
+pub fn require_tool(tool: &str) {
+    let found = Command::new(tool)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        matches!(found, Ok(s) if s.success()),
+        "{tool} is required for this test (scripts/test.sh installs it with apt-get)"
+    );
+}
+
+/// Runs a command to completion; panics with its stderr unless it succeeds.
+pub fn run_ok(command: &mut Command) -> std::process::Output {
+    let output = command.stdin(Stdio::null()).output().expect("spawn tool");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Makes a small H.264 + AAC FLV clip with lavfi sources (320x240, 15 fps, GOP 15).
+pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
+    require_tool("ffmpeg");
+    let path = dir.join(name);
+    let duration = seconds.to_string();
+    run_ok(
+        Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("testsrc2=size=320x240:rate=15:duration={duration}"),
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("sine=frequency=440:sample_rate=22050:duration={duration}"),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "15",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "64k",
+                "-shortest",
+                "-f",
+                "flv",
+            ])
+            .arg(&path),
+    );
+    path
+}
+
+/// `ffmpeg -i FILE -c copy -f framemd5 -`, comment lines removed.
+pub fn framemd5(path: &Path) -> Vec<String> {
+    require_tool("ffmpeg");
+    let output = run_ok(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(path)
+            .args(["-c", "copy", "-f", "framemd5", "-"]),
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Stream codec types ffprobe reports (e.g. ["video", "audio"]).
+pub fn ffprobe_streams(path: &Path) -> Vec<String> {
+    require_tool("ffprobe");
+    let output = run_ok(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"])
+            .arg(path),
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What `ffmpeg -v error -i FILE -f null -` prints (empty for a clean file).
+pub fn decode_errors(path: &Path) -> String {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        output.status.success(),
+        "decode failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Publishes a file with `ffmpeg -c copy -f flv URL` (optionally `-re`), returning the child.
+pub fn ffmpeg_publish(source: &Path, url: &str, realtime: bool) -> Child {
+    require_tool("ffmpeg");
+    let mut command = Command::new("ffmpeg");
+    command.args(["-v", "error", "-nostdin"]);
+    if realtime {
+        command.arg("-re");
+    }
+    command
+        .arg("-i")
+        .arg(source)
+        .args(["-c", "copy", "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg")
+}
+
+/// Waits for a child with a deadline, killing it (by PID, ours) if it overruns.
+pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("child {} did not finish within {timeout:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The recording file named in a "recorder closed" log line for `stream`.
+pub fn wait_recording_closed(server: &ServerProcess, stream: &str) -> PathBuf {
+    let line = server.wait_for_log(&format!("recorder closed app=live stream={stream} "), DEADLINE);
+    PathBuf::from(field(&line, "file").expect("file= in recorder closed line"))
+}

@@ -1,0 +1,177 @@
+//! Integration: the project's own client publishes to the real server; the recording is
+//! read back tag by tag and compared with what was sent.
+
+mod common;
+
+use common::{wait_recording_closed, ServerProcess, TempDir, DEADLINE};
+use rtmp_server::client::RtmpClient;
+use rtmp_server::flv::reader::read_all;
+use rtmp_server::media::FrameKind;
+use rtmp_server::protocol::amf0::{self, Amf0Value};
+use rtmp_server::protocol::handshake::HandshakeKind;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn record_server(dir: &TempDir) -> ServerProcess {
+    let record_dir = dir.path().join("rec");
+    ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()])
+}
+
+fn metadata_body() -> Vec<u8> {
+    let mut body = Vec::new();
+    amf0::encode(&Amf0Value::String("onMetaData".into()), &mut body);
+    let fields = vec![
+        ("width".to_owned(), Amf0Value::Number(320.0)),
+        ("height".to_owned(), Amf0Value::Number(240.0)),
+        ("encoder".to_owned(), Amf0Value::String("test".into())),
+    ];
+    amf0::encode(&Amf0Value::EcmaArray(fields), &mut body);
+    body
+}
+
+/// Synthetic frames: AVC/AAC sequence headers then 3 s of 25 fps video with keyframes every
+/// second and 43 fps audio, timestamps starting at 1000 to check the rebase to 0.
+fn synthetic_frames() -> Vec<(FrameKind, u32, Vec<u8>)> {
+    let mut frames = vec![
+        (FrameKind::Video, 1000, vec![0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f]),
+        (FrameKind::Audio, 1000, vec![0xAF, 0x00, 0x12, 0x10]),
+    ];
+    for i in 0..75u32 {
+        let keyframe = i % 25 == 0;
+        let mut video = vec![if keyframe { 0x17 } else { 0x27 }, 0x01, 0, 0, 0];
+        video.extend((0..(200 + i * 37) % 9000).map(|b| (b ^ i) as u8));
+        frames.push((FrameKind::Video, 1000 + i * 40, video));
+        let mut audio = vec![0xAF, 0x01];
+        audio.extend((0..(100 + i)).map(|b| (b * 3 + i) as u8));
+        frames.push((FrameKind::Audio, 1000 + i * 40 + 3, audio));
+    }
+    frames
+}
+
+#[test]
+fn own_client_publish_is_recorded_tag_for_tag_with_rebased_timestamps() {
+    let dir = TempDir::new("client-record");
+    let server = record_server(&dir);
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    client.publish("synthetic?key=secret").unwrap();
+    client.send_frame(FrameKind::Data, 0, &metadata_body()).unwrap();
+    let frames = synthetic_frames();
+    for (kind, timestamp, body) in &frames {
+        client.send_frame(*kind, *timestamp, body).unwrap();
+    }
+    client.flush().unwrap();
+    client.unpublish().unwrap();
+    let path = wait_recording_closed(&server, "synthetic");
+    assert!(path
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("live_synthetic_"));
+    assert!(!path.to_str().unwrap().contains("secret"), "key never in file names");
+    let bytes = std::fs::read(&path).unwrap();
+    let (header, tags) = read_all(&bytes).unwrap();
+    assert!(header.has_audio && header.has_video);
+    assert_eq!(tags.len(), frames.len() + 1);
+    assert_eq!(tags[0].tag_type, 18);
+    assert_eq!(
+        tags[0].body,
+        metadata_body().as_slice(),
+        "onMetaData kept without @setDataFrame"
+    );
+    for (tag, (kind, timestamp, body)) in tags[1..].iter().zip(&frames) {
+        assert_eq!(tag.tag_type, kind.tag_type());
+        assert_eq!(tag.timestamp, timestamp - 1000);
+        assert_eq!(tag.body, body.as_slice());
+    }
+}
+
+#[test]
+fn fixture_clip_published_by_own_client_is_recorded_byte_identical_in_its_tags() {
+    let clip = include_bytes!("fixtures/clip2s.flv");
+    let dir = TempDir::new("client-clip");
+    let server = record_server(&dir);
+    let mut client = RtmpClient::connect_with(server.addr, "live", TIMEOUT, HandshakeKind::Simple).unwrap();
+    client.publish("clip").unwrap();
+    let sent = client.send_flv(clip).unwrap();
+    client.unpublish().unwrap();
+    let path = wait_recording_closed(&server, "clip");
+    let recorded = std::fs::read(&path).unwrap();
+    let (_, source_tags) = read_all(clip).unwrap();
+    let (_, recorded_tags) = read_all(&recorded).unwrap();
+    assert_eq!(sent, source_tags.len());
+    assert_eq!(recorded_tags.len(), source_tags.len());
+    for (a, b) in source_tags.iter().zip(&recorded_tags) {
+        assert_eq!((a.tag_type, a.timestamp, a.body), (b.tag_type, b.timestamp, b.body));
+    }
+}
+
+#[test]
+fn second_publisher_of_a_live_stream_is_refused_and_the_first_keeps_recording() {
+    let dir = TempDir::new("client-conflict");
+    let server = record_server(&dir);
+    let mut first = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    first.publish("dup").unwrap();
+    first
+        .send_frame(FrameKind::Audio, 0, &[0xAF, 0x00, 0x12, 0x10])
+        .unwrap();
+    first.flush().unwrap();
+    let mut second = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    let refused = second.publish("dup");
+    assert!(
+        matches!(refused, Err(rtmp_server::client::ClientError::Rejected(ref code)) if code == "NetStream.Publish.BadName"),
+        "{refused:?}"
+    );
+    server.wait_for_log("publish rejected", DEADLINE);
+    for i in 1..20u32 {
+        first
+            .send_frame(FrameKind::Audio, i * 23, &[0xAF, 0x01, i as u8])
+            .unwrap();
+    }
+    first.unpublish().unwrap();
+    let path = wait_recording_closed(&server, "dup");
+    let bytes = std::fs::read(&path).unwrap();
+    let (header, tags) = read_all(&bytes).unwrap();
+    assert_eq!(tags.len(), 20);
+    assert!(header.has_audio && !header.has_video, "flags match an audio-only file");
+}
+
+#[test]
+fn unknown_commands_get_an_error_reply_and_the_connection_stays_open() {
+    let dir = TempDir::new("client-unknown");
+    let server = record_server(&dir);
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    let transaction = client.call("someVendorExtension", Amf0Value::Null, vec![]).unwrap();
+    let reply = client.read_command().unwrap();
+    assert_eq!((reply.name.as_str(), reply.transaction_id), ("_error", transaction));
+    client.publish("after-unknown").unwrap();
+    client.unpublish().unwrap();
+    server.wait_for_log("unknown command", DEADLINE);
+    wait_recording_closed(&server, "after-unknown");
+}
+
+#[test]
+fn disconnect_without_unpublish_still_finalizes_the_recording() {
+    let dir = TempDir::new("client-drop");
+    let server = record_server(&dir);
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    client.publish("dropped").unwrap();
+    for i in 0..10u32 {
+        client
+            .send_frame(
+                FrameKind::Video,
+                i * 40,
+                &[if i == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0, i as u8],
+            )
+            .unwrap();
+    }
+    client.flush().unwrap();
+    drop(client);
+    let path = wait_recording_closed(&server, "dropped");
+    let bytes = std::fs::read(&path).unwrap();
+    let (header, tags) = read_all(&bytes).unwrap();
+    assert_eq!(tags.len(), 10);
+    assert!(header.has_video && !header.has_audio);
+    server.wait_for_log("reason=peer_closed", DEADLINE);
+}
