@@ -8,12 +8,13 @@ need=()
 for tool in ffmpeg ffprobe; do
   command -v "$tool" >/dev/null 2>&1 || need+=(ffmpeg)
 done
+command -v flvmeta >/dev/null 2>&1 || need+=(flvmeta)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "== installing ffmpeg"
+  echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
 
 echo "== cargo fmt --check"

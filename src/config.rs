@@ -2,10 +2,16 @@
 //! naming the flag; the caller exits with status 2 for them.
 
 use crate::limits::Limits;
+use crate::record::naming::PathTemplate;
+use crate::record::options::{
+    parse_days, parse_duration, parse_pattern, parse_size, parse_template, Pattern, RecordOptions, DEFAULT_MIN_FREE,
+    DEFAULT_RECONNECT_GAP,
+};
 use argh::FromArgs;
 use log::LevelFilter;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
 pub const DEFAULT_RECORD_DIR: &str = "recordings";
@@ -36,6 +42,51 @@ pub struct Args {
     /// chunk size the server announces and sends with, 128..=16777215 (default: 4096)
     #[argh(option, default = "DEFAULT_CHUNK_SIZE", from_str_fn(parse_chunk_size))]
     pub chunk_size: u32,
+
+    // Recording flags (parsers and defaults in record::options).
+    /// file path template under --record-dir: %app %stream %Y %m %d %H %M %S %f (ms) %i (segment), folders allowed (default: %app_%stream_%Y%m%d_%H%M%S_%f)
+    #[argh(option, from_str_fn(parse_template))]
+    pub record_path: Option<PathTemplate>,
+
+    /// start a new file at the next keyframe once a file holds this much, e.g. 512M (default: off)
+    #[argh(option, from_str_fn(parse_size))]
+    pub record_max_size: Option<u64>,
+
+    /// start a new file at the next keyframe once a file holds this much media time, e.g. 1h, 30m (default: off)
+    #[argh(option, from_str_fn(parse_duration))]
+    pub record_max_duration: Option<Duration>,
+
+    /// let a recording begin at any frame instead of the first keyframe
+    #[argh(switch)]
+    pub record_from_any_frame: bool,
+
+    /// a publisher lost without unpublish that returns within this continues its file; 0 disables (default: 10s)
+    #[argh(option, default = "DEFAULT_RECONNECT_GAP", from_str_fn(parse_duration))]
+    pub record_reconnect_gap: Duration,
+
+    /// record streams whose app/stream matches this glob (* also crosses /, ? one character); repeatable
+    #[argh(option, from_str_fn(parse_pattern))]
+    pub record: Vec<Pattern>,
+
+    /// never record streams matching this glob (wins over --record and --record-all); repeatable
+    #[argh(option, from_str_fn(parse_pattern))]
+    pub no_record: Vec<Pattern>,
+
+    /// no recording starts, and a running one is finalized, below this much free space (default: 1G)
+    #[argh(option, default = "DEFAULT_MIN_FREE", from_str_fn(parse_size))]
+    pub record_min_free: u64,
+
+    /// delete the oldest finished recordings to keep them within this size, e.g. 100G (default: off)
+    #[argh(option, from_str_fn(parse_size))]
+    pub record_retention_max: Option<u64>,
+
+    /// delete finished recordings older than this many days (default: off)
+    #[argh(option, from_str_fn(parse_days))]
+    pub record_retention_days: Option<u32>,
+
+    /// run this program (no shell) with each finalized file's path as its argument (default: off)
+    #[argh(option)]
+    pub on_record_done: Option<PathBuf>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -80,6 +131,8 @@ pub struct Config {
     pub record_all: bool,
     pub record_dir: PathBuf,
     pub chunk_size: u32,
+    /// The `--record-*` flags.
+    pub recording: RecordOptions,
     pub limits: Limits,
 }
 
@@ -91,6 +144,7 @@ impl Default for Config {
             record_all: false,
             record_dir: PathBuf::from(DEFAULT_RECORD_DIR),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            recording: RecordOptions::default(),
             limits: Limits::default(),
         }
     }
@@ -104,6 +158,19 @@ impl From<Args> for Config {
             record_all: args.record_all,
             record_dir: args.record_dir,
             chunk_size: args.chunk_size,
+            recording: RecordOptions {
+                path_template: args.record_path.unwrap_or_default(),
+                max_size: args.record_max_size,
+                max_duration: args.record_max_duration.filter(|d| !d.is_zero()),
+                from_any_frame: args.record_from_any_frame,
+                reconnect_gap: args.record_reconnect_gap,
+                record: args.record,
+                no_record: args.no_record,
+                min_free: args.record_min_free,
+                retention_max: args.record_retention_max,
+                retention_days: args.record_retention_days,
+                on_record_done: args.on_record_done,
+            },
             limits: Limits::default(),
         }
     }
@@ -213,6 +280,56 @@ mod tests {
             "--record-all",
         ] {
             assert!(help.contains(needle), "help lacks {needle}: {help}");
+        }
+    }
+
+    #[test]
+    fn recording_flags_parse() {
+        let config = run(&[
+            "--record-path",
+            "%app/%stream_%i",
+            "--record-max-size",
+            "512M",
+            "--record-max-duration",
+            "30m",
+            "--record-reconnect-gap",
+            "0",
+            "--record",
+            "live/*",
+            "--record",
+            "*/cam?",
+            "--no-record",
+            "live/secret",
+            "--record-min-free",
+            "2G",
+            "--record-retention-max",
+            "100G",
+            "--record-retention-days",
+            "7",
+            "--on-record-done",
+            "/usr/local/bin/upload",
+            "--record-from-any-frame",
+        ]);
+        let r = &config.recording;
+        assert_eq!(r.max_size, Some(512 << 20));
+        assert_eq!(r.max_duration, Some(Duration::from_secs(1800)));
+        assert!(r.reconnect_gap.is_zero());
+        assert_eq!(r.record.len(), 2);
+        assert!(r.should_record(false, "live", "x") && !r.should_record(true, "live", "secret"));
+        assert_eq!(
+            (r.min_free, r.retention_max, r.retention_days),
+            (2 << 30, Some(100 << 30), Some(7))
+        );
+        assert!(r.from_any_frame && r.on_record_done.is_some());
+        let defaults = run(&[]).recording;
+        assert_eq!(defaults, RecordOptions::default());
+        for (args, flag) in [
+            (&["--record-max-size", "big"][..], "--record-max-size"),
+            (&["--record-path", "/etc/%stream"][..], "--record-path"),
+            (&["--record-path", "a/../b"][..], "--record-path"),
+            (&["--record-max-duration", "soon"][..], "--record-max-duration"),
+        ] {
+            assert!(usage_error(args).contains(flag));
         }
     }
 

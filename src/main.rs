@@ -1,5 +1,7 @@
-//! The `rtmp-server` binary: flags → Config, logging, signals, run; exit codes
-//! 0 (clean stop), 1 (could not start), 2 (usage error).
+//! The `rtmp-server` binary: flags → Config, logging, start-up recovery of unfinished
+//! recordings, signals, run; exit codes 0 (clean stop), 1 (could not start), 2 (usage
+//! error). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
+//! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
 
 use rtmp_server::config::{parse_args, Invocation};
 use rtmp_server::{logging, ops, server::Server};
@@ -12,6 +14,9 @@ fn main() -> ExitCode {
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or("rtmp-server");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    if rest.first() == Some(&"repair") {
+        return repair_command(program, rest.get(1..).unwrap_or(&[]));
+    }
     let config = match parse_args(program, &rest) {
         Invocation::Run(config) => *config,
         Invocation::Print(text) => {
@@ -27,13 +32,8 @@ fn main() -> ExitCode {
     // Read the local offset while the process is single-threaded (time's soundness rule).
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     logging::init(config.log_level);
-    if config.record_all {
-        if let Err(e) = std::fs::create_dir_all(&config.record_dir) {
-            log::error!(
-                "record dir not usable, recordings will fail dir={} error=\"{e}\"",
-                config.record_dir.display()
-            );
-        }
+    if config.recording.records_anything(config.record_all) {
+        prepare_record_dir(&config);
     }
     let listen = config.listen;
     let server = match Server::bind(config, local_offset) {
@@ -51,5 +51,66 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Before listening: creates the record dir, finalizes `.part` files a crash left, warns
+/// when free space is below `--record-min-free`, and runs one retention pass.
+fn prepare_record_dir(config: &rtmp_server::config::Config) {
+    let dir = &config.record_dir;
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        log::error!(
+            "record dir not usable, recordings will fail dir={} error=\"{e}\"",
+            dir.display()
+        );
+        return;
+    }
+    let recovered = rtmp_server::record::recover::recover_dir(dir);
+    if recovered > 0 {
+        log::info!("start-up recovery done dir={} recovered={recovered}", dir.display());
+    }
+    let min_free = config.recording.min_free;
+    if let Err(free) = rtmp_server::record::disk::has_room(dir, min_free) {
+        log::warn!(
+            "recording paused, disk space low dir={} free_bytes={free} min_free={min_free}",
+            dir.display()
+        );
+    }
+    let max_age = config
+        .recording
+        .retention_days
+        .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
+    rtmp_server::record::retention::enforce(dir, config.recording.retention_max, max_age);
+}
+
+/// `rtmp-server repair FILE...`: each file repaired in place (a `.part` also renamed).
+fn repair_command(program: &str, files: &[&str]) -> ExitCode {
+    if files.is_empty() || files.iter().any(|f| f.starts_with('-')) {
+        eprintln!("{program} repair: expected one or more FLV files: {program} repair FILE...");
+        return ExitCode::from(2);
+    }
+    let mut failed = false;
+    for file in files {
+        let path = std::path::Path::new(file);
+        match rtmp_server::record::recover::repair_and_finalize(path) {
+            Ok((report, done)) => println!(
+                "repaired {} -> {} tags={} cut_bytes={} bytes={} duration_ms={}",
+                path.display(),
+                done.display(),
+                report.tags,
+                report.cut_bytes,
+                report.bytes,
+                report.duration_ms
+            ),
+            Err(e) => {
+                eprintln!("{program} repair: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

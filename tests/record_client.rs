@@ -5,6 +5,7 @@ mod common;
 
 use common::{wait_recording_closed, ServerProcess, TempDir, DEADLINE};
 use rtmp_server::client::RtmpClient;
+use rtmp_server::flv::metadata::parse_onmetadata;
 use rtmp_server::flv::reader::read_all;
 use rtmp_server::media::FrameKind;
 use rtmp_server::protocol::amf0::{self, Amf0Value};
@@ -75,11 +76,16 @@ fn own_client_publish_is_recorded_tag_for_tag_with_rebased_timestamps() {
     assert!(header.has_audio && header.has_video);
     assert_eq!(tags.len(), frames.len() + 1);
     assert_eq!(tags[0].tag_type, 18);
+    let fields = parse_onmetadata(tags[0].body, 16).expect("onMetaData first");
+    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    assert_eq!(get("width"), Some(Amf0Value::Number(320.0)), "publisher fields kept");
+    assert_eq!(get("encoder"), Some(Amf0Value::String("test".into())));
     assert_eq!(
-        tags[0].body,
-        metadata_body().as_slice(),
-        "onMetaData kept without @setDataFrame"
+        get("duration"),
+        Some(Amf0Value::Number(2.963)),
+        "last timestamp 1000+74*40+3"
     );
+    assert_eq!(get("filesize"), Some(Amf0Value::Number(bytes.len() as f64)));
     for (tag, (kind, timestamp, body)) in tags[1..].iter().zip(&frames) {
         assert_eq!(tag.tag_type, kind.tag_type());
         assert_eq!(tag.timestamp, timestamp - 1000);
@@ -102,7 +108,12 @@ fn fixture_clip_published_by_own_client_is_recorded_byte_identical_in_its_tags()
     let (_, recorded_tags) = read_all(&recorded).unwrap();
     assert_eq!(sent, source_tags.len());
     assert_eq!(recorded_tags.len(), source_tags.len());
-    for (a, b) in source_tags.iter().zip(&recorded_tags) {
+    assert_eq!((source_tags[0].tag_type, recorded_tags[0].tag_type), (18, 18));
+    let source_fields = parse_onmetadata(source_tags[0].body, 16).unwrap();
+    let recorded_fields = parse_onmetadata(recorded_tags[0].body, 16).unwrap();
+    let encoder = |f: &[(String, Amf0Value)]| f.iter().find(|(k, _)| k == "encoder").cloned();
+    assert_eq!(encoder(&source_fields), encoder(&recorded_fields));
+    for (a, b) in source_tags[1..].iter().zip(&recorded_tags[1..]) {
         assert_eq!((a.tag_type, a.timestamp, a.body), (b.tag_type, b.timestamp, b.body));
     }
 }
@@ -133,7 +144,7 @@ fn second_publisher_of_a_live_stream_is_refused_and_the_first_keeps_recording() 
     let path = wait_recording_closed(&server, "dup");
     let bytes = std::fs::read(&path).unwrap();
     let (header, tags) = read_all(&bytes).unwrap();
-    assert_eq!(tags.len(), 20);
+    assert_eq!(tags.len(), 21, "onMetaData + 20 audio tags");
     assert!(header.has_audio && !header.has_video, "flags match an audio-only file");
 }
 
@@ -148,7 +159,9 @@ fn unknown_commands_get_an_error_reply_and_the_connection_stays_open() {
     client.publish("after-unknown").unwrap();
     client.unpublish().unwrap();
     server.wait_for_log("unknown command", DEADLINE);
-    wait_recording_closed(&server, "after-unknown");
+    // No media was published, so no file was opened.
+    server.wait_for_log("unpublish conn_id=", DEADLINE);
+    assert!(!server.log_lines().iter().any(|l| l.contains("recording started")));
 }
 
 #[test]
@@ -171,7 +184,7 @@ fn disconnect_without_unpublish_still_finalizes_the_recording() {
     let path = wait_recording_closed(&server, "dropped");
     let bytes = std::fs::read(&path).unwrap();
     let (header, tags) = read_all(&bytes).unwrap();
-    assert_eq!(tags.len(), 10);
+    assert_eq!(tags.len(), 11, "onMetaData + 10 video tags");
     assert!(header.has_video && !header.has_audio);
     server.wait_for_log("reason=peer_closed", DEADLINE);
 }

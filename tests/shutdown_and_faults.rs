@@ -15,9 +15,11 @@ fn sigterm_during_realtime_publish_exits_0_with_a_valid_prefix_recording() {
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/term"), true);
     let started = server.wait_for_log("recording started app=live stream=term", DEADLINE);
     let path = std::path::PathBuf::from(field(&started, "file").unwrap());
-    // Wait until a couple of seconds of media reached the file (flushed every 500 ms).
+    // Wait until a couple of seconds of media reached the file (flushed every 500 ms),
+    // beyond the reserved onMetaData at its start.
     let deadline = Instant::now() + DEADLINE;
-    while std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < 20_000 {
+    let reserved = rtmp_server::flv::metadata::KEYFRAME_INDEX_CAPACITY as u64 * 18;
+    while std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < reserved + 20_000 {
         assert!(Instant::now() < deadline, "recording did not grow");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -30,7 +32,10 @@ fn sigterm_during_realtime_publish_exits_0_with_a_valid_prefix_recording() {
         terminated_at.elapsed()
     );
     let _ = wait_child(&mut ffmpeg, DEADLINE);
-    server.wait_for_log("recorder closed app=live stream=term ", DEADLINE);
+    assert!(path.to_str().unwrap().ends_with(".flv.part"), "in progress as .part");
+    let path = wait_recording_closed(&server, "term");
+    assert!(path.to_str().unwrap().ends_with(".flv"), "finalized as .flv");
+    assert!(!std::path::Path::new(&format!("{}.part", path.display())).exists());
     assert_eq!(decode_errors(&path), "");
     let source = framemd5(&clip);
     let recorded = framemd5(&path);

@@ -1,6 +1,8 @@
 //! FLV bytes: the writer builds header and tags, the reader parses them back. Pure code.
 
+pub mod metadata;
 pub mod reader;
+pub mod repair;
 pub mod writer;
 
 /// FLV tag types.

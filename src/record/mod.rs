@@ -1,6 +1,17 @@
-//! Recording: one writer thread per recording owns its FLV file (`recorder`), file names
-//! that can never leave the record directory (`naming`).
+//! Recording: the manager decides which publishes record and parks recordings across
+//! reconnects (`manager`); one writer thread per recording owns its files (`recorder`),
+//! driven by the pure `segmenter` (start points, rotation, bytes) and `timeline` (timestamp
+//! rebase); `naming` (templates, `.part` files), `disk` (free space), `retention`, `hook`,
+//! `recover` (start-up repair of `.part` files) and `options` (the `--record-*` flags).
 
+pub mod disk;
+pub mod hook;
+pub mod manager;
 pub mod naming;
+pub mod options;
+pub mod output;
 pub mod recorder;
-pub mod writer;
+pub mod recover;
+pub mod retention;
+pub mod segmenter;
+pub mod timeline;

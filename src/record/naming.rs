@@ -1,5 +1,9 @@
-//! Recording file names: `{app}_{stream}_{YYYYMMDD_HHMMSS_mmm}.flv`, reduced to a safe
-//! alphabet, created with create_new and a `-N` suffix on collision (never overwrite).
+//! Recording file names: the `--record-path` template (default
+//! `%app_%stream_%Y%m%d_%H%M%S_%f`, i.e. `{app}_{stream}_{YYYYMMDD_HHMMSS_mmm}`) rendered per
+//! file, app and stream reduced to a safe alphabet, confined to the record directory. A file
+//! is written as `NAME.flv.part` (created with create_new, `-N` suffix when NAME.flv or the
+//! part exists) and renamed to `NAME.flv` when finalized with a hard link, which never
+//! replaces an existing file (the next free `-N` name is taken instead).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -72,10 +76,239 @@ pub fn create_unique(dir: &Path, stem: &str) -> io::Result<(PathBuf, File)> {
     ))
 }
 
+/// Suffix of an in-progress recording.
+pub const PART_SUFFIX: &str = ".part";
+/// The default `--record-path` template.
+pub const DEFAULT_TEMPLATE: &str = "%app_%stream_%Y%m%d_%H%M%S_%f";
+/// Longest accepted template (bytes).
+pub const MAX_TEMPLATE_LEN: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(String),
+    App,
+    Stream,
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millis,
+    Index,
+}
+
+/// A parsed `--record-path` template: a relative path without extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate(Vec<Piece>);
+
+impl Default for PathTemplate {
+    fn default() -> Self {
+        PathTemplate::parse(DEFAULT_TEMPLATE).unwrap_or(PathTemplate(vec![Piece::App]))
+    }
+}
+
+impl PathTemplate {
+    /// Parses a template. Literal text may use `[A-Za-z0-9._-]` and `/` between non-empty
+    /// folder names other than `.` and `..`; it may not start with `/`. A trailing `.flv` is
+    /// implied and dropped if given.
+    pub fn parse(text: &str) -> Result<PathTemplate, String> {
+        let text = text.strip_suffix(".flv").unwrap_or(text);
+        if text.is_empty() || text.len() > MAX_TEMPLATE_LEN {
+            return Err(format!("expected a template of 1..={MAX_TEMPLATE_LEN} bytes"));
+        }
+        if text.starts_with('/') {
+            return Err("must be relative to --record-dir".to_owned());
+        }
+        for part in text.split('/') {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err("folder names may not be empty, . or ..".to_owned());
+            }
+        }
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('%') {
+                let (piece, len) = if after.starts_with("app") {
+                    (Piece::App, 3)
+                } else if after.starts_with("stream") {
+                    (Piece::Stream, 6)
+                } else {
+                    let piece = match after.chars().next() {
+                        Some('Y') => Piece::Year,
+                        Some('m') => Piece::Month,
+                        Some('d') => Piece::Day,
+                        Some('H') => Piece::Hour,
+                        Some('M') => Piece::Minute,
+                        Some('S') => Piece::Second,
+                        Some('f') => Piece::Millis,
+                        Some('i') => Piece::Index,
+                        Some('%') => Piece::Literal("%".to_owned()),
+                        _ => {
+                            return Err(format!(
+                                "unknown placeholder in {text:?}: use %app %stream %Y %m %d %H %M %S %f %i"
+                            ))
+                        }
+                    };
+                    (piece, 1)
+                };
+                pieces.push(piece);
+                rest = after.get(len..).unwrap_or("");
+            } else {
+                let end = rest.find('%').unwrap_or(rest.len());
+                let literal = rest.get(..end).unwrap_or("");
+                if let Some(bad) = literal
+                    .chars()
+                    .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')))
+                {
+                    return Err(format!("character {bad:?} is not allowed; use [A-Za-z0-9._-/]"));
+                }
+                pieces.push(Piece::Literal(literal.to_owned()));
+                rest = rest.get(end..).unwrap_or("");
+            }
+        }
+        Ok(PathTemplate(pieces))
+    }
+
+    /// The relative path (no extension) of segment `index` started at `at`.
+    pub fn render(&self, app: &str, stream: &str, at: OffsetDateTime, index: u32) -> PathBuf {
+        let mut out = String::new();
+        for piece in &self.0 {
+            match piece {
+                Piece::Literal(text) => out.push_str(text),
+                Piece::App => out.push_str(&sanitize(app)),
+                Piece::Stream => out.push_str(&sanitize(stream)),
+                Piece::Year => out.push_str(&format!("{:04}", at.year())),
+                Piece::Month => out.push_str(&format!("{:02}", u8::from(at.month()))),
+                Piece::Day => out.push_str(&format!("{:02}", at.day())),
+                Piece::Hour => out.push_str(&format!("{:02}", at.hour())),
+                Piece::Minute => out.push_str(&format!("{:02}", at.minute())),
+                Piece::Second => out.push_str(&format!("{:02}", at.second())),
+                Piece::Millis => out.push_str(&format!("{:03}", at.millisecond())),
+                Piece::Index => out.push_str(&index.to_string()),
+            }
+        }
+        // Sanitized values can be "..": never let one become a path component.
+        let parts: Vec<String> = out
+            .split('/')
+            .map(|p| {
+                if p == "." || p == ".." {
+                    p.replace('.', "_")
+                } else {
+                    p.to_owned()
+                }
+            })
+            .collect();
+        PathBuf::from(parts.join("/"))
+    }
+}
+
+/// Creates `dir/REL.flv.part` (folders too), or with `-1`, `-2`... when `REL.flv` or its part
+/// exists. Never opens an existing file.
+pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
+    let base = dir.join(relative);
+    if let Some(parent) = base.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let stem = base.file_name().and_then(|n| n.to_str()).unwrap_or("_").to_owned();
+    for n in 0..=MAX_COLLISION_SUFFIX {
+        let name = if n == 0 {
+            format!("{stem}.flv")
+        } else {
+            format!("{stem}-{n}.flv")
+        };
+        let final_path = base.with_file_name(&name);
+        if final_path.exists() {
+            continue;
+        }
+        let part = base.with_file_name(format!("{name}{PART_SUFFIX}"));
+        match OpenOptions::new().read(true).write(true).create_new(true).open(&part) {
+            Ok(file) => return Ok((part, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free recording file name",
+    ))
+}
+
+/// Renames `NAME.flv.part` to `NAME.flv` (or `NAME-N.flv` when taken) without ever replacing
+/// an existing file; returns the final path.
+pub fn finalize_part(part: &Path) -> io::Result<PathBuf> {
+    let name = part.file_name().and_then(|n| n.to_str()).unwrap_or("_");
+    let name = name.strip_suffix(PART_SUFFIX).unwrap_or(name);
+    let stem = name.strip_suffix(".flv").unwrap_or(name);
+    for n in 0..=MAX_COLLISION_SUFFIX {
+        let candidate = if n == 0 {
+            part.with_file_name(format!("{stem}.flv"))
+        } else {
+            part.with_file_name(format!("{stem}-{n}.flv"))
+        };
+        match std::fs::hard_link(part, &candidate) {
+            Ok(()) => {
+                std::fs::remove_file(part)?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // File systems without hard links: check, then rename (a tiny race, logged by
+            // nobody else writing here).
+            Err(_) if !candidate.exists() => {
+                std::fs::rename(part, &candidate)?;
+                return Ok(candidate);
+            }
+            Err(_) => continue,
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free recording file name",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn default_template_renders_the_classic_name_and_custom_ones_make_folders() {
+        let at = datetime!(2026-11-24 17:05:09.042 UTC);
+        let default = PathTemplate::default();
+        assert_eq!(
+            default.render("live", "cam", at, 1),
+            PathBuf::from("live_cam_20261124_170509_042")
+        );
+        let custom = PathTemplate::parse("%app/%stream/%Y-%m-%d/%H%M%S_%i.flv").unwrap();
+        assert_eq!(
+            custom.render("live", "../x", at, 3),
+            PathBuf::from("live/.._x/2026-11-24/170509_3")
+        );
+        assert_eq!(
+            custom.render("..", "s", at, 1),
+            PathBuf::from("__/s/2026-11-24/170509_1")
+        );
+        for bad in ["/abs/%stream", "a/../b", "a//b", "%q", "sp ace", ""] {
+            assert!(PathTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parts_are_renamed_without_replacing_existing_files() {
+        let dir = std::env::temp_dir().join(format!("rtmp-naming-part-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (part, _) = create_part(&dir, Path::new("sub/s")).unwrap();
+        assert_eq!(part, dir.join("sub/s.flv.part"));
+        let (second, _) = create_part(&dir, Path::new("sub/s")).unwrap();
+        assert_eq!(second, dir.join("sub/s-1.flv.part"));
+        std::fs::write(dir.join("sub/s.flv"), b"keep").unwrap();
+        let done = finalize_part(&part).unwrap();
+        assert_eq!(done, dir.join("sub/s-1.flv"));
+        assert_eq!(std::fs::read(dir.join("sub/s.flv")).unwrap(), b"keep");
+        assert!(!part.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn sanitize_keeps_safe_characters_and_replaces_the_rest() {

@@ -1,45 +1,102 @@
-//! The recorder: a handle the connection thread feeds frames through a bounded channel, and
-//! the writer thread that owns the FLV file. The connection never blocks on disk: when the
-//! writer falls behind by more than the byte budget, frames are dropped (logged) until the
-//! next keyframe. Dropping the handle finalizes the file: drain, flush, fix header flags,
-//! fsync, close.
+//! The recorder handle: what a connection thread holds to feed one recording. Frames go to
+//! the recording's writer thread (`output`) over a bounded channel; the connection never
+//! blocks on disk: when the writer falls behind by more than the byte budget, frames are
+//! dropped (logged) until the next keyframe. Dropping the handle ends the recording: the
+//! writer drains, finalizes the open file and exits. A parked handle (publisher lost
+//! without unpublish) can be given to the reconnecting publisher with `resume`.
 
-use super::naming;
-use super::writer::FlvRecording;
+use super::hook::{self, FinishedFile};
+use super::options::RecordOptions;
+use super::output;
+use super::retention;
 use crate::media::{Frame, FrameKind};
 use crate::threads::ThreadTracker;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use log::{error, info, warn};
-use std::fs::File;
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use crossbeam_channel::{Sender, TrySendError};
+use log::warn;
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use time::OffsetDateTime;
+use std::sync::{Arc, Mutex};
+use time::UtcOffset;
 
-/// Most frames waiting in one recorder's channel (the byte budget usually binds first).
+/// Most messages waiting in one recorder's channel (the byte budget usually binds first).
 pub const RECORD_QUEUE_FRAMES: usize = 16 * 1024;
-/// Written data reaches the OS at least this often.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
-/// Buffer between the writer and the file.
-pub const FILE_BUFFER_SIZE: usize = 256 * 1024;
 
-/// What a recording is of and where it goes.
+/// What every recording shares: where files go and the recording options.
+#[derive(Debug)]
+pub struct RecordShared {
+    pub dir: PathBuf,
+    pub options: RecordOptions,
+    pub local_offset: UtcOffset,
+    /// Bytes of frames that may wait for one writer.
+    pub budget: usize,
+    /// Serializes retention passes.
+    retention_lock: Arc<Mutex<()>>,
+}
+
+impl RecordShared {
+    pub fn new(dir: PathBuf, options: RecordOptions, local_offset: UtcOffset, budget: usize) -> Self {
+        RecordShared {
+            dir,
+            options,
+            local_offset,
+            budget,
+            retention_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Runs after every finalized file: the hook, then a retention pass (both off-thread).
+    pub fn after_finalize(&self, file: &FinishedFile) {
+        if let Some(program) = &self.options.on_record_done {
+            hook::run(program, file);
+        }
+        self.run_retention();
+    }
+
+    /// Starts a retention pass on its own thread when retention is configured.
+    pub fn run_retention(&self) {
+        let max_total = self.options.retention_max;
+        let max_age = self
+            .options
+            .retention_days
+            .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
+        if max_total.is_none() && max_age.is_none() {
+            return;
+        }
+        let lock = Arc::clone(&self.retention_lock);
+        let dir = self.dir.clone();
+        let spawned = std::thread::Builder::new().name("retention".to_owned()).spawn(move || {
+            let _pass = lock.lock().unwrap_or_else(|e| e.into_inner());
+            retention::enforce(&dir, max_total, max_age);
+        });
+        if let Err(e) = spawned {
+            warn!("retention pass not started error=\"{e}\"");
+        }
+    }
+}
+
+/// Messages to a writer thread.
+#[derive(Debug)]
+pub enum RecordMsg {
+    Frame(Frame),
+    /// A publisher reconnected within the gap (its connection id, for the log).
+    Resume {
+        conn_id: u64,
+    },
+}
+
+/// What a recording is of.
 #[derive(Debug, Clone)]
 pub struct RecordingRequest {
-    pub dir: PathBuf,
     pub app: String,
     pub stream: String,
     pub conn_id: u64,
-    /// Wall-clock start, in the server's local offset; names the file.
-    pub started_at: OffsetDateTime,
 }
 
 /// The connection thread's side of a recording.
 #[derive(Debug)]
 pub struct Recorder {
-    sender: Sender<Frame>,
+    sender: Sender<RecordMsg>,
     queued_bytes: Arc<AtomicUsize>,
     budget: usize,
     dropping: bool,
@@ -49,18 +106,23 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer thread; the file is opened there, so a slow or broken disk never
-    /// stalls the caller. `budget` bounds the bytes queued for the writer.
-    pub fn start(request: RecordingRequest, budget: usize, tracker: &ThreadTracker) -> io::Result<Recorder> {
+    /// Starts the writer thread; files are opened there, so a slow or broken disk never
+    /// stalls the caller.
+    pub fn start(
+        request: RecordingRequest,
+        shared: Arc<RecordShared>,
+        tracker: &ThreadTracker,
+    ) -> io::Result<Recorder> {
         let (sender, receiver) = crossbeam_channel::bounded(RECORD_QUEUE_FRAMES);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let label = format!(
             "app={} stream={} conn_id={}",
             request.app, request.stream, request.conn_id
         );
+        let budget = shared.budget;
         let queued = Arc::clone(&queued_bytes);
         let name = format!("rec-{}", request.conn_id);
-        tracker.spawn(name, move || write_recording(request, receiver, queued))?;
+        tracker.spawn(name, move || output::run(request, shared, receiver, queued))?;
         Ok(Recorder {
             sender,
             queued_bytes,
@@ -72,8 +134,14 @@ impl Recorder {
         })
     }
 
-    /// Queues a frame. Returns false once the writer has stopped (I/O error): the caller
-    /// should drop the recorder; ingest goes on.
+    /// Hands the recording to a reconnected publisher; false if the writer has stopped.
+    pub fn resume(&mut self, conn_id: u64) -> bool {
+        self.dropping = false;
+        self.sender.try_send(RecordMsg::Resume { conn_id }).is_ok()
+    }
+
+    /// Queues a frame. Returns false once the writer has stopped: the caller should drop
+    /// the recorder; ingest goes on.
     pub fn send(&mut self, frame: &Frame) -> bool {
         self.has_video |= frame.kind == FrameKind::Video;
         let queued = self.queued_bytes.load(Ordering::Relaxed);
@@ -97,7 +165,7 @@ impl Recorder {
             return true;
         }
         self.queued_bytes.fetch_add(frame.len(), Ordering::Relaxed);
-        match self.sender.try_send(frame.clone()) {
+        match self.sender.try_send(RecordMsg::Frame(frame.clone())) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
@@ -116,88 +184,4 @@ impl Recorder {
             frame.kind == FrameKind::Audio
         }
     }
-}
-
-/// The writer thread: opens the file, writes every frame as a whole tag, flushes at least
-/// every FLUSH_INTERVAL, and finalizes when the channel closes.
-fn write_recording(request: RecordingRequest, receiver: Receiver<Frame>, queued: Arc<AtomicUsize>) {
-    let label = format!(
-        "app={} stream={} conn_id={}",
-        request.app, request.stream, request.conn_id
-    );
-    let stem = naming::file_stem(&request.app, &request.stream, request.started_at);
-    let opened = std::fs::create_dir_all(&request.dir).and_then(|()| naming::create_unique(&request.dir, &stem));
-    let (path, file) = match opened {
-        Ok(opened) => opened,
-        Err(e) => {
-            error!(
-                "recording failed to start {label} dir={} error=\"{e}\"",
-                request.dir.display()
-            );
-            return;
-        }
-    };
-    info!("recording started {label} file={}", path.display());
-    let started = Instant::now();
-    let mut recording = FlvRecording::new();
-    let mut out = BufWriter::with_capacity(FILE_BUFFER_SIZE, file);
-    let result = pump(&mut recording, &mut out, &receiver, &queued);
-    drop(receiver);
-    let finalized = result.and_then(|()| finalize(out, &recording));
-    let duration_ms = recording.last_timestamp;
-    match finalized {
-        Ok(()) => info!(
-            "recorder closed {label} file={} bytes={} tags={} duration_ms={duration_ms} wall_s={:.1}",
-            path.display(),
-            recording.bytes,
-            recording.tags,
-            started.elapsed().as_secs_f64()
-        ),
-        Err(e) => error!(
-            "recording stopped by I/O error {label} file={} bytes={} tags={} error=\"{e}\"",
-            path.display(),
-            recording.bytes,
-            recording.tags
-        ),
-    }
-}
-
-fn pump(
-    recording: &mut FlvRecording,
-    out: &mut BufWriter<File>,
-    receiver: &Receiver<Frame>,
-    queued: &AtomicUsize,
-) -> io::Result<()> {
-    out.write_all(&recording.header())?;
-    let mut tag = Vec::with_capacity(64 * 1024);
-    let mut last_flush = Instant::now();
-    loop {
-        match receiver.recv_timeout(FLUSH_INTERVAL) {
-            Ok(frame) => {
-                queued.fetch_sub(frame.len(), Ordering::Relaxed);
-                tag.clear();
-                recording
-                    .push(&frame, &mut tag)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                out.write_all(&tag)?;
-                if last_flush.elapsed() >= FLUSH_INTERVAL {
-                    out.flush()?;
-                    last_flush = Instant::now();
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                out.flush()?;
-                last_flush = Instant::now();
-            }
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
-        }
-    }
-}
-
-/// Flushes, writes the header flags that match the file's streams, fsyncs and closes.
-fn finalize(out: BufWriter<File>, recording: &FlvRecording) -> io::Result<()> {
-    let mut file = out.into_inner().map_err(|e| e.into_error())?;
-    file.seek(SeekFrom::Start(crate::flv::FLAGS_OFFSET))?;
-    file.write_all(&[recording.final_flags()])?;
-    file.sync_all()
 }

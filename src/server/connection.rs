@@ -7,14 +7,13 @@ use super::stats::MediaStats;
 use crate::media::{Frame, FrameKind};
 use crate::protocol::handshake::RANDOM_SIZE;
 use crate::protocol::session::{ServerSession, SessionConfig, SessionEvent};
-use crate::record::recorder::{Recorder, RecordingRequest};
+use crate::record::recorder::Recorder;
 use log::{debug, info, warn};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
-use time::OffsetDateTime;
 
 /// Bytes read from the socket at a time.
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
@@ -251,11 +250,7 @@ impl Connection {
             "publish conn_id={} remote={} app={} stream={} type={publish_type}",
             self.conn_id, self.remote, key.app, key.stream
         );
-        let recorder = if self.ctx.config.record_all {
-            self.start_recorder(&key)
-        } else {
-            None
-        };
+        let recorder = self.start_recorder(&key);
         let publication = Publication {
             key,
             recorder,
@@ -271,25 +266,9 @@ impl Connection {
         }
     }
 
+    /// The recording manager decides: patterns, a parked recording to continue, or a new one.
     fn start_recorder(&self, key: &StreamKey) -> Option<Recorder> {
-        let request = RecordingRequest {
-            dir: self.ctx.config.record_dir.clone(),
-            app: key.app.clone(),
-            stream: key.stream.clone(),
-            conn_id: self.conn_id,
-            started_at: OffsetDateTime::now_utc().to_offset(self.ctx.local_offset),
-        };
-        let budget = self.ctx.config.limits.record_queue_bytes;
-        match Recorder::start(request, budget, &self.ctx.recorder_threads) {
-            Ok(recorder) => Some(recorder),
-            Err(e) => {
-                warn!(
-                    "recording not started conn_id={} app={} stream={} error=\"{e}\"",
-                    self.conn_id, key.app, key.stream
-                );
-                None
-            }
-        }
+        self.ctx.recordings.start(&key.app, &key.stream, self.conn_id)
     }
 
     fn on_media(&mut self, stream_id: u32, kind: FrameKind, timestamp: u32, payload: Vec<u8>) {
@@ -316,8 +295,14 @@ impl Connection {
         let Some(mut publication) = self.publications.remove(&stream_id) else {
             return;
         };
-        // Dropping the recorder closes its channel: the writer drains, finalizes and logs.
-        publication.recorder = None;
+        // A clean unpublish finalizes at once; a lost publisher's recording waits for the
+        // reconnect gap (the manager decides; its writer drains, finalizes and logs).
+        if let Some(recorder) = publication.recorder.take() {
+            let key = &publication.key;
+            self.ctx
+                .recordings
+                .finish(recorder, &key.app, &key.stream, why == "unpublish");
+        }
         self.ctx.registry.release(&publication.key, self.conn_id);
         info!(
             "unpublish conn_id={} app={} stream={} reason={why}",

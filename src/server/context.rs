@@ -3,6 +3,7 @@
 
 use super::registry::Registry;
 use crate::config::Config;
+use crate::record::manager::RecordManager;
 use crate::threads::ThreadTracker;
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
@@ -20,6 +21,8 @@ pub struct ServerContext {
     pub local_offset: UtcOffset,
     pub connection_threads: ThreadTracker,
     pub recorder_threads: ThreadTracker,
+    /// Which streams record, and recordings parked across reconnects.
+    pub recordings: RecordManager,
     shutting_down: AtomicBool,
     next_conn_id: AtomicU64,
     sockets: Mutex<HashMap<u64, TcpStream>>,
@@ -27,13 +30,23 @@ pub struct ServerContext {
 
 impl ServerContext {
     pub fn new(config: Config, local_offset: UtcOffset) -> Self {
+        let recorder_threads = ThreadTracker::new();
+        let recordings = RecordManager::new(
+            config.record_all,
+            config.record_dir.clone(),
+            config.recording.clone(),
+            local_offset,
+            config.limits.record_queue_bytes,
+            recorder_threads.clone(),
+        );
         ServerContext {
             config,
             registry: Registry::new(),
             started: Instant::now(),
             local_offset,
             connection_threads: ThreadTracker::new(),
-            recorder_threads: ThreadTracker::new(),
+            recorder_threads,
+            recordings,
             shutting_down: AtomicBool::new(false),
             next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),

@@ -98,6 +98,8 @@ impl Server {
         drop(self.listener);
         self.ctx.close_all_sockets();
         let connections_done = self.ctx.connection_threads.wait_idle(SHUTDOWN_GRACE);
+        // Recordings parked for a reconnect are finalized now, not after the gap.
+        self.ctx.recordings.shutdown();
         let recorders_done = self.ctx.recorder_threads.wait_idle(SHUTDOWN_GRACE);
         if !(connections_done && recorders_done) {
             error!(

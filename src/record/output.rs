@@ -1,0 +1,354 @@
+//! A recording's writer thread: the only code that touches its files. It asks the pure
+//! `Segmenter` what to do with each frame and does the I/O:
+//! - files are `NAME.flv.part` while written, renamed to `NAME.flv` when finalized;
+//! - whole tags only; flushed to the OS at each keyframe and at least every
+//!   [`FLUSH_INTERVAL`]; the reserved onMetaData (duration, filesize, keyframe index) and
+//!   header flags are rewritten in place every [`METADATA_REFRESH_INTERVAL`] and at close,
+//!   so a file cut short by a crash is at most that stale and `repair` makes it exact;
+//! - the disk guard: below `--record-min-free` no file opens and the open one is
+//!   finalized (warning); the next start point after space returns opens a new file;
+//! - an I/O error finalizes what is on disk (torn tail cut by repair), logs, and the
+//!   recording retries in a new file later; ingest never notices.
+
+use super::disk;
+use super::hook::FinishedFile;
+use super::naming;
+use super::recorder::{RecordMsg, RecordShared, RecordingRequest};
+use super::recover::repair_and_finalize;
+use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY_OFFSET};
+use crate::flv::FLAGS_OFFSET;
+use crate::media::{Frame, FrameKind};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use log::{error, info, warn};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// Written data reaches the OS at least this often (and at every keyframe).
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+/// The in-place onMetaData is refreshed this often while recording.
+pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
+/// Free space is checked this often while recording or paused for space.
+pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// After a failed open or write, a new file is tried no sooner than this.
+pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
+/// Buffer between the writer and the file.
+pub const FILE_BUFFER_SIZE: usize = 256 * 1024;
+/// How often an idle writer wakes up for its timers.
+const TICK: Duration = Duration::from_millis(250);
+
+struct OpenFile {
+    part: PathBuf,
+    out: BufWriter<File>,
+    opened: Instant,
+}
+
+struct Writer {
+    shared: Arc<RecordShared>,
+    app: String,
+    stream: String,
+    label: String,
+    segmenter: Segmenter,
+    file: Option<OpenFile>,
+    buf: Vec<u8>,
+    last_flush: Instant,
+    last_refresh: Instant,
+    last_disk_check: Instant,
+    low_disk: bool,
+    retry_at: Option<Instant>,
+}
+
+/// The thread body: runs until the handle is dropped, then finalizes.
+pub fn run(
+    request: RecordingRequest,
+    shared: Arc<RecordShared>,
+    receiver: Receiver<RecordMsg>,
+    queued: Arc<AtomicUsize>,
+) {
+    let options = &shared.options;
+    let rules = SegmentRules {
+        max_bytes: options.max_size,
+        max_duration_ms: options.max_duration.map(|d| d.as_millis() as u64),
+        from_any_frame: options.from_any_frame,
+    };
+    let now = Instant::now();
+    let mut writer = Writer {
+        label: format!(
+            "app={} stream={} conn_id={}",
+            request.app, request.stream, request.conn_id
+        ),
+        app: request.app,
+        stream: request.stream,
+        segmenter: Segmenter::new(rules),
+        file: None,
+        buf: Vec::with_capacity(64 * 1024),
+        last_flush: now,
+        last_refresh: now,
+        last_disk_check: now,
+        low_disk: false,
+        retry_at: None,
+        shared,
+    };
+    loop {
+        match receiver.recv_timeout(TICK) {
+            Ok(RecordMsg::Frame(frame)) => {
+                queued.fetch_sub(frame.len(), Ordering::Relaxed);
+                writer.on_frame(&frame);
+            }
+            Ok(RecordMsg::Resume { conn_id }) => {
+                writer.label = format!("app={} stream={} conn_id={conn_id}", writer.app, writer.stream);
+                writer.segmenter.resume();
+                info!("recording continues after reconnect {}", writer.label);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        writer.on_tick(Instant::now());
+    }
+    writer.close_file();
+    if writer.segmenter.skipped > 0 {
+        info!(
+            "recording skipped frames {} skipped_frames={}",
+            writer.label, writer.segmenter.skipped
+        );
+    }
+}
+
+impl Writer {
+    fn on_frame(&mut self, frame: &Frame) {
+        let (decision, jump) = self.segmenter.push(frame);
+        if let Some(jump) = jump {
+            warn!(
+                "timestamp discontinuity rebased {} track={:?} published_ts={} from_ms={} to_ms={}",
+                self.label, jump.kind, frame.timestamp, jump.from, jump.to
+            );
+        }
+        match decision {
+            Decision::Skip => return,
+            Decision::Write => {}
+            Decision::Rotate => {
+                self.close_file();
+                if !self.open_file() {
+                    return;
+                }
+            }
+            Decision::Open => {
+                if !self.open_file() {
+                    return;
+                }
+            }
+        }
+        self.buf.clear();
+        if let Err(e) = self.segmenter.write(frame, &mut self.buf) {
+            warn!("frame not recorded {} error=\"{e}\"", self.label);
+            return;
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let keyframe = frame.kind == FrameKind::Video && frame.keyframe;
+        let mut result = file.out.write_all(&self.buf);
+        if result.is_ok() && keyframe {
+            result = file.out.flush();
+            self.last_flush = Instant::now();
+        }
+        if let Err(e) = result {
+            self.fail(e);
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        if self.file.is_some() && now.duration_since(self.last_disk_check) >= DISK_CHECK_INTERVAL {
+            self.last_disk_check = now;
+            if let Err(free) = disk::has_room(&self.shared.dir, self.shared.options.min_free) {
+                warn!(
+                    "recording paused, disk space low {} free_bytes={free} min_free={}",
+                    self.label, self.shared.options.min_free
+                );
+                self.low_disk = true;
+                self.close_file();
+                return;
+            }
+        }
+        let refresh_due = now.duration_since(self.last_refresh) >= METADATA_REFRESH_INTERVAL;
+        let flush_due = now.duration_since(self.last_flush) >= FLUSH_INTERVAL;
+        if self.file.is_some() && (refresh_due || flush_due) {
+            self.last_flush = now;
+            let mut result = self.file.as_mut().map_or(Ok(()), |f| f.out.flush());
+            if result.is_ok() && refresh_due {
+                self.last_refresh = now;
+                result = self.refresh_metadata();
+            }
+            if let Err(e) = result {
+                self.fail(e);
+            }
+        }
+    }
+
+    /// Rewrites onMetaData and the header flags in place (after a flush).
+    fn refresh_metadata(&mut self) -> io::Result<()> {
+        let (Some(file), Some(segment)) = (self.file.as_ref(), self.segmenter.segment()) else {
+            return Ok(());
+        };
+        patch(file.out.get_ref(), segment)
+    }
+
+    /// Opens the next file if the disk guard and the retry timer allow it.
+    fn open_file(&mut self) -> bool {
+        let now = Instant::now();
+        if self.retry_at.is_some_and(|at| now < at) {
+            return false;
+        }
+        if self.low_disk && now.duration_since(self.last_disk_check) < DISK_CHECK_INTERVAL {
+            return false;
+        }
+        self.last_disk_check = now;
+        let min_free = self.shared.options.min_free;
+        if let Err(free) = disk::has_room(&self.shared.dir, min_free) {
+            if !self.low_disk {
+                warn!(
+                    "recording paused, disk space low {} free_bytes={free} min_free={min_free}",
+                    self.label
+                );
+                self.low_disk = true;
+            }
+            return false;
+        }
+        if self.low_disk {
+            info!("recording resumes, disk space back {}", self.label);
+            self.low_disk = false;
+        }
+        let index = self.segmenter.next_index();
+        let at = OffsetDateTime::now_utc().to_offset(self.shared.local_offset);
+        let relative = self
+            .shared
+            .options
+            .path_template
+            .render(&self.app, &self.stream, at, index);
+        let (part, file) = match naming::create_part(&self.shared.dir, &relative) {
+            Ok(created) => created,
+            Err(e) => {
+                error!(
+                    "recording failed to start {} dir={} error=\"{e}\"",
+                    self.label,
+                    self.shared.dir.display()
+                );
+                self.retry_at = Some(now + RETRY_AFTER_ERROR);
+                return false;
+            }
+        };
+        info!(
+            "recording started {} file={} segment={index}",
+            self.label,
+            part.display()
+        );
+        self.buf.clear();
+        if let Err(e) = self.segmenter.open(&mut self.buf) {
+            warn!("recording header not built {} error=\"{e}\"", self.label);
+        }
+        let mut out = BufWriter::with_capacity(FILE_BUFFER_SIZE, file);
+        let written = out.write_all(&self.buf);
+        self.file = Some(OpenFile { part, out, opened: now });
+        self.last_refresh = now;
+        self.last_flush = now;
+        match written {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+
+    /// Finalizes the open file: flush, patch onMetaData and flags, fsync, rename.
+    fn close_file(&mut self) {
+        let Some(file) = self.file.take() else {
+            return;
+        };
+        let Some(segment) = self.segmenter.close() else {
+            return;
+        };
+        let OpenFile { part, out, opened } = file;
+        let synced = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| patch(&f, &segment).and_then(|()| f.sync_all()));
+        if let Err(e) = synced {
+            error!(
+                "recording stopped by I/O error {} file={} bytes={} tags={} error=\"{e}\"",
+                self.label,
+                part.display(),
+                segment.bytes(),
+                segment.tags
+            );
+            self.salvage(part);
+            return;
+        }
+        match naming::finalize_part(&part) {
+            Ok(done) => self.finished(done, segment.bytes(), segment.tags, segment.duration_ms(), opened),
+            Err(e) => error!(
+                "recording not renamed {} file={} error=\"{e}\"",
+                self.label,
+                part.display()
+            ),
+        }
+    }
+
+    fn finished(&self, path: PathBuf, bytes: u64, tags: u64, duration_ms: u32, opened: Instant) {
+        info!(
+            "recorder closed {} file={} bytes={bytes} tags={tags} duration_ms={duration_ms} wall_s={:.1}",
+            self.label,
+            path.display(),
+            opened.elapsed().as_secs_f64()
+        );
+        self.shared.after_finalize(&FinishedFile {
+            path,
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            duration_ms,
+            bytes,
+        });
+    }
+
+    /// A write failed: keep what reached the disk (repair cuts a torn tail), retry later.
+    fn fail(&mut self, e: io::Error) {
+        let Some(file) = self.file.take() else {
+            return;
+        };
+        self.segmenter.close();
+        self.retry_at = Some(Instant::now() + RETRY_AFTER_ERROR);
+        error!(
+            "recording stopped by I/O error {} file={} error=\"{e}\"",
+            self.label,
+            file.part.display()
+        );
+        let OpenFile { part, out, .. } = file;
+        // Whatever is still buffered is lost with the failing disk; drop without retrying.
+        let (handle, _) = out.into_parts();
+        drop(handle);
+        self.salvage(part);
+    }
+
+    fn salvage(&mut self, part: PathBuf) {
+        self.retry_at = Some(Instant::now() + RETRY_AFTER_ERROR);
+        match repair_and_finalize(&part) {
+            Ok((report, done)) => self.finished(done, report.bytes, report.tags, report.duration_ms, Instant::now()),
+            Err(e) => error!(
+                "recording not salvaged {} file={} error=\"{e}\"",
+                self.label,
+                part.display()
+            ),
+        }
+    }
+}
+
+/// Writes the segment's onMetaData body and header flags at their reserved places.
+fn patch(file: &File, segment: &Segment) -> io::Result<()> {
+    file.write_all_at(&segment.metadata_body(), METADATA_BODY_OFFSET)?;
+    file.write_all_at(&[segment.flags()], FLAGS_OFFSET)
+}

@@ -1,0 +1,72 @@
+//! Start-up recovery and the `repair` command: repairs `.part` files a crash left behind
+//! (cut the torn tail, rebuild onMetaData) and renames them to `.flv` without replacing
+//! anything.
+
+use super::naming::{finalize_part, PART_SUFFIX};
+use crate::flv::repair::{repair, RepairError, RepairReport};
+use log::{error, info};
+use std::path::{Path, PathBuf};
+
+/// Deepest folder level searched for `.part` files.
+pub const MAX_SCAN_DEPTH: usize = 16;
+
+/// Repairs `path`; a `.part` file is then renamed to its final `.flv` name (returned).
+pub fn repair_and_finalize(path: &Path) -> Result<(RepairReport, PathBuf), RepairError> {
+    let report = repair(path)?;
+    let is_part = path.to_str().is_some_and(|p| p.ends_with(PART_SUFFIX));
+    if !is_part {
+        return Ok((report, path.to_path_buf()));
+    }
+    let done = finalize_part(path).map_err(|e| RepairError::Io(path.to_path_buf(), e))?;
+    Ok((report, done))
+}
+
+/// Every `*.flv.part` under `dir` (symlinks not followed).
+pub fn find_parts(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((folder, depth)) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() && depth < MAX_SCAN_DEPTH {
+                folders.push((path, depth + 1));
+            } else if meta.is_file() && path.to_str().is_some_and(|p| p.ends_with(".flv.part")) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Finalizes every `.part` under `dir`, logging each; returns how many were recovered.
+pub fn recover_dir(dir: &Path) -> usize {
+    let mut recovered = 0;
+    for part in find_parts(dir) {
+        match repair_and_finalize(&part) {
+            Ok((report, done)) => {
+                recovered += 1;
+                info!(
+                    "recovered unfinished recording part={} file={} tags={} cut_bytes={} bytes={} duration_ms={}",
+                    part.display(),
+                    done.display(),
+                    report.tags,
+                    report.cut_bytes,
+                    report.bytes,
+                    report.duration_ms
+                );
+            }
+            Err(e) => error!(
+                "unfinished recording not recovered part={} error=\"{e}\"",
+                part.display()
+            ),
+        }
+    }
+    recovered
+}

@@ -1,0 +1,114 @@
+//! Opt-in retention (`--record-retention-max SIZE`, `--record-retention-days N`): deletes the
+//! oldest finished recordings (`*.flv`, never a `.part`, never outside the record directory,
+//! symlinks never followed) until the rest fit, logging each deletion. `plan` is pure.
+
+use log::{info, warn};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Deepest folder level searched under the record directory.
+pub const MAX_SCAN_DEPTH: usize = 16;
+/// Most files considered in one pass.
+pub const MAX_SCAN_FILES: usize = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub path: PathBuf,
+    pub modified: SystemTime,
+    pub bytes: u64,
+}
+
+/// Which files to delete, oldest first: everything older than `max_age`, then the oldest
+/// until the total is within `max_total`.
+pub fn plan(
+    mut files: Vec<Finished>,
+    max_total: Option<u64>,
+    max_age: Option<Duration>,
+    now: SystemTime,
+) -> Vec<Finished> {
+    files.sort_by(|a, b| a.modified.cmp(&b.modified).then_with(|| a.path.cmp(&b.path)));
+    let mut total: u64 = files.iter().map(|f| f.bytes).sum();
+    let mut doomed = Vec::new();
+    for file in files {
+        let too_old = max_age.is_some_and(|age| now.duration_since(file.modified).is_ok_and(|d| d > age));
+        let too_big = max_total.is_some_and(|max| total > max);
+        if too_old || too_big {
+            total = total.saturating_sub(file.bytes);
+            doomed.push(file);
+        }
+    }
+    doomed
+}
+
+/// Finished recordings under `dir`.
+pub fn scan(dir: &Path) -> Vec<Finished> {
+    let mut found = Vec::new();
+    let mut folders = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((folder, depth)) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() && depth < MAX_SCAN_DEPTH {
+                folders.push((path, depth + 1));
+            } else if meta.is_file() && path.extension().is_some_and(|e| e == "flv") && found.len() < MAX_SCAN_FILES {
+                found.push(Finished {
+                    modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    bytes: meta.len(),
+                    path,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// One retention pass over `dir`.
+pub fn enforce(dir: &Path, max_total: Option<u64>, max_age: Option<Duration>) {
+    if max_total.is_none() && max_age.is_none() {
+        return;
+    }
+    for file in plan(scan(dir), max_total, max_age, SystemTime::now()) {
+        match std::fs::remove_file(&file.path) {
+            Ok(()) => info!("retention deleted file={} bytes={}", file.path.display(), file.bytes),
+            Err(e) => warn!("retention could not delete file={} error=\"{e}\"", file.path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, age_s: u64, bytes: u64, now: SystemTime) -> Finished {
+        Finished {
+            path: PathBuf::from(name),
+            modified: now - Duration::from_secs(age_s),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn oldest_go_first_until_the_total_fits_and_old_ones_always_go() {
+        let now = SystemTime::now();
+        let files = vec![
+            file("new", 10, 100, now),
+            file("old", 1000, 100, now),
+            file("mid", 500, 100, now),
+        ];
+        let names = |v: Vec<Finished>| v.into_iter().map(|f| f.path).collect::<Vec<_>>();
+        assert_eq!(
+            names(plan(files.clone(), Some(150), None, now)),
+            vec![PathBuf::from("old"), PathBuf::from("mid")]
+        );
+        assert_eq!(names(plan(files.clone(), Some(300), None, now)), Vec::<PathBuf>::new());
+        assert_eq!(
+            names(plan(files, None, Some(Duration::from_secs(600)), now)),
+            vec![PathBuf::from("old")]
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Segmenter unit tests: start points, held headers, rotation, keyframe index positions.
+
+use super::*;
+use crate::flv::reader::read_all;
+use std::sync::Arc;
+
+fn frame(kind: FrameKind, timestamp: u32, payload: &[u8]) -> Frame {
+    Frame::new(kind, timestamp, Arc::from(payload))
+}
+
+fn video(timestamp: u32, key: bool) -> Frame {
+    frame(
+        FrameKind::Video,
+        timestamp,
+        &[if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 7],
+    )
+}
+
+fn audio(timestamp: u32) -> Frame {
+    frame(FrameKind::Audio, timestamp, &[0xAF, 1, 9])
+}
+
+/// Runs frames through a segmenter and returns the files it made.
+fn record(rules: SegmentRules, frames: &[Frame]) -> Vec<Vec<u8>> {
+    let mut segmenter = Segmenter::new(rules);
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    for f in frames {
+        let (decision, _) = segmenter.push(f);
+        match decision {
+            Decision::Skip => continue,
+            Decision::Write => {}
+            Decision::Open | Decision::Rotate => {
+                if decision == Decision::Rotate {
+                    segmenter.close();
+                }
+                files.push(Vec::new());
+                segmenter.open(files.last_mut().unwrap()).unwrap();
+            }
+        }
+        segmenter.write(f, files.last_mut().unwrap()).unwrap();
+    }
+    files
+}
+
+fn headers() -> Vec<Frame> {
+    vec![
+        frame(FrameKind::Video, 500, &[0x17, 0, 0, 0, 0, 1]),
+        frame(FrameKind::Audio, 500, &[0xAF, 0, 0x12, 0x10]),
+    ]
+}
+
+#[test]
+fn mid_gop_start_drops_frames_before_the_first_keyframe() {
+    let mut frames = headers();
+    frames.extend([
+        video(500, false),
+        audio(510),
+        video(540, false),
+        video(580, true),
+        audio(590),
+    ]);
+    let files = record(SegmentRules::default(), &frames);
+    assert_eq!(files.len(), 1);
+    let (_, tags) = read_all(&files[0]).unwrap();
+    let types: Vec<u8> = tags.iter().map(|t| t.tag_type).collect();
+    // onMetaData, 2 sequence headers, keyframe 580, audio 590.
+    assert_eq!(types, vec![18, 9, 8, 9, 8]);
+    assert_eq!(tags[3].timestamp, 0, "the keyframe is at 0");
+    assert_eq!(tags[4].timestamp, 10);
+}
+
+#[test]
+fn from_any_frame_keeps_the_leading_inter_frames() {
+    let mut frames = headers();
+    frames.extend([video(500, false), video(540, true)]);
+    let rules = SegmentRules {
+        from_any_frame: true,
+        ..SegmentRules::default()
+    };
+    let files = record(rules, &frames);
+    let (_, tags) = read_all(&files[0]).unwrap();
+    assert_eq!(tags.len(), 5);
+}
+
+#[test]
+fn rotation_by_duration_begins_each_file_at_a_keyframe_with_headers_and_loses_nothing() {
+    let mut frames = headers();
+    for i in 0..60u32 {
+        frames.push(video(500 + i * 100, i % 10 == 0));
+        frames.push(audio(510 + i * 100));
+    }
+    let rules = SegmentRules {
+        max_duration_ms: Some(2000),
+        ..SegmentRules::default()
+    };
+    let files = record(rules, &frames);
+    assert_eq!(files.len(), 3, "6 s in 2 s files");
+    let mut media = 0;
+    for file in &files {
+        let (_, tags) = read_all(file).unwrap();
+        assert_eq!(tags[0].tag_type, 18);
+        assert_eq!((tags[1].tag_type, tags[1].body[1]), (9, 0), "video sequence header");
+        assert_eq!((tags[2].tag_type, tags[2].body[1]), (8, 0), "audio sequence header");
+        assert_eq!((tags[3].body[0], tags[3].timestamp), (0x17, 0), "keyframe at 0");
+        media += tags.len() - 3;
+    }
+    assert_eq!(media, 120);
+}
+
+#[test]
+fn rotation_by_size_and_audio_only_rotates_at_any_audio_frame() {
+    let frames: Vec<Frame> = (0..100u32).map(|i| audio(i * 23)).collect();
+    let rules = SegmentRules {
+        max_bytes: Some(1000),
+        ..SegmentRules::default()
+    };
+    let files = record(rules, &frames);
+    assert!(files.len() > 2);
+    let total: usize = files.iter().map(|f| read_all(f).unwrap().1.len() - 1).sum();
+    assert_eq!(total, 100);
+}
+
+#[test]
+fn keyframe_index_points_at_keyframe_tags_and_metadata_keeps_its_size() {
+    let mut frames = headers();
+    for i in 0..30u32 {
+        frames.push(video(i * 40, i % 10 == 0));
+    }
+    let mut segmenter = Segmenter::new(SegmentRules::default());
+    let mut file = Vec::new();
+    for f in &frames {
+        match segmenter.push(f).0 {
+            Decision::Skip => continue,
+            Decision::Open | Decision::Rotate => segmenter.open(&mut file).unwrap(),
+            Decision::Write => {}
+        }
+        segmenter.write(f, &mut file).unwrap();
+    }
+    let segment = segmenter.segment().unwrap();
+    assert_eq!(segment.bytes(), file.len() as u64);
+    let body = segment.metadata_body();
+    let start = METADATA_BODY_OFFSET as usize;
+    assert_eq!(body.len(), segment.layout.body_len());
+    file[start..start + body.len()].copy_from_slice(&body);
+    let entries = segment.stats.index.entries().to_vec();
+    assert_eq!(entries.len(), 3);
+    for (time, position) in entries {
+        let tag = &file[position as usize..];
+        assert_eq!(tag[0], 9);
+        assert_eq!(tag[11], 0x17);
+        assert_eq!(
+            u32::from(tag[6]) | u32::from(tag[5]) << 8 | u32::from(tag[4]) << 16,
+            time
+        );
+    }
+    assert_eq!(segment.duration_ms(), 29 * 40);
+    assert!(read_all(&file).is_ok());
+}

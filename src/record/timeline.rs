@@ -1,0 +1,164 @@
+//! Recording timeline (pure): maps published 32-bit timestamps to one continuous recording
+//! time in ms. The first media frame is 0; everything else keeps its published spacing, and
+//! small steps back between the audio and video tracks are left alone. Only a discontinuity
+//! within one track (a step back, or forward by more than [`MAX_FORWARD_JUMP_MS`]) or a
+//! publisher reconnect (`resume`) moves the offset, so the track continues just after the
+//! latest time written and a recording never goes back in time.
+
+use crate::media::FrameKind;
+
+/// A forward step within one track larger than this is a discontinuity (encoder restart).
+pub const MAX_FORWARD_JUMP_MS: i64 = 10_000;
+/// Where a rebased track continues: this far after the latest time of any track.
+pub const REBASE_STEP_MS: i64 = 1;
+
+/// A rebase the caller should log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jump {
+    pub kind: FrameKind,
+    /// Recording time the frame would have had without the rebase.
+    pub from: i64,
+    /// Recording time it got.
+    pub to: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// Published time extended past 32-bit wrap-around: (last raw, extended).
+    extended: Option<(u32, i64)>,
+    offset: Option<i64>,
+    last_audio: Option<i64>,
+    last_video: Option<i64>,
+    latest: i64,
+    resume_pending: bool,
+}
+
+impl Timeline {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next media frame continues after the latest time, whatever its timestamp.
+    pub fn resume(&mut self) {
+        self.resume_pending = self.offset.is_some();
+        self.extended = None;
+    }
+
+    /// The latest recording time of any track.
+    pub fn latest(&self) -> i64 {
+        self.latest
+    }
+
+    fn extend(&mut self, raw: u32) -> i64 {
+        let value = match self.extended {
+            None => i64::from(raw),
+            Some((last_raw, last)) => last + i64::from(raw.wrapping_sub(last_raw) as i32),
+        };
+        self.extended = Some((raw, value));
+        value
+    }
+
+    /// The recording time of a frame, and the rebase it caused if any.
+    pub fn map(&mut self, kind: FrameKind, published: u32) -> (i64, Option<Jump>) {
+        if kind == FrameKind::Data {
+            // Script data is placed at the latest media time: it never moves the clock.
+            return (self.latest, None);
+        }
+        let extended = self.extend(published);
+        if self.resume_pending {
+            self.resume_pending = false;
+            let from = extended + self.offset.unwrap_or(0);
+            let to = self.latest + REBASE_STEP_MS;
+            self.offset = Some(to - extended);
+            self.last_audio = None;
+            self.last_video = None;
+            self.note(kind, to);
+            return (to, Some(Jump { kind, from, to }));
+        }
+        let offset = *self.offset.get_or_insert(-extended);
+        let time = extended + offset;
+        let last = match kind {
+            FrameKind::Audio => self.last_audio,
+            _ => self.last_video,
+        };
+        let jump = match last {
+            Some(last) if time < last || time > last + MAX_FORWARD_JUMP_MS => {
+                let to = self.latest.max(last) + REBASE_STEP_MS;
+                self.offset = Some(to - extended);
+                Some(Jump { kind, from: time, to })
+            }
+            _ => None,
+        };
+        let time = jump.map(|j| j.to).unwrap_or(time);
+        self.note(kind, time);
+        (time, jump)
+    }
+
+    fn note(&mut self, kind: FrameKind, time: i64) {
+        match kind {
+            FrameKind::Audio => self.last_audio = Some(time),
+            _ => self.last_video = Some(time),
+        }
+        self.latest = self.latest.max(time);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use FrameKind::{Audio, Data, Video};
+
+    #[test]
+    fn first_media_frame_is_zero_and_spacing_is_kept() {
+        let mut t = Timeline::new();
+        assert_eq!(t.map(Data, 0), (0, None));
+        assert_eq!(t.map(Video, 5000).0, 0);
+        assert_eq!(t.map(Audio, 4990).0, -10, "small cross-track step back is kept");
+        assert_eq!(t.map(Video, 5040).0, 40);
+        assert_eq!(t.map(Audio, 5013).0, 13);
+    }
+
+    #[test]
+    fn a_jump_back_within_a_track_continues_after_the_latest_time() {
+        let mut t = Timeline::new();
+        t.map(Video, 100);
+        t.map(Video, 3100);
+        let (time, jump) = t.map(Video, 40);
+        assert_eq!(time, 3001);
+        assert_eq!(jump.unwrap().from, -60);
+        assert_eq!(t.map(Video, 80).0, 3041);
+        // The other track restarted too: it lands after the latest time, not back.
+        let (audio, _) = t.map(Audio, 60);
+        assert!(audio >= 3001, "{audio}");
+    }
+
+    #[test]
+    fn a_forward_jump_over_ten_seconds_is_rebased_and_a_smaller_one_is_not() {
+        let mut t = Timeline::new();
+        t.map(Audio, 0);
+        assert_eq!(t.map(Audio, 9_000), (9_000, None));
+        let (time, jump) = t.map(Audio, 60_000);
+        assert_eq!(time, 9_001);
+        assert!(jump.is_some());
+    }
+
+    #[test]
+    fn wrap_around_of_32_bit_timestamps_is_not_a_jump() {
+        let mut t = Timeline::new();
+        t.map(Video, u32::MAX - 20);
+        assert_eq!(t.map(Video, 19), (40, None));
+    }
+
+    #[test]
+    fn resume_continues_after_the_latest_time() {
+        let mut t = Timeline::new();
+        t.map(Video, 0);
+        t.map(Audio, 5990);
+        t.resume();
+        let (time, jump) = t.map(Video, 5000);
+        assert_eq!(time, 5991);
+        assert!(jump.is_some());
+        assert_eq!(t.map(Audio, 5000).0, 5991);
+        assert_eq!(t.map(Video, 5040).0, 6031);
+    }
+}
