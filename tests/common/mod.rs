@@ -312,3 +312,146 @@ pub fn wait_recording_closed(server: &ServerProcess, stream: &str) -> PathBuf {
     let line = server.wait_for_log(&format!("recorder closed app=live stream={stream} "), DEADLINE);
     PathBuf::from(field(&line, "file").expect("file= in recorder closed line"))
 }
+
+// ---- Recording (issue 4) helpers -------------------------------------------------------
+
+/// `flvmeta --check FILE`; panics unless it reports 0 errors. Returns its report.
+pub fn flvmeta_check(path: &Path) -> String {
+    let found = Command::new("flvmeta").arg("--version").stdout(Stdio::null()).status();
+    assert!(
+        matches!(found, Ok(s) if s.success()),
+        "flvmeta is required for this test (scripts/test.sh installs it with apt-get)"
+    );
+    let output = Command::new("flvmeta")
+        .arg("--check")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run flvmeta");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "flvmeta --check failed on {}: {report}",
+        path.display()
+    );
+    let summary = report.lines().find(|l| l.contains("error(s)")).unwrap_or("");
+    assert!(
+        summary.starts_with("0 error(s)"),
+        "flvmeta reports errors on {}: {report}",
+        path.display()
+    );
+    report
+}
+
+/// ffprobe's format duration in seconds.
+pub fn ffprobe_duration(path: &Path) -> f64 {
+    require_tool("ffprobe");
+    let output = run_ok(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+            .arg(path),
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("duration")
+}
+
+/// framemd5 lines reduced to stream index, size and hash (timestamps dropped), for comparing
+/// content across files whose timestamps were rebased.
+pub fn packet_hashes(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            format!("{},{},{}", f[0], f[4], f[5])
+        })
+        .collect()
+}
+
+/// The dts column of framemd5 lines of one stream index.
+pub fn packet_dts(lines: &[String], stream: &str) -> Vec<i64> {
+    lines
+        .iter()
+        .filter(|l| l.split(',').next().map(str::trim) == Some(stream))
+        .map(|l| l.split(',').nth(1).unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+/// Every "recorder closed" file for `stream`, in log order, once `count` exist.
+pub fn wait_recordings_closed(server: &ServerProcess, stream: &str, count: usize) -> Vec<PathBuf> {
+    server
+        .wait_for_logs(&format!("recorder closed app=live stream={stream} "), count, DEADLINE)
+        .iter()
+        .map(|l| PathBuf::from(field(l, "file").expect("file=")))
+        .collect()
+}
+
+/// All files under `dir` (recursively) whose names end with `suffix`, sorted.
+pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.to_str().is_some_and(|p| p.ends_with(suffix)) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Makes a clip with only video (`video`) or only audio, same settings as `make_clip`.
+pub fn make_single_track_clip(dir: &Path, name: &str, seconds: u32, video: bool) -> PathBuf {
+    require_tool("ffmpeg");
+    let path = dir.join(name);
+    let source = if video {
+        format!("testsrc2=size=320x240:rate=15:duration={seconds}")
+    } else {
+        format!("sine=frequency=440:sample_rate=22050:duration={seconds}")
+    };
+    let mut command = Command::new("ffmpeg");
+    command.args(["-v", "error", "-y", "-f", "lavfi", "-i", &source]);
+    if video {
+        command.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "15",
+            "-pix_fmt",
+            "yuv420p",
+        ]);
+    } else {
+        command.args(["-c:a", "aac", "-b:a", "64k"]);
+    }
+    run_ok(command.args(["-f", "flv"]).arg(&path));
+    path
+}
+
+/// Runs the server binary with these arguments to completion (e.g. `repair FILE`).
+pub fn run_server_command(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rtmp-server")
+}
+
+/// Polls `condition` until it holds or the deadline passes (then panics with `what`).
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what}: not reached within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
