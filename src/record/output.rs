@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// Written data reaches the OS at least this often (and at every keyframe).
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 /// The in-place onMetaData is refreshed this often while recording.
 pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 /// Free space is checked this often while recording or paused for space.
@@ -111,12 +111,12 @@ pub fn run(
         writer.on_tick(Instant::now());
     }
     writer.close_file();
-    if writer.segmenter.skipped > 0 {
-        info!(
-            "recording skipped frames {} skipped_frames={}",
-            writer.label, writer.segmenter.skipped
-        );
-    }
+    info!(
+        "recording ended {} files={} skipped_frames={}",
+        writer.label,
+        writer.segmenter.next_index().saturating_sub(1),
+        writer.segmenter.skipped
+    );
 }
 
 impl Writer {
