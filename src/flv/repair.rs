@@ -122,7 +122,9 @@ fn walk(
         if read < size as usize + 4 {
             break;
         }
-        let (payload, prev) = body.split_at(size as usize);
+        let Some((payload, prev)) = body.split_at_checked(size as usize) else {
+            break;
+        };
         if prev != (size + TAG_HEADER_LEN as u32).to_be_bytes() {
             break;
         }
@@ -184,7 +186,7 @@ pub fn repair(path: &Path) -> Result<RepairReport, RepairError> {
                 file.sync_all().map_err(io_err)?;
                 return Ok(RepairReport {
                     tags: scan.tags,
-                    cut_bytes: scan.file_len - scan.valid_end,
+                    cut_bytes: scan.file_len.saturating_sub(scan.valid_end),
                     duration_ms: scan.stats.duration_ms,
                     bytes: scan.valid_end,
                     rewritten: false,
@@ -253,7 +255,7 @@ fn rewrite(path: &Path, scan: &Scan) -> Result<RepairReport, RepairError> {
     }
     Ok(RepairReport {
         tags: index.saturating_sub(u64::from(skip_first)) + 1,
-        cut_bytes: scan.file_len - scan.valid_end,
+        cut_bytes: scan.file_len.saturating_sub(scan.valid_end),
         duration_ms: stats.duration_ms,
         bytes: written,
         rewritten: true,

@@ -156,3 +156,38 @@ fn keyframe_index_points_at_keyframe_tags_and_metadata_keeps_its_size() {
     assert_eq!(segment.duration_ms(), 29 * 40);
     assert!(read_all(&file).is_ok());
 }
+
+#[test]
+fn hevc_and_enhanced_rtmp_keyframes_are_start_points_and_tags_stay_unchanged() {
+    // (sequence header, keyframe prefix, inter-frame prefix): legacy HEVC (codec id 12) and
+    // Enhanced RTMP av01 (FourCC, packet type 1 = coded frames).
+    let cases: [(&[u8], &[u8], &[u8]); 2] = [
+        (&[0x1C, 0, 0, 0, 0, 1], &[0x1C, 1, 0, 0, 0], &[0x2C, 1, 0, 0, 0]),
+        (b"\x90av01\x81\x00", b"\x91av01", b"\xA1av01"),
+    ];
+    for (header, key, inter) in cases {
+        let body = |prefix: &[u8], n: u32| [prefix, &[n as u8]].concat();
+        let mut frames = vec![
+            frame(FrameKind::Video, 0, header),
+            frame(FrameKind::Video, 0, &body(inter, 0)),
+        ];
+        for i in 1..40u32 {
+            let prefix = if i % 10 == 1 { key } else { inter };
+            frames.push(frame(FrameKind::Video, i * 100, &body(prefix, i)));
+        }
+        let rules = SegmentRules {
+            max_duration_ms: Some(1000),
+            ..SegmentRules::default()
+        };
+        let files = record(rules, &frames);
+        assert_eq!(files.len(), 4, "starts at the first keyframe, then one file per second");
+        let mut written = 0;
+        for file in &files {
+            let (_, tags) = read_all(file).unwrap();
+            assert_eq!(tags[1].body, header, "sequence header repeated unchanged");
+            assert!(tags[2].body.starts_with(key), "file begins at a keyframe");
+            written += tags.len() - 2;
+        }
+        assert_eq!(written, 39, "every frame from the first keyframe on, once");
+    }
+}
