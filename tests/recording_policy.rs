@@ -193,3 +193,39 @@ fn retention_deletes_the_oldest_finished_recordings_only() {
         2
     );
 }
+
+#[test]
+fn a_parked_recording_is_finalized_and_its_hook_fired_at_shutdown() {
+    let dir = TempDir::new("policy-park-shutdown");
+    let out = dir.path().join("hook.out");
+    let script = dir.path().join("on-done.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" > '{0}.tmp'\nmv '{0}.tmp' '{0}'\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut server = ServerProcess::start(&[
+        "--record-all",
+        "--record-dir",
+        dir.path().join("rec").to_str().unwrap(),
+        "--record-reconnect-gap",
+        "10m",
+        "--on-record-done",
+        script.to_str().unwrap(),
+    ]);
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    client.publish("parked").unwrap();
+    client.send_flv(CLIP).unwrap();
+    client.flush().unwrap();
+    drop(client);
+    server.wait_for_log("recording parked for reconnect app=live stream=parked", DEADLINE);
+    assert_eq!(server.terminate().code(), Some(0));
+    let path = wait_recording_closed(&server, "parked");
+    wait_until("hook ran", DEADLINE, || out.exists());
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), path.to_str().unwrap());
+    flvmeta_check(&path);
+}
