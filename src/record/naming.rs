@@ -36,46 +36,6 @@ pub fn sanitize(name: &str) -> String {
     out
 }
 
-/// `YYYYMMDD_HHMMSS_mmm` of a point in time.
-pub fn timestamp_part(at: OffsetDateTime) -> String {
-    format!(
-        "{:04}{:02}{:02}_{:02}{:02}{:02}_{:03}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
-}
-
-/// The file stem (no suffix, no extension) for a recording.
-pub fn file_stem(app: &str, stream: &str, at: OffsetDateTime) -> String {
-    format!("{}_{}_{}", sanitize(app), sanitize(stream), timestamp_part(at))
-}
-
-/// Creates `dir/STEM.flv`, or `dir/STEM-1.flv`, `-2`... if taken. Never opens an existing file.
-pub fn create_unique(dir: &Path, stem: &str) -> io::Result<(PathBuf, File)> {
-    for n in 0..=MAX_COLLISION_SUFFIX {
-        let name = if n == 0 {
-            format!("{stem}.flv")
-        } else {
-            format!("{stem}-{n}.flv")
-        };
-        let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => return Ok((path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free recording file name",
-    ))
-}
-
 /// Suffix of an in-progress recording.
 pub const PART_SUFFIX: &str = ".part";
 /// The default `--record-path` template.
@@ -319,26 +279,5 @@ mod tests {
         assert_eq!(sanitize("kamera\u{e9}"), "kamera_");
         assert_eq!(sanitize(""), "_");
         assert_eq!(sanitize(&"x".repeat(4096)).len(), MAX_NAME_PART);
-    }
-
-    #[test]
-    fn stem_has_millisecond_timestamp() {
-        let at = datetime!(2026-11-24 17:05:09.042 UTC);
-        assert_eq!(file_stem("live", "cam", at), "live_cam_20261124_170509_042");
-    }
-
-    #[test]
-    fn collisions_get_numbered_suffixes_and_nothing_is_overwritten() {
-        let dir = std::env::temp_dir().join(format!("rtmp-naming-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (first, _) = create_unique(&dir, "s").unwrap();
-        std::fs::write(&first, b"keep").unwrap();
-        let (second, _) = create_unique(&dir, "s").unwrap();
-        let (third, _) = create_unique(&dir, "s").unwrap();
-        assert_eq!(first.file_name().unwrap(), "s.flv");
-        assert_eq!(second.file_name().unwrap(), "s-1.flv");
-        assert_eq!(third.file_name().unwrap(), "s-2.flv");
-        assert_eq!(std::fs::read(&first).unwrap(), b"keep");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
