@@ -229,3 +229,27 @@ fn a_mid_gop_start_begins_at_the_first_keyframe_unless_record_from_any_frame() {
         }
     }
 }
+
+#[test]
+fn without_publisher_metadata_the_picture_size_comes_from_the_sequence_header() {
+    let dir = TempDir::new("meta-nosize");
+    let server = record_server(&dir, &[]);
+    let clip = include_bytes!("fixtures/clip2s.flv");
+    let (_, tags) = read_all(clip).unwrap();
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    client.publish("nosize").unwrap();
+    for tag in tags.iter().filter(|t| t.tag_type != 18) {
+        let kind = if tag.tag_type == 8 {
+            FrameKind::Audio
+        } else {
+            FrameKind::Video
+        };
+        client.send_frame(kind, tag.timestamp, tag.body).unwrap();
+    }
+    client.unpublish().unwrap();
+    let path = wait_recording_closed(&server, "nosize");
+    flvmeta_check(&path);
+    let fields = metadata(&std::fs::read(&path).unwrap());
+    assert_eq!(get(&fields, "width").as_number(), Some(160.0));
+    assert_eq!(get(&fields, "height").as_number(), Some(120.0));
+}

@@ -1,5 +1,6 @@
 //! Media frames shared by every consumer, and codec header inspection.
 
+pub mod avc_sps;
 pub mod codec;
 pub mod frame;
 

@@ -6,7 +6,8 @@
 //! - A file begins at a start point: a video keyframe (any media frame for the very first
 //!   file with `from_any_frame`; any audio frame while the stream has shown no video).
 //!   AVC/HEVC/AAC/E-RTMP sequence headers and the publisher's onMetaData seen before are
-//!   held and written at the top of every file, after the reserved onMetaData tag.
+//!   held and written at the top of every file, after the reserved onMetaData tag (whose
+//!   width/height come from the AVC sequence header when the publisher sent none).
 //! - Rotation: once a file reaches the size or duration limit, the next start point begins a
 //!   new file; nothing is lost or duplicated across the boundary.
 //! - Each file's timestamps start at 0 (the start point's recording time); a frame that
@@ -16,6 +17,7 @@ use super::timeline::{Jump, Timeline};
 use crate::flv::metadata::{parse_onmetadata, MetaStats, MetadataLayout, KEYFRAME_INDEX_CAPACITY};
 use crate::flv::writer::{encode_tag, file_header, header_flags, FlvWriteError};
 use crate::flv::{FILE_HEADER_LEN, TAG_HEADER_LEN, TAG_SCRIPT};
+use crate::media::avc_sps::avc_picture_size;
 use crate::media::{Frame, FrameKind};
 use crate::protocol::amf0::Amf0Value;
 
@@ -23,6 +25,8 @@ use crate::protocol::amf0::Amf0Value;
 pub const MAX_HELD_DATA_FRAMES: usize = 32;
 /// Nesting depth followed when reading a publisher's onMetaData.
 pub const METADATA_MAX_DEPTH: usize = 16;
+/// FLV video codec id of AVC (H.264).
+const AVC_CODEC_ID: u8 = 7;
 /// File offset of the onMetaData tag body (after the file header and its tag header).
 pub const METADATA_BODY_OFFSET: u64 = (FILE_HEADER_LEN + TAG_HEADER_LEN) as u64;
 
@@ -202,7 +206,7 @@ impl Segmenter {
     /// Begins a new file at the time of the frame just pushed: appends the FLV header, the
     /// reserved onMetaData and the held sequence headers and script data to `out`.
     pub fn open(&mut self, out: &mut Vec<u8>) -> Result<(), FlvWriteError> {
-        let layout = MetadataLayout::new(&self.publisher_metadata, KEYFRAME_INDEX_CAPACITY);
+        let layout = MetadataLayout::new(&self.metadata_fields(), KEYFRAME_INDEX_CAPACITY);
         let mut segment = Segment {
             stats: MetaStats::new(layout.capacity()),
             layout,
@@ -227,6 +231,32 @@ impl Segmenter {
             self.append(frame, 0, out)?;
         }
         Ok(())
+    }
+
+    /// The publisher's onMetaData fields, with width/height taken from the AVC sequence
+    /// header when the publisher did not send them (players and flvmeta want them).
+    fn metadata_fields(&self) -> Vec<(String, Amf0Value)> {
+        let mut fields = self.publisher_metadata.clone();
+        let has = |key: &str| fields.iter().any(|(k, _)| k == key);
+        if has("width") && has("height") {
+            return fields;
+        }
+        let is_avc = |f: &Frame| {
+            f.payload
+                .first()
+                .is_some_and(|b| b & 0x80 == 0 && b & 0x0F == AVC_CODEC_ID)
+        };
+        let size = self
+            .video_header
+            .as_ref()
+            .filter(|f| is_avc(f))
+            .and_then(|f| avc_picture_size(&f.payload));
+        if let Some((width, height)) = size {
+            fields.retain(|(k, _)| k != "width" && k != "height");
+            fields.push(("width".to_owned(), Amf0Value::Number(f64::from(width))));
+            fields.push(("height".to_owned(), Amf0Value::Number(f64::from(height))));
+        }
+        fields
     }
 
     /// Appends the frame just pushed (after `Write`, or after `open` for `Open`/`Rotate`).
