@@ -83,6 +83,38 @@ fn kill_9_mid_recording_loses_at_most_a_second_and_the_next_start_recovers_the_p
         "the .part is readable"
     );
     assert_prefix_within_loss(&framemd5(&parts[0]), &source, sent_ms);
+    // The in-place onMetaData was refreshed while recording: near-right even before repair.
+    let part_bytes = std::fs::read(&parts[0]).unwrap();
+    let (_, part_tags) = read_all(&part_bytes).unwrap();
+    let part_fields = parse_onmetadata(part_tags[0].body, 16).unwrap();
+    let stale = part_fields
+        .iter()
+        .find(|(k, _)| k == "duration")
+        .unwrap()
+        .1
+        .as_number()
+        .unwrap();
+    let part_last = part_tags
+        .iter()
+        .filter(|t| t.tag_type != 18)
+        .map(|t| t.timestamp)
+        .max()
+        .unwrap();
+    assert!(
+        stale > 0.0 && f64::from(part_last) / 1000.0 - stale <= 2.5,
+        ".part onMetaData duration {stale} s vs {part_last} ms written"
+    );
+    let keyframes = part_fields
+        .iter()
+        .find(|(k, _)| k == "keyframes")
+        .unwrap()
+        .1
+        .get("times")
+        .cloned();
+    assert!(
+        matches!(keyframes, Some(rtmp_server::protocol::amf0::Amf0Value::StrictArray(ref t)) if !t.is_empty()),
+        "the .part already carries a keyframe index"
+    );
 
     let restarted = ServerProcess::start(&["--record-all", "--record-dir", rec]);
     let line = restarted.wait_for_log("recovered unfinished recording", DEADLINE);
