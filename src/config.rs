@@ -48,11 +48,11 @@ pub struct Args {
     #[argh(option, from_str_fn(parse_template))]
     pub record_path: Option<PathTemplate>,
 
-    /// start a new file at the next keyframe once a file holds this much, e.g. 512M (default: off)
+    /// start a new file at the next keyframe once a file holds this much, e.g. 512M; 0 is off (default: off)
     #[argh(option, from_str_fn(parse_size))]
     pub record_max_size: Option<u64>,
 
-    /// start a new file at the next keyframe once a file holds this much media time, e.g. 1h, 30m (default: off)
+    /// start a new file at the next keyframe once a file holds this much media time, e.g. 1h, 30m; 0 is off (default: off)
     #[argh(option, from_str_fn(parse_duration))]
     pub record_max_duration: Option<Duration>,
 
@@ -160,7 +160,7 @@ impl From<Args> for Config {
             chunk_size: args.chunk_size,
             recording: RecordOptions {
                 path_template: args.record_path.unwrap_or_default(),
-                max_size: args.record_max_size,
+                max_size: args.record_max_size.filter(|size| *size > 0),
                 max_duration: args.record_max_duration.filter(|d| !d.is_zero()),
                 from_any_frame: args.record_from_any_frame,
                 reconnect_gap: args.record_reconnect_gap,
@@ -321,6 +321,8 @@ mod tests {
             (2 << 30, Some(100 << 30), Some(7))
         );
         assert!(r.from_any_frame && r.on_record_done.is_some());
+        let off = run(&["--record-max-size", "0", "--record-max-duration", "0"]).recording;
+        assert_eq!((off.max_size, off.max_duration), (None, None), "0 turns rotation off");
         let defaults = run(&[]).recording;
         assert_eq!(defaults, RecordOptions::default());
         for (args, flag) in [
