@@ -162,7 +162,7 @@ impl Segmenter {
     /// Maps the frame onto the recording timeline and decides what to do with it.
     /// Returns the timeline's rebase, if this frame caused one, for the log.
     pub fn push(&mut self, frame: &Frame) -> (Decision, Option<Jump>) {
-        let (time, jump) = self.timeline.map(frame.kind, frame.timestamp);
+        let (time, jump) = self.timeline.map(frame.kind, frame.timestamp, frame.sequence_header);
         self.time = time;
         if frame.kind == FrameKind::Video && !frame.sequence_header {
             self.seen_video = true;

@@ -58,10 +58,11 @@ impl Timeline {
         value
     }
 
-    /// The recording time of a frame, and the rebase it caused if any.
-    pub fn map(&mut self, kind: FrameKind, published: u32) -> (i64, Option<Jump>) {
-        if kind == FrameKind::Data {
-            // Script data is placed at the latest media time: it never moves the clock.
+    /// The recording time of a frame, and the rebase it caused if any. `config` marks a
+    /// codec configuration (sequence header): like script data it is placed at the latest
+    /// time and never moves the clock (some encoders send them with timestamp 0 mid-stream).
+    pub fn map(&mut self, kind: FrameKind, published: u32, config: bool) -> (i64, Option<Jump>) {
+        if kind == FrameKind::Data || config {
             return (self.latest, None);
         }
         let extended = self.extend(published);
@@ -111,54 +112,64 @@ mod tests {
     #[test]
     fn first_media_frame_is_zero_and_spacing_is_kept() {
         let mut t = Timeline::new();
-        assert_eq!(t.map(Data, 0), (0, None));
-        assert_eq!(t.map(Video, 5000).0, 0);
-        assert_eq!(t.map(Audio, 4990).0, -10, "small cross-track step back is kept");
-        assert_eq!(t.map(Video, 5040).0, 40);
-        assert_eq!(t.map(Audio, 5013).0, 13);
+        assert_eq!(t.map(Data, 0, false), (0, None));
+        assert_eq!(t.map(Video, 5000, false).0, 0);
+        assert_eq!(t.map(Audio, 4990, false).0, -10, "small cross-track step back is kept");
+        assert_eq!(t.map(Video, 5040, false).0, 40);
+        assert_eq!(t.map(Audio, 5013, false).0, 13);
     }
 
     #[test]
     fn a_jump_back_within_a_track_continues_after_the_latest_time() {
         let mut t = Timeline::new();
-        t.map(Video, 100);
-        t.map(Video, 3100);
-        let (time, jump) = t.map(Video, 40);
+        t.map(Video, 100, false);
+        t.map(Video, 3100, false);
+        let (time, jump) = t.map(Video, 40, false);
         assert_eq!(time, 3001);
         assert_eq!(jump.unwrap().from, -60);
-        assert_eq!(t.map(Video, 80).0, 3041);
+        assert_eq!(t.map(Video, 80, false).0, 3041);
         // The other track restarted too: it lands after the latest time, not back.
-        let (audio, _) = t.map(Audio, 60);
+        let (audio, _) = t.map(Audio, 60, false);
         assert!(audio >= 3001, "{audio}");
     }
 
     #[test]
     fn a_forward_jump_over_ten_seconds_is_rebased_and_a_smaller_one_is_not() {
         let mut t = Timeline::new();
-        t.map(Audio, 0);
-        assert_eq!(t.map(Audio, 9_000), (9_000, None));
-        let (time, jump) = t.map(Audio, 60_000);
+        t.map(Audio, 0, false);
+        assert_eq!(t.map(Audio, 9_000, false), (9_000, None));
+        let (time, jump) = t.map(Audio, 60_000, false);
         assert_eq!(time, 9_001);
         assert!(jump.is_some());
     }
 
     #[test]
+    fn sequence_headers_with_stray_timestamps_never_move_the_clock() {
+        let mut t = Timeline::new();
+        assert_eq!(t.map(Video, 0, true), (0, None), "before any frame");
+        assert_eq!(t.map(Video, 7000, false).0, 0, "the first frame is 0");
+        assert_eq!(t.map(Video, 7040, false).0, 40);
+        assert_eq!(t.map(Video, 0, true), (40, None), "mid-stream header at 0");
+        assert_eq!(t.map(Video, 7080, false), (80, None));
+    }
+
+    #[test]
     fn wrap_around_of_32_bit_timestamps_is_not_a_jump() {
         let mut t = Timeline::new();
-        t.map(Video, u32::MAX - 20);
-        assert_eq!(t.map(Video, 19), (40, None));
+        t.map(Video, u32::MAX - 20, false);
+        assert_eq!(t.map(Video, 19, false), (40, None));
     }
 
     #[test]
     fn resume_continues_after_the_latest_time() {
         let mut t = Timeline::new();
-        t.map(Video, 0);
-        t.map(Audio, 5990);
+        t.map(Video, 0, false);
+        t.map(Audio, 5990, false);
         t.resume();
-        let (time, jump) = t.map(Video, 5000);
+        let (time, jump) = t.map(Video, 5000, false);
         assert_eq!(time, 5991);
         assert!(jump.is_some());
-        assert_eq!(t.map(Audio, 5000).0, 5991);
-        assert_eq!(t.map(Video, 5040).0, 6031);
+        assert_eq!(t.map(Audio, 5000, false).0, 5991);
+        assert_eq!(t.map(Video, 5040, false).0, 6031);
     }
 }
