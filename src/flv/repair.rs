@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 /// Nesting depth followed when reading an existing onMetaData.
 const METADATA_MAX_DEPTH: usize = 16;
+/// Read buffer of a scan.
+const READ_BUFFER_SIZE: usize = 256 * 1024;
 /// Suffix of the temporary file a rewrite goes through.
 pub const REWRITE_SUFFIX: &str = ".repair-tmp";
 
@@ -90,7 +92,7 @@ fn walk(
     let io_err = |e| RepairError::Io(path.to_path_buf(), e);
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let mut reader = BufReader::with_capacity(READ_BUFFER_SIZE, file);
     let mut head = [0u8; 13];
     if !read_full(&mut reader, &mut head).map_err(io_err)? {
         return Err(RepairError::NotFlv(path.to_path_buf()));
