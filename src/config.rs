@@ -13,6 +13,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
+use crate::server::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
+use crate::server::registry::PublishConflict;
+
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
 pub const DEFAULT_RECORD_DIR: &str = "recordings";
 pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
@@ -89,6 +93,22 @@ pub struct Args {
     pub on_record_done: Option<PathBuf>,
 
     /// print the version and exit
+    /// on a publish to a live stream: takeover (the newcomer replaces the old publisher) or
+    /// reject (the newcomer is refused) (default: takeover)
+    #[argh(option, default = "PublishConflict::Takeover", from_str_fn(parse_conflict))]
+    pub publish_conflict: PublishConflict,
+
+    /// how long a player waits for a publisher before it is closed, e.g. 30s; 0 waits for
+    /// ever (default: 0)
+    #[argh(option, default = "Duration::ZERO", from_str_fn(parse_duration))]
+    pub play_wait_timeout: Duration,
+
+    /// how long a player may stay behind (dropping frames) before it is disconnected
+    /// (default: 10s)
+    #[argh(option, default = "DEFAULT_PLAYER_MAX_LAG", from_str_fn(parse_duration))]
+    pub play_max_lag: Duration,
+
+    /// print the version and exit
     #[argh(switch)]
     pub version: bool,
 }
@@ -133,6 +153,7 @@ pub struct Config {
     pub chunk_size: u32,
     /// The `--record-*` flags.
     pub recording: RecordOptions,
+    pub play: PlayOptions,
     pub limits: Limits,
 }
 
@@ -145,6 +166,7 @@ impl Default for Config {
             record_dir: PathBuf::from(DEFAULT_RECORD_DIR),
             chunk_size: DEFAULT_CHUNK_SIZE,
             recording: RecordOptions::default(),
+            play: PlayOptions::default(),
             limits: Limits::default(),
         }
     }
@@ -171,8 +193,46 @@ impl From<Args> for Config {
                 retention_days: args.record_retention_days,
                 on_record_done: args.on_record_done,
             },
+            play: PlayOptions {
+                publish_conflict: args.publish_conflict,
+                wait_timeout: args.play_wait_timeout,
+                player: PlayerLimits {
+                    queue_bytes: DEFAULT_PLAYER_QUEUE_BYTES,
+                    max_lag: args.play_max_lag,
+                },
+                gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
+            },
             limits: Limits::default(),
         }
+    }
+}
+
+/// Live playback settings.
+#[derive(Debug, Clone)]
+pub struct PlayOptions {
+    pub publish_conflict: PublishConflict,
+    /// Zero: players wait for a publisher for ever.
+    pub wait_timeout: Duration,
+    pub player: PlayerLimits,
+    pub gop_cache_bytes: usize,
+}
+
+impl Default for PlayOptions {
+    fn default() -> Self {
+        PlayOptions {
+            publish_conflict: PublishConflict::Takeover,
+            wait_timeout: Duration::ZERO,
+            player: PlayerLimits::default(),
+            gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
+        }
+    }
+}
+
+fn parse_conflict(value: &str) -> Result<PublishConflict, String> {
+    match value {
+        "takeover" => Ok(PublishConflict::Takeover),
+        "reject" => Ok(PublishConflict::Reject),
+        _ => Err("expected takeover or reject".to_owned()),
     }
 }
 

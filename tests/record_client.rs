@@ -121,7 +121,14 @@ fn fixture_clip_published_by_own_client_is_recorded_byte_identical_in_its_tags()
 #[test]
 fn second_publisher_of_a_live_stream_is_refused_and_the_first_keeps_recording() {
     let dir = TempDir::new("client-conflict");
-    let server = record_server(&dir);
+    let record_dir = dir.path().join("rec");
+    let server = ServerProcess::start(&[
+        "--record-all",
+        "--record-dir",
+        record_dir.to_str().unwrap(),
+        "--publish-conflict",
+        "reject",
+    ]);
     let mut first = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     first.publish("dup").unwrap();
     first

@@ -58,6 +58,14 @@ impl From<io::Error> for ClientError {
 
 pub type ClientResult<T> = Result<T, ClientError>;
 
+/// What a playing client receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlayEvent {
+    Media(RawMessage),
+    /// An onStatus code, e.g. NetStream.Play.UnpublishNotify.
+    Status(String),
+}
+
 #[derive(Debug)]
 pub struct RtmpClient {
     socket: TcpStream,
@@ -158,6 +166,46 @@ impl RtmpClient {
                 }
             }
         }
+    }
+
+    /// createStream and play; waits for NetStream.Play.Start.
+    pub fn play(&mut self, name: &str) -> ClientResult<()> {
+        let transaction = self.call("createStream", Amf0Value::Null, vec![])?;
+        let reply = self.wait_result(transaction, "createStream")?;
+        let stream_id = reply.arguments.first().and_then(Amf0Value::as_number).unwrap_or(1.0);
+        self.stream_id = stream_id as u32;
+        self.stream_name = name.to_owned();
+        let args = vec![Amf0Value::String(name.into()), Amf0Value::Number(-1000.0)];
+        self.send_command(self.stream_id, "play", 0.0, Amf0Value::Null, args)?;
+        self.send_control(ControlMessage::UserControl(UserControl::SetBufferLength {
+            stream_id: self.stream_id,
+            millis: 1000,
+        }))?;
+        self.wait_status("NetStream.Play.Start")
+    }
+
+    /// Reads until the next message a player cares about: media (audio, video, data other
+    /// than |RtmpSampleAccess) or a status change of the played stream.
+    pub fn read_play_event(&mut self) -> ClientResult<PlayEvent> {
+        for _ in 0..MAX_MESSAGES_PER_REPLY {
+            let message = self.read_message()?;
+            match message.type_id {
+                type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0 => {
+                    let sample_access = message.payload.get(3..20) == Some(b"|RtmpSampleAccess".as_slice());
+                    if !sample_access {
+                        return Ok(PlayEvent::Media(message));
+                    }
+                }
+                type_id::COMMAND_AMF0 => {
+                    let command = parse_command(message.type_id, &message.payload, 32).map_err(ClientError::Command)?;
+                    if command.name == "onStatus" {
+                        return Ok(PlayEvent::Status(status_code(&command)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(ClientError::NoReply("play event"))
     }
 
     /// releaseStream, FCPublish, createStream, publish; waits for NetStream.Publish.Start.

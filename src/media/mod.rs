@@ -3,5 +3,6 @@
 pub mod avc_sps;
 pub mod codec;
 pub mod frame;
+pub mod gop_cache;
 
 pub use frame::{Frame, FrameKind};

@@ -157,6 +157,18 @@ pub fn on_fc(name: &str, code: &str, stream: &str) -> RawMessage {
     command_message(0, csid::COMMAND, &values)
 }
 
+/// `|RtmpSampleAccess` (true, true): lets Flash-based players read the stream's samples.
+pub fn sample_access(stream_id: u32) -> RawMessage {
+    let values = [
+        string("|RtmpSampleAccess"),
+        Amf0Value::Boolean(true),
+        Amf0Value::Boolean(true),
+    ];
+    let mut message = command_message(stream_id, csid::STATUS, &values);
+    message.type_id = type_id::DATA_AMF0;
+    message
+}
+
 /// Splits `name?query` into the name and the query (empty when absent).
 pub fn split_query(name: &str) -> (&str, &str) {
     match name.split_once('?') {

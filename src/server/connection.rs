@@ -1,31 +1,34 @@
-//! One connection's thread: reads the socket, feeds the sans-IO session, writes its replies,
-//! and acts on its events (registry claims, recorders, statistics, logs).
+//! One connection's thread: reads the socket, feeds the sans-IO session, writes its replies
+//! (directly, or through the player writer once the connection plays), and dispatches the
+//! session's events to the publishing and playing halves (`publishing.rs`, `playing.rs`).
 
 use super::context::ServerContext;
-use super::registry::StreamKey;
-use super::stats::MediaStats;
-use crate::media::{Frame, FrameKind};
+use super::playing::Playback;
+use super::publishing::Publication;
 use crate::protocol::handshake::RANDOM_SIZE;
 use crate::protocol::session::{ServerSession, SessionConfig, SessionEvent};
-use crate::record::recorder::Recorder;
 use log::{debug, info, warn};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Bytes read from the socket at a time.
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
 
+/// How often a playing connection (which rarely sends anything) checks its wait timeout.
+pub const PLAYER_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Why a connection ended, for the log.
 #[derive(Debug)]
-enum CloseReason {
+pub(super) enum CloseReason {
     PeerClosed,
     Timeout(&'static str),
     Io(io::Error),
     Protocol(String),
     Rejected(&'static str),
+    Kicked(&'static str),
     Shutdown,
 }
 
@@ -37,28 +40,23 @@ impl std::fmt::Display for CloseReason {
             CloseReason::Io(e) => write!(f, "io_error error=\"{e}\""),
             CloseReason::Protocol(e) => write!(f, "protocol_error error=\"{e}\""),
             CloseReason::Rejected(why) => write!(f, "rejected error=\"{why}\""),
+            CloseReason::Kicked(why) => write!(f, "{why}"),
             CloseReason::Shutdown => write!(f, "server_shutdown"),
         }
     }
 }
 
-/// A stream this connection publishes.
-struct Publication {
-    key: StreamKey,
-    recorder: Option<Recorder>,
-    stats: MediaStats,
-}
-
-struct Connection {
-    ctx: Arc<ServerContext>,
-    socket: TcpStream,
-    conn_id: u64,
-    remote: SocketAddr,
-    session: ServerSession,
-    app: String,
-    publications: HashMap<u32, Publication>,
-    bytes_in: u64,
-    bytes_out: u64,
+pub(super) struct Connection {
+    pub(super) ctx: Arc<ServerContext>,
+    pub(super) socket: TcpStream,
+    pub(super) conn_id: u64,
+    pub(super) remote: SocketAddr,
+    pub(super) session: ServerSession,
+    pub(super) app: String,
+    pub(super) publications: HashMap<u32, Publication>,
+    pub(super) playback: Option<Playback>,
+    pub(super) bytes_in: u64,
+    pub(super) bytes_out: u64,
 }
 
 /// Runs a connection to its end. Never panics on peer input; every exit is logged.
@@ -80,11 +78,16 @@ pub fn serve(ctx: Arc<ServerContext>, socket: TcpStream, conn_id: u64, remote: S
         session,
         app: String::new(),
         publications: HashMap::new(),
+        playback: None,
         bytes_in: 0,
         bytes_out: 0,
     };
-    let reason = connection.run(started);
+    let mut reason = connection.run(started);
+    if let Some(why) = connection.ctx.take_kick_reason(conn_id) {
+        reason = CloseReason::Kicked(why);
+    }
     connection.end_all_publications("disconnect");
+    connection.end_playback("disconnect");
     connection.ctx.unregister_socket(conn_id);
     info!(
         "connection closed conn_id={conn_id} remote={remote} reason={reason} bytes_in={} bytes_out={} duration_s={:.1}",
@@ -123,7 +126,12 @@ impl Connection {
             if self.ctx.is_shutting_down() {
                 return CloseReason::Shutdown;
             }
-            let (timeout, phase) = if self.session.handshake_done() {
+            if let Some(reason) = self.check_play_wait() {
+                return reason;
+            }
+            let (timeout, phase) = if self.playback.is_some() {
+                (PLAYER_POLL_INTERVAL, "play")
+            } else if self.session.handshake_done() {
                 (limits.idle_timeout, "idle")
             } else {
                 match limits.handshake_timeout.checked_sub(started.elapsed()) {
@@ -139,6 +147,9 @@ impl Connection {
                 Ok(0) => return CloseReason::PeerClosed,
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if self.playback.is_some() {
+                        continue;
+                    }
                     return CloseReason::Timeout(phase);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -172,11 +183,16 @@ impl Connection {
         }
     }
 
-    fn flush_output(&mut self) -> io::Result<()> {
+    /// Sends the session's replies: straight to the socket, or (while playing) through the
+    /// player writer so they never interleave with media chunks.
+    pub(super) fn flush_output(&mut self) -> io::Result<()> {
         if self.session.has_output() {
             let output = self.session.take_output();
-            self.socket.write_all(&output)?;
             self.bytes_out += output.len() as u64;
+            match &self.playback {
+                Some(playback) => playback.send_control(output),
+                None => self.socket.write_all(&output)?,
+            }
         }
         Ok(())
     }
@@ -216,10 +232,16 @@ impl Connection {
                     kind,
                     timestamp,
                     payload,
-                    ..
+                    metadata,
                 } => {
-                    self.on_media(stream_id, kind, timestamp, payload);
+                    self.on_media(stream_id, kind, timestamp, payload, metadata);
                 }
+                SessionEvent::PlayRequest { stream_id, name, .. } => {
+                    if let Some(reason) = self.on_play_request(stream_id, name) {
+                        return Some(reason);
+                    }
+                }
+                SessionEvent::PlayStop { .. } => self.end_playback("stop"),
                 SessionEvent::UnknownCommand { name } => {
                     info!("unknown command conn_id={} command={name:?}", self.conn_id);
                 }
@@ -230,98 +252,4 @@ impl Connection {
         }
         None
     }
-
-    fn on_publish_request(&mut self, stream_id: u32, name: String, publish_type: &str) -> Option<CloseReason> {
-        let key = StreamKey {
-            app: self.app.clone(),
-            stream: name,
-        };
-        if let Err(conflict) = self.ctx.registry.claim(&key, self.conn_id) {
-            warn!(
-                "publish rejected conn_id={} remote={} app={} stream={} error=\"already publishing\" holder_conn_id={}",
-                self.conn_id, self.remote, key.app, key.stream, conflict.by_conn_id
-            );
-            let _ = self
-                .session
-                .reject_publish(stream_id, "NetStream.Publish.BadName", "Stream already publishing");
-            return Some(CloseReason::Rejected("stream already publishing"));
-        }
-        info!(
-            "publish conn_id={} remote={} app={} stream={} type={publish_type}",
-            self.conn_id, self.remote, key.app, key.stream
-        );
-        let recorder = self.start_recorder(&key);
-        let publication = Publication {
-            key,
-            recorder,
-            stats: MediaStats::new(Instant::now()),
-        };
-        if let Some(previous) = self.publications.insert(stream_id, publication) {
-            self.ctx.registry.release(&previous.key, self.conn_id);
-        }
-        // Accepting resumes the input held since the request; its media follows as events.
-        match self.session.accept_publish(stream_id) {
-            Ok(()) => None,
-            Err(e) => Some(CloseReason::Protocol(e.to_string())),
-        }
-    }
-
-    /// The recording manager decides: patterns, a parked recording to continue, or a new one.
-    fn start_recorder(&self, key: &StreamKey) -> Option<Recorder> {
-        self.ctx.recordings.start(&key.app, &key.stream, self.conn_id)
-    }
-
-    fn on_media(&mut self, stream_id: u32, kind: FrameKind, timestamp: u32, payload: Vec<u8>) {
-        let Some(publication) = self.publications.get_mut(&stream_id) else {
-            return;
-        };
-        publication.stats.count(kind, payload.len());
-        let frame = Frame::new(kind, timestamp, Arc::from(payload));
-        if let Some(recorder) = publication.recorder.as_mut() {
-            if !recorder.send(&frame) {
-                warn!(
-                    "recording stopped, ingest continues conn_id={} app={} stream={}",
-                    self.conn_id, publication.key.app, publication.key.stream
-                );
-                publication.recorder = None;
-            }
-        }
-        if let Some(report) = publication.stats.due_report(Instant::now()) {
-            log_stats(self.conn_id, &publication.key, report);
-        }
-    }
-
-    fn end_publication(&mut self, stream_id: u32, why: &str) {
-        let Some(mut publication) = self.publications.remove(&stream_id) else {
-            return;
-        };
-        // A clean unpublish finalizes at once; a lost publisher's recording waits for the
-        // reconnect gap (the manager decides; its writer drains, finalizes and logs).
-        if let Some(recorder) = publication.recorder.take() {
-            let key = &publication.key;
-            self.ctx
-                .recordings
-                .finish(recorder, &key.app, &key.stream, why == "unpublish");
-        }
-        self.ctx.registry.release(&publication.key, self.conn_id);
-        info!(
-            "unpublish conn_id={} app={} stream={} reason={why}",
-            self.conn_id, publication.key.app, publication.key.stream
-        );
-        log_stats(self.conn_id, &publication.key, publication.stats.report(Instant::now()));
-    }
-
-    fn end_all_publications(&mut self, why: &str) {
-        let ids: Vec<u32> = self.publications.keys().copied().collect();
-        for stream_id in ids {
-            self.end_publication(stream_id, why);
-        }
-    }
-}
-
-fn log_stats(conn_id: u64, key: &StreamKey, report: super::stats::StatsReport) {
-    info!(
-        "media statistics conn_id={conn_id} app={} stream={} audio_packets={} video_packets={} bytes={} bitrate_kbps={:.0}",
-        key.app, key.stream, report.audio_packets, report.video_packets, report.bytes, report.bitrate_kbps
-    );
 }

@@ -26,6 +26,7 @@ pub struct ServerContext {
     shutting_down: AtomicBool,
     next_conn_id: AtomicU64,
     sockets: Mutex<HashMap<u64, TcpStream>>,
+    kick_reasons: Mutex<HashMap<u64, &'static str>>,
 }
 
 impl ServerContext {
@@ -39,9 +40,10 @@ impl ServerContext {
             config.limits.record_queue_bytes,
             recorder_threads.clone(),
         );
+        let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
         ServerContext {
             config,
-            registry: Registry::new(),
+            registry,
             started: Instant::now(),
             local_offset,
             connection_threads: ThreadTracker::new(),
@@ -50,6 +52,7 @@ impl ServerContext {
             shutting_down: AtomicBool::new(false),
             next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),
+            kick_reasons: Mutex::new(HashMap::new()),
         }
     }
 
@@ -76,6 +79,26 @@ impl ServerContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(conn_id, socket);
+    }
+
+    /// Closes another connection (taken-over publisher, player too far behind); its thread
+    /// ends and logs `reason`.
+    pub fn kick(&self, conn_id: u64, reason: &'static str) {
+        self.kick_reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(conn_id, reason);
+        if let Some(socket) = self.sockets.lock().unwrap_or_else(|e| e.into_inner()).get(&conn_id) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Why this connection was kicked, if it was.
+    pub fn take_kick_reason(&self, conn_id: u64) -> Option<&'static str> {
+        self.kick_reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conn_id)
     }
 
     pub fn unregister_socket(&self, conn_id: u64) {

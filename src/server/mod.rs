@@ -4,7 +4,11 @@
 pub mod connection;
 pub mod context;
 pub mod listener;
+pub mod player;
+mod playing;
+mod publishing;
 pub mod registry;
 pub mod stats;
+pub mod stream;
 
 pub use listener::{Server, ShutdownHandle};

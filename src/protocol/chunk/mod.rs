@@ -6,6 +6,7 @@ mod limits;
 
 pub use decoder::{ChunkDecoder, ChunkError, ChunkLimits, Decoded};
 pub use encoder::ChunkEncoder;
+pub mod shared;
 pub use encoder::{MAX_CSID, MAX_MESSAGE_LEN, MIN_CSID};
 pub use limits::{MAX_CHUNK_SIZE, MAX_HEADER_LEN};
 

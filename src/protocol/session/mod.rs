@@ -4,14 +4,16 @@
 //! (chunk size, acknowledgements, pings) and NetConnection/NetStream commands. Whether a
 //! publish is allowed is the caller's call (`accept_publish` / `reject_publish`).
 
-use super::amf0::{self, Amf0Value};
+use super::amf0;
 use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
-use super::command::{self, Command, CommandError};
+use super::command::{self, CommandError};
 use super::handshake::{HandshakeError, HandshakeKind, HandshakeStatus, ServerHandshake, RANDOM_SIZE};
 use super::message::{self, type_id, ControlMessage, MessageError, UserControl};
 use crate::limits::Limits;
 use crate::media::FrameKind;
 use std::collections::VecDeque;
+
+mod commands;
 
 /// Window Acknowledgement Size the server announces and assumes for the peer until told.
 pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
@@ -63,6 +65,16 @@ pub enum SessionEvent {
     },
     /// A publish ended cleanly (FCUnpublish, deleteStream or closeStream).
     Unpublish {
+        stream_id: u32,
+    },
+    /// The peer asks to play; answer with `accept_play` or `reject_play`.
+    PlayRequest {
+        stream_id: u32,
+        name: String,
+        query: String,
+    },
+    /// A play ended (deleteStream or closeStream).
+    PlayStop {
         stream_id: u32,
     },
     /// Audio, video or script data from a publishing stream. Data payloads are AMF0 without
@@ -135,6 +147,8 @@ enum StreamState {
     Created,
     PublishRequested,
     Publishing,
+    PlayRequested,
+    Playing,
 }
 
 #[derive(Debug)]
@@ -261,6 +275,39 @@ impl ServerSession {
         }
         self.awaiting_decision = false;
         self.process_pending()
+    }
+
+    /// Accepts a `PlayRequest`: StreamBegin, NetStream.Play.Reset and NetStream.Play.Start,
+    /// and |RtmpSampleAccess. Media then comes from the caller (see `chunk::shared`).
+    pub fn accept_play(&mut self, stream_id: u32) -> Result<(), SessionError> {
+        if self.set_state(stream_id, StreamState::PlayRequested, StreamState::Playing) {
+            self.send_control(ControlMessage::UserControl(UserControl::StreamBegin(stream_id)));
+            let reset = command::on_status(stream_id, LEVEL_STATUS, "NetStream.Play.Reset", "Playing and resetting");
+            self.send(reset);
+            self.send(command::on_status(
+                stream_id,
+                LEVEL_STATUS,
+                "NetStream.Play.Start",
+                "Start live",
+            ));
+            self.send(command::sample_access(stream_id));
+        }
+        self.awaiting_decision = false;
+        self.process_pending()
+    }
+
+    /// Refuses a `PlayRequest` with an error onStatus (e.g. NetStream.Play.StreamNotFound).
+    pub fn reject_play(&mut self, stream_id: u32, code: &str, description: &str) -> Result<(), SessionError> {
+        if self.set_state(stream_id, StreamState::PlayRequested, StreamState::Created) {
+            self.send(command::on_status(stream_id, "error", code, description));
+        }
+        self.awaiting_decision = false;
+        self.process_pending()
+    }
+
+    /// The chunk size the server sends with (announced after connect).
+    pub fn out_chunk_size(&self) -> u32 {
+        self.encoder.chunk_size()
     }
 
     fn set_state(&mut self, stream_id: u32, from: StreamState, to: StreamState) -> bool {
@@ -427,155 +474,6 @@ impl ServerSession {
         }
     }
 
-    fn handle_command(&mut self, message_stream: u32, command: Command) -> Result<(), SessionError> {
-        let name = command.name.as_str();
-        if name != "connect" && !self.connected && !is_reply(name) {
-            return Err(SessionError::OutOfOrder { command: command.name });
-        }
-        match name {
-            "connect" => self.on_connect(&command)?,
-            "createStream" => self.on_create_stream(&command)?,
-            "publish" => self.on_publish(message_stream, &command)?,
-            "releaseStream" => {
-                if command.transaction_id != 0.0 {
-                    self.send(command::result(command.transaction_id, vec![Amf0Value::Undefined]));
-                }
-            }
-            "FCPublish" => {
-                let stream = first_string(&command).unwrap_or_default();
-                self.send(command::on_fc("onFCPublish", "NetStream.Publish.Start", &stream));
-            }
-            "FCUnpublish" => {
-                let stream = first_string(&command).unwrap_or_default();
-                self.send(command::on_fc("onFCUnpublish", "NetStream.Unpublish.Success", &stream));
-            }
-            "deleteStream" => {
-                let stream_id = command.arguments.first().and_then(Amf0Value::as_number).unwrap_or(0.0);
-                let stream_id = number_to_stream_id(stream_id);
-                self.end_stream(stream_id);
-                self.streams.retain(|(id, _)| *id != stream_id);
-            }
-            "closeStream" => self.end_stream(message_stream),
-            n if is_reply(n) => {}
-            _ => {
-                if command.transaction_id != 0.0 {
-                    self.send(command::error(
-                        command.transaction_id,
-                        "NetConnection.Call.Failed",
-                        "Method not found",
-                    ));
-                }
-                self.events
-                    .push_back(SessionEvent::UnknownCommand { name: command.name });
-            }
-        }
-        Ok(())
-    }
-
-    fn check_name(&self, name: &str) -> Result<(), SessionError> {
-        let limit = self.config.limits.max_name_len;
-        if name.len() > limit {
-            return Err(SessionError::NameTooLong {
-                length: name.len(),
-                limit,
-            });
-        }
-        Ok(())
-    }
-
-    fn on_connect(&mut self, command: &Command) -> Result<(), SessionError> {
-        let props = &command.command_object;
-        let text = |key: &str| {
-            props
-                .get(key)
-                .and_then(Amf0Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let raw_app = text("app");
-        self.check_name(&raw_app)?;
-        let app = command::split_query(&raw_app).0.trim_matches('/').to_owned();
-        let object_encoding = props
-            .get("objectEncoding")
-            .and_then(Amf0Value::as_number)
-            .unwrap_or(0.0);
-        self.send_control(ControlMessage::WindowAckSize(self.config.window_ack_size));
-        self.send_control(ControlMessage::SetPeerBandwidth {
-            size: self.config.peer_bandwidth,
-            limit_type: 2,
-        });
-        self.send_control(ControlMessage::SetChunkSize(self.config.chunk_size));
-        self.encoder.set_chunk_size(self.config.chunk_size);
-        self.send(command::connect_result(command.transaction_id, object_encoding));
-        self.connected = true;
-        let (tc_url, flash_ver) = (text("tcUrl"), text("flashVer"));
-        self.events.push_back(SessionEvent::Connect {
-            app,
-            tc_url,
-            flash_ver,
-            object_encoding,
-        });
-        Ok(())
-    }
-
-    fn on_create_stream(&mut self, command: &Command) -> Result<(), SessionError> {
-        if self.streams.len() >= MAX_STREAMS_PER_CONNECTION {
-            return Err(SessionError::TooManyStreams {
-                limit: MAX_STREAMS_PER_CONNECTION,
-            });
-        }
-        let stream_id = self.next_stream_id;
-        self.next_stream_id = self.next_stream_id.wrapping_add(1).max(1);
-        self.streams.push((stream_id, StreamState::Created));
-        self.send(command::result(
-            command.transaction_id,
-            vec![Amf0Value::Number(f64::from(stream_id))],
-        ));
-        Ok(())
-    }
-
-    fn on_publish(&mut self, message_stream: u32, command: &Command) -> Result<(), SessionError> {
-        let missing = |argument| SessionError::MissingArgument {
-            command: command.name.clone(),
-            argument,
-        };
-        let raw_name = first_string(command).ok_or_else(|| missing("stream name"))?;
-        self.check_name(&raw_name)?;
-        let publish_type = command
-            .arguments
-            .get(1)
-            .and_then(Amf0Value::as_str)
-            .unwrap_or("live")
-            .to_owned();
-        if !self.set_state(message_stream, StreamState::Created, StreamState::PublishRequested) {
-            return Err(SessionError::OutOfOrder {
-                command: command.name.clone(),
-            });
-        }
-        let (name, query) = command::split_query(&raw_name);
-        self.awaiting_decision = true;
-        self.events.push_back(SessionEvent::PublishRequest {
-            stream_id: message_stream,
-            name: name.to_owned(),
-            query: query.to_owned(),
-            publish_type,
-        });
-        Ok(())
-    }
-
-    fn end_stream(&mut self, stream_id: u32) {
-        if self.set_state(stream_id, StreamState::Publishing, StreamState::Created) {
-            let description = "Stop publishing";
-            self.send(command::on_status(
-                stream_id,
-                LEVEL_STATUS,
-                "NetStream.Unpublish.Success",
-                description,
-            ));
-            self.events.push_back(SessionEvent::Unpublish { stream_id });
-        }
-    }
-
     fn maybe_acknowledge(&mut self) {
         if self.handshake.is_none() && self.bytes_received.wrapping_sub(self.last_ack_at) >= u64::from(self.peer_window)
         {
@@ -593,22 +491,5 @@ impl ServerSession {
     }
 }
 
-fn is_reply(name: &str) -> bool {
-    matches!(name, "_result" | "_error" | "onStatus" | "onBWDone" | "onBWCheck")
-}
-
-fn first_string(command: &Command) -> Option<String> {
-    command.arguments.first().and_then(Amf0Value::as_str).map(str::to_owned)
-}
-
-fn number_to_stream_id(value: f64) -> u32 {
-    if value.is_finite() && value >= 0.0 && value <= f64::from(u32::MAX) {
-        value as u32
-    } else {
-        0
-    }
-}
-
 #[cfg(test)]
-#[path = "session_tests.rs"]
 mod tests;

@@ -1,11 +1,12 @@
 //! Session tests driven by real client captures and hand-built command sequences.
 
 use super::*;
+use crate::protocol::amf0::Amf0Value;
 use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits};
 use crate::protocol::command::parse_command;
 
-const FFMPEG_PUBLISH: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg-publish.c2s");
-const LIBRTMP_PUBLISH: &[u8] = include_bytes!("../../tests/fixtures/librtmp-publish.c2s");
+const FFMPEG_PUBLISH: &[u8] = include_bytes!("../../../tests/fixtures/ffmpeg-publish.c2s");
+const LIBRTMP_PUBLISH: &[u8] = include_bytes!("../../../tests/fixtures/librtmp-publish.c2s");
 const HANDSHAKE_LEN: usize = 1 + 1536 + 1536;
 
 fn new_session() -> ServerSession {

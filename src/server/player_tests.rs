@@ -1,0 +1,138 @@
+//! Player queue policy: never blocks, drops to the next keyframe when behind, disconnects
+//! a player that stays behind too long.
+
+use super::*;
+
+fn media(kind: FrameKind, timestamp: u32, keyframe: bool, len: usize) -> Arc<SharedMedia> {
+    Arc::new(SharedMedia::new(
+        kind,
+        timestamp,
+        keyframe,
+        false,
+        Arc::from(vec![0u8; len]),
+    ))
+}
+
+fn handle(queue_bytes: usize) -> (PlayerHandle, PlayerWriterInput) {
+    let (_tx, control) = crossbeam_channel::bounded(1);
+    player_channel(
+        1,
+        PlayerLimits {
+            queue_bytes,
+            max_lag: Duration::from_secs(5),
+        },
+        control,
+    )
+}
+
+#[test]
+fn new_player_waits_for_a_keyframe_then_takes_everything() {
+    let (mut player, input) = handle(1 << 20);
+    let now = Instant::now();
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 0, false, 10), true, now),
+        Offer::Dropped
+    );
+    assert_eq!(
+        player.offer(&media(FrameKind::Audio, 0, false, 10), true, now),
+        Offer::Dropped
+    );
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 40, true, 10), true, now),
+        Offer::Queued
+    );
+    assert_eq!(
+        player.offer(&media(FrameKind::Audio, 41, false, 10), true, now),
+        Offer::Queued
+    );
+    assert_eq!(input.media.len(), 2);
+    assert_eq!(input.queued_bytes.load(Ordering::Relaxed), 20);
+}
+
+#[test]
+fn stalled_player_drops_until_a_keyframe_and_is_disconnected_after_the_lag_limit() {
+    let (mut player, _input) = handle(100);
+    let start = Instant::now();
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 0, true, 60), true, start),
+        Offer::Queued
+    );
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 40, false, 60), true, start),
+        Offer::Dropped
+    );
+    assert!(player.is_behind());
+    // Nothing is drained: a keyframe does not fit under half the budget either.
+    let later = start + Duration::from_secs(1);
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 80, true, 10), true, later),
+        Offer::Dropped
+    );
+    let too_late = start + Duration::from_secs(6);
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 120, false, 10), true, too_late),
+        Offer::Disconnect
+    );
+    assert_eq!(player.dropped_total, 2);
+}
+
+#[test]
+fn player_resumes_at_a_keyframe_once_drained() {
+    let (mut player, input) = handle(100);
+    let now = Instant::now();
+    player.offer(&media(FrameKind::Video, 0, true, 60), true, now);
+    assert_eq!(
+        player.offer(&media(FrameKind::Audio, 1, false, 60), true, now),
+        Offer::Dropped
+    );
+    // The writer drains the queue.
+    while let Ok(PlayerItem::Media(m)) = input.media.try_recv() {
+        input.queued_bytes.fetch_sub(m.payload.len(), Ordering::Relaxed);
+    }
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 40, false, 10), true, now),
+        Offer::Dropped
+    );
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 80, true, 10), true, now),
+        Offer::Queued
+    );
+    assert!(!player.is_behind());
+}
+
+#[test]
+fn sequence_headers_and_metadata_are_never_dropped() {
+    let (mut player, input) = handle(10);
+    let now = Instant::now();
+    let header = Arc::new(SharedMedia::new(
+        FrameKind::Video,
+        0,
+        true,
+        true,
+        Arc::from(vec![0u8; 50]),
+    ));
+    let metadata = media(FrameKind::Data, 0, false, 50);
+    assert_eq!(player.offer(&header, true, now), Offer::Queued);
+    assert_eq!(player.offer(&metadata, true, now), Offer::Queued);
+    assert_eq!(input.media.len(), 2);
+}
+
+#[test]
+fn gone_writer_means_disconnect() {
+    let (mut player, input) = handle(1000);
+    drop(input);
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 0, true, 1), true, Instant::now()),
+        Offer::Disconnect
+    );
+}
+
+#[test]
+fn player_clock_starts_at_zero_and_clamps_earlier_frames() {
+    let mut clock = PlayerClock { base: None };
+    let header = SharedMedia::new(FrameKind::Video, 5000, true, true, Arc::from(vec![0u8; 1]));
+    assert_eq!(clock.out(&header), 0);
+    assert_eq!(clock.out(&media(FrameKind::Video, 60_000, true, 1)), 0);
+    assert_eq!(clock.out(&media(FrameKind::Audio, 60_023, false, 1)), 23);
+    assert_eq!(clock.out(&media(FrameKind::Audio, 59_990, false, 1)), 0);
+}

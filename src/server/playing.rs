@@ -1,0 +1,135 @@
+//! The playing half of a connection: joining a stream (waiting for its publisher if need
+//! be), starting the player's writer thread, and leaving the stream.
+
+use super::connection::{CloseReason, Connection};
+use super::player::{player_channel, run_writer};
+use super::registry::StreamKey;
+use super::stream::Stream;
+use crossbeam_channel::Sender;
+use log::{info, warn};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Most session replies waiting for the player writer.
+const CONTROL_QUEUE: usize = 1024;
+
+/// The stream this connection plays and its writer thread.
+pub(super) struct Playback {
+    key: StreamKey,
+    stream: Arc<Stream>,
+    control: Sender<Vec<u8>>,
+    writer: Option<JoinHandle<()>>,
+    /// Since when the stream has had no publisher (for --play-wait-timeout).
+    waiting_since: Option<Instant>,
+}
+
+impl Playback {
+    /// Queues session replies for the writer; if it is gone the connection is ending anyway.
+    pub(super) fn send_control(&self, bytes: Vec<u8>) {
+        let _ = self.control.try_send(bytes);
+    }
+}
+
+impl Connection {
+    pub(super) fn on_play_request(&mut self, stream_id: u32, name: String) -> Option<CloseReason> {
+        if self.playback.is_some() {
+            let description = "One play per connection";
+            return self
+                .session
+                .reject_play(stream_id, "NetStream.Play.Failed", description)
+                .err()
+                .map(protocol);
+        }
+        let key = StreamKey {
+            app: self.app.clone(),
+            stream: name,
+        };
+        if let Err(e) = self.session.accept_play(stream_id) {
+            return Some(protocol(e));
+        }
+        // Play.Start and the rest go out before the writer starts, so they precede media.
+        if let Err(e) = self.flush_output() {
+            return Some(CloseReason::Io(e));
+        }
+        let writer_socket = match self.socket.try_clone() {
+            Ok(socket) => socket,
+            Err(e) => return Some(CloseReason::Io(e)),
+        };
+        let stream = self.ctx.registry.stream_for_play(&key);
+        let (control, control_rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
+        let (handle, input) = player_channel(self.conn_id, self.ctx.config.play.player, control_rx);
+        let base = stream.add_player(handle);
+        let chunk_size = self.session.out_chunk_size();
+        let spawned = self
+            .ctx
+            .connection_threads
+            .spawn(format!("play-{}", self.conn_id), move || {
+                run_writer(writer_socket, input, stream_id, chunk_size, base)
+            });
+        let writer = match spawned {
+            Ok(writer) => writer,
+            Err(e) => {
+                self.ctx.registry.stop_play(&stream, self.conn_id);
+                return Some(CloseReason::Io(e));
+            }
+        };
+        let waiting = stream.publisher().is_none();
+        info!(
+            "play conn_id={} remote={} app={} stream={} waiting_for_publisher={waiting}",
+            self.conn_id, self.remote, key.app, key.stream
+        );
+        let waiting_since = waiting.then(Instant::now);
+        self.playback = Some(Playback {
+            key,
+            stream,
+            control,
+            writer: Some(writer),
+            waiting_since,
+        });
+        None
+    }
+
+    /// With --play-wait-timeout, closes a player whose stream has had no publisher for that long.
+    pub(super) fn check_play_wait(&mut self) -> Option<CloseReason> {
+        let limit = self.ctx.config.play.wait_timeout;
+        let playback = self.playback.as_mut()?;
+        if playback.stream.publisher().is_some() {
+            playback.waiting_since = None;
+            return None;
+        }
+        let since = *playback.waiting_since.get_or_insert_with(Instant::now);
+        if !limit.is_zero() && since.elapsed() >= limit {
+            warn!(
+                "player waited too long for a publisher conn_id={} app={} stream={} wait_s={}",
+                self.conn_id,
+                playback.key.app,
+                playback.key.stream,
+                limit.as_secs()
+            );
+            return Some(CloseReason::Timeout("play_wait"));
+        }
+        None
+    }
+
+    /// Leaves the stream and stops the writer thread.
+    pub(super) fn end_playback(&mut self, why: &str) {
+        let Some(mut playback) = self.playback.take() else {
+            return;
+        };
+        self.ctx.registry.stop_play(&playback.stream, self.conn_id);
+        let key = &playback.key;
+        info!(
+            "play stopped conn_id={} app={} stream={} reason={why}",
+            self.conn_id, key.app, key.stream
+        );
+        drop(playback.control);
+        if let Some(writer) = playback.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn protocol(e: crate::protocol::session::SessionError) -> CloseReason {
+    CloseReason::Protocol(e.to_string())
+}

@@ -1,0 +1,164 @@
+//! The publishing half of a connection: claiming the stream (takeover or reject), feeding
+//! each frame to its recorder and to the stream's players, statistics, and the end of a
+//! publish.
+
+use super::connection::{CloseReason, Connection};
+use super::registry::{PublishTicket, StreamKey};
+use super::stats::{MediaStats, StatsReport};
+use crate::media::{Frame, FrameKind};
+use crate::record::recorder::Recorder;
+use log::{info, warn};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A stream this connection publishes.
+pub(super) struct Publication {
+    key: StreamKey,
+    ticket: PublishTicket,
+    recorder: Option<Recorder>,
+    stats: MediaStats,
+}
+
+impl Connection {
+    pub(super) fn on_publish_request(
+        &mut self,
+        stream_id: u32,
+        name: String,
+        publish_type: &str,
+    ) -> Option<CloseReason> {
+        let key = StreamKey {
+            app: self.app.clone(),
+            stream: name,
+        };
+        let ticket = match self.ctx.registry.publish(&key, self.conn_id) {
+            Ok(ticket) => ticket,
+            Err(conflict) => {
+                warn!(
+                    "publish rejected conn_id={} remote={} app={} stream={} error=\"already publishing\" holder_conn_id={}",
+                    self.conn_id, self.remote, key.app, key.stream, conflict.by_conn_id
+                );
+                let description = "Stream already publishing";
+                let _ = self
+                    .session
+                    .reject_publish(stream_id, "NetStream.Publish.BadName", description);
+                return Some(CloseReason::Rejected("stream already publishing"));
+            }
+        };
+        if let Some(old) = ticket.replaced {
+            warn!(
+                "publish takeover conn_id={} remote={} app={} stream={} replaced_conn_id={old}",
+                self.conn_id, self.remote, key.app, key.stream
+            );
+            self.ctx.kick(old, "taken_over");
+        }
+        info!(
+            "publish conn_id={} remote={} app={} stream={} type={publish_type} players={}",
+            self.conn_id,
+            self.remote,
+            key.app,
+            key.stream,
+            ticket.stream.player_count()
+        );
+        // The recording manager decides: patterns, a parked recording to continue, or a new one.
+        let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
+        let publication = Publication {
+            key,
+            ticket,
+            recorder,
+            stats: MediaStats::new(Instant::now()),
+        };
+        if let Some(previous) = self.publications.insert(stream_id, publication) {
+            self.ctx.registry.unpublish(&previous.ticket);
+        }
+        // Accepting resumes the input held since the request; its media follows as events.
+        match self.session.accept_publish(stream_id) {
+            Ok(()) => None,
+            Err(e) => Some(CloseReason::Protocol(e.to_string())),
+        }
+    }
+
+    pub(super) fn on_media(
+        &mut self,
+        stream_id: u32,
+        kind: FrameKind,
+        timestamp: u32,
+        payload: Vec<u8>,
+        metadata: bool,
+    ) {
+        let Some(publication) = self.publications.get_mut(&stream_id) else {
+            return;
+        };
+        publication.stats.count(kind, payload.len());
+        let frame = Frame::new(kind, timestamp, Arc::from(payload));
+        if let Some(recorder) = publication.recorder.as_mut() {
+            if !recorder.send(&frame) {
+                warn!(
+                    "recording stopped, ingest continues conn_id={} app={} stream={}",
+                    self.conn_id, publication.key.app, publication.key.stream
+                );
+                publication.recorder = None;
+            }
+        }
+        let report = publication
+            .ticket
+            .stream
+            .push(publication.ticket.generation, &frame, metadata);
+        let key = &publication.key;
+        for conn_id in &report.fell_behind {
+            warn!(
+                "player falling behind, dropping frames until a keyframe conn_id={conn_id} app={} stream={}",
+                key.app, key.stream
+            );
+        }
+        for (conn_id, dropped) in &report.caught_up {
+            info!(
+                "player caught up conn_id={conn_id} app={} stream={} dropped_frames={dropped}",
+                key.app, key.stream
+            );
+        }
+        for removed in &report.removed {
+            warn!(
+                "player disconnected, too far behind conn_id={} app={} stream={} dropped_frames={}",
+                removed.conn_id, key.app, key.stream, removed.dropped_frames
+            );
+            self.ctx.kick(removed.conn_id, "player_too_slow");
+        }
+        if let Some(report) = publication.stats.due_report(Instant::now()) {
+            log_stats(self.conn_id, &publication.key, report);
+        }
+    }
+
+    pub(super) fn end_publication(&mut self, stream_id: u32, why: &str) {
+        let Some(mut publication) = self.publications.remove(&stream_id) else {
+            return;
+        };
+        // A clean unpublish finalizes at once; a lost publisher's recording waits for the
+        // reconnect gap (the manager decides; its writer drains, finalizes and logs).
+        if let Some(recorder) = publication.recorder.take() {
+            let key = &publication.key;
+            self.ctx
+                .recordings
+                .finish(recorder, &key.app, &key.stream, why == "unpublish");
+        }
+        self.ctx.registry.unpublish(&publication.ticket);
+        info!(
+            "unpublish conn_id={} app={} stream={} reason={why}",
+            self.conn_id, publication.key.app, publication.key.stream
+        );
+        log_stats(self.conn_id, &publication.key, publication.stats.report(Instant::now()));
+    }
+
+    pub(super) fn end_all_publications(&mut self, why: &str) {
+        let ids: Vec<u32> = self.publications.keys().copied().collect();
+        for stream_id in ids {
+            self.end_publication(stream_id, why);
+        }
+    }
+}
+
+fn log_stats(conn_id: u64, key: &StreamKey, report: StatsReport) {
+    info!(
+        "media statistics conn_id={conn_id} app={} stream={} audio_packets={} video_packets={} bytes={} bitrate_kbps={:.0}",
+        key.app, key.stream, report.audio_packets, report.video_packets, report.bytes, report.bitrate_kbps
+    );
+}

@@ -1,0 +1,223 @@
+//! One live stream: who publishes it (by generation, so a taken-over publisher's late frames
+//! are ignored), its timeline (monotonic across republishes), the headers and GOP cache a new
+//! player starts from, and its players. The lock guards these fields only, never I/O.
+
+use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
+use super::registry::StreamKey;
+use crate::media::gop_cache::GopCache;
+use crate::media::{Frame, FrameKind};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// A player that left the stream while frames were offered, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedPlayer {
+    pub conn_id: u64,
+    pub dropped_frames: u64,
+}
+
+/// Players whose drop state changed during an offer, for the log.
+#[derive(Debug, Default)]
+pub struct DeliveryReport {
+    pub removed: Vec<RemovedPlayer>,
+    pub fell_behind: Vec<u64>,
+    pub caught_up: Vec<(u64, u64)>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    publisher: Option<(u64, u64)>,
+    next_generation: u64,
+    /// Added (wrapping) to the current publisher's timestamps.
+    offset: u32,
+    /// The first frame of the current publish still has to fix `offset`.
+    offset_pending: bool,
+    last_timestamp: Option<u32>,
+    has_video: bool,
+    metadata: Option<Arc<SharedMedia>>,
+    video_header: Option<Arc<SharedMedia>>,
+    audio_header: Option<Arc<SharedMedia>>,
+    gop: GopCache<Arc<SharedMedia>>,
+    players: Vec<PlayerHandle>,
+}
+
+#[derive(Debug)]
+pub struct Stream {
+    pub key: StreamKey,
+    inner: Mutex<Inner>,
+}
+
+impl Stream {
+    pub fn new(key: StreamKey, gop_cache_bytes: usize) -> Stream {
+        let inner = Inner {
+            publisher: None,
+            next_generation: 1,
+            offset: 0,
+            offset_pending: true,
+            last_timestamp: None,
+            has_video: false,
+            metadata: None,
+            video_header: None,
+            audio_header: None,
+            gop: GopCache::new(gop_cache_bytes),
+            players: Vec::new(),
+        };
+        Stream {
+            key,
+            inner: Mutex::new(inner),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The publishing connection, if any.
+    pub fn publisher(&self) -> Option<u64> {
+        self.lock().publisher.map(|(conn_id, _)| conn_id)
+    }
+
+    /// Makes `conn_id` the publisher; returns its generation and the connection it replaced.
+    pub fn begin_publish(&self, conn_id: u64) -> (u64, Option<u64>) {
+        let mut inner = self.lock();
+        let generation = inner.next_generation;
+        inner.next_generation += 1;
+        let replaced = inner.publisher.replace((conn_id, generation)).map(|(old, _)| old);
+        inner.offset_pending = true;
+        inner.metadata = None;
+        inner.video_header = None;
+        inner.audio_header = None;
+        inner.has_video = false;
+        inner.gop.clear();
+        if replaced.is_some() || inner.last_timestamp.is_some() {
+            for player in inner.players.iter_mut() {
+                player.wait_for_keyframe();
+                player.notify(StreamNotice::Published);
+            }
+        }
+        (generation, replaced)
+    }
+
+    /// Ends a publish if `generation` is still the current one; players are told.
+    pub fn end_publish(&self, generation: u64) -> bool {
+        let mut inner = self.lock();
+        if inner.publisher.map(|(_, g)| g) != Some(generation) {
+            return false;
+        }
+        inner.publisher = None;
+        inner.gop.clear();
+        for player in &inner.players {
+            player.notify(StreamNotice::Unpublished);
+        }
+        true
+    }
+
+    /// Offers a published frame to the stream; ignored unless `generation` publishes now.
+    pub fn push(&self, generation: u64, frame: &Frame, metadata: bool) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        let mut inner = self.lock();
+        if inner.publisher.map(|(_, g)| g) != Some(generation) {
+            return report;
+        }
+        if inner.offset_pending {
+            inner.offset_pending = false;
+            inner.offset = match inner.last_timestamp {
+                Some(last) => last.wrapping_add(1).wrapping_sub(frame.timestamp),
+                None => 0,
+            };
+        }
+        let timestamp = frame.timestamp.wrapping_add(inner.offset);
+        let advanced = match inner.last_timestamp {
+            Some(last) => timestamp.wrapping_sub(last) < 0x8000_0000,
+            None => true,
+        };
+        if advanced {
+            inner.last_timestamp = Some(timestamp);
+        }
+        let media = Arc::new(SharedMedia::new(
+            frame.kind,
+            timestamp,
+            frame.keyframe,
+            frame.sequence_header,
+            Arc::clone(&frame.payload),
+        ));
+        match frame.kind {
+            FrameKind::Data if metadata => inner.metadata = Some(Arc::clone(&media)),
+            FrameKind::Video if frame.sequence_header => inner.video_header = Some(Arc::clone(&media)),
+            FrameKind::Audio if frame.sequence_header => inner.audio_header = Some(Arc::clone(&media)),
+            FrameKind::Video | FrameKind::Audio => {
+                inner
+                    .gop
+                    .push(Arc::clone(&media), frame.kind, frame.keyframe, frame.len());
+            }
+            FrameKind::Data => {}
+        }
+        inner.has_video |= frame.kind == FrameKind::Video;
+        let has_video = inner.has_video;
+        let now = Instant::now();
+        inner.players.retain_mut(|player| {
+            let was_behind = player.is_behind();
+            let dropped_before = player.dropped_now;
+            match player.offer(&media, has_video, now) {
+                Offer::Disconnect => {
+                    report.removed.push(RemovedPlayer {
+                        conn_id: player.conn_id,
+                        dropped_frames: player.dropped_total,
+                    });
+                    return false;
+                }
+                _ if !was_behind && player.is_behind() => report.fell_behind.push(player.conn_id),
+                _ if was_behind && !player.is_behind() => report.caught_up.push((player.conn_id, dropped_before)),
+                _ => {}
+            }
+            true
+        });
+        report
+    }
+
+    /// Adds a player and queues what it starts from: metadata, sequence headers and the
+    /// cached GOP. Returns the timestamp its clock should start at (earliest cached frame).
+    pub fn add_player(&self, mut player: PlayerHandle) -> Option<u32> {
+        let mut inner = self.lock();
+        let has_video = inner.has_video;
+        let now = Instant::now();
+        let headers: Vec<Arc<SharedMedia>> = [&inner.metadata, &inner.video_header, &inner.audio_header]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for media in &headers {
+            player.offer(media, has_video, now);
+        }
+        let base = inner.gop.items().map(|m| m.timestamp).reduce(|earliest, ts| {
+            if earliest.wrapping_sub(ts) < 0x8000_0000 {
+                ts
+            } else {
+                earliest
+            }
+        });
+        for media in inner.gop.items() {
+            player.offer(media, has_video, now);
+        }
+        inner.players.push(player);
+        base
+    }
+
+    pub fn remove_player(&self, conn_id: u64) {
+        self.lock().players.retain(|p| p.conn_id != conn_id);
+    }
+
+    pub fn player_count(&self) -> usize {
+        self.lock().players.len()
+    }
+
+    /// No publisher and no players: the registry may forget the stream.
+    pub fn is_idle(&self) -> bool {
+        let inner = self.lock();
+        inner.publisher.is_none() && inner.players.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
