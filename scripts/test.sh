@@ -9,6 +9,7 @@ for tool in ffmpeg ffprobe; do
   command -v "$tool" >/dev/null 2>&1 || need+=(ffmpeg)
 done
 command -v flvmeta >/dev/null 2>&1 || need+=(flvmeta)
+command -v rtmpdump >/dev/null 2>&1 || need+=(rtmpdump)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

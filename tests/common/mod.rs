@@ -169,8 +169,9 @@ pub fn require_tool(tool: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+    // Only whether it runs at all: some tools (rtmpdump) exit non-zero on any version flag.
     assert!(
-        matches!(found, Ok(s) if s.success()),
+        found.is_ok(),
         "{tool} is required for this test (scripts/test.sh installs it with apt-get)"
     );
 }
