@@ -191,3 +191,16 @@ fn stalled_player_is_cut_off_without_slowing_the_publisher_or_other_players() {
     );
     drop(stalled);
 }
+
+#[test]
+fn play_wait_timeout_closes_a_player_whose_stream_never_starts() {
+    let server = ServerProcess::start(&["--play-wait-timeout", "1s"]);
+    let mut player = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    player.play("never").unwrap();
+    let line = server.wait_for_log("reason=play_wait_timeout", DEADLINE);
+    assert!(line.contains("connection closed"), "{line}");
+    assert!(matches!(
+        player.read_play_event(),
+        Err(rtmp_server::client::ClientError::Closed | rtmp_server::client::ClientError::Io(_))
+    ));
+}

@@ -48,18 +48,20 @@ impl Connection {
         if let Err(e) = self.session.accept_play(stream_id) {
             return Some(protocol(e));
         }
-        // Play.Start and the rest go out before the writer starts, so they precede media.
-        if let Err(e) = self.flush_output() {
-            return Some(CloseReason::Io(e));
-        }
         let writer_socket = match self.socket.try_clone() {
             Ok(socket) => socket,
             Err(e) => return Some(CloseReason::Io(e)),
         };
+        // Join the stream before Play.Start goes out, so a client that acts on Play.Start
+        // never misses a frame; media waits in the queue until the writer starts below.
         let stream = self.ctx.registry.stream_for_play(&key);
         let (control, control_rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
         let (handle, input) = player_channel(self.conn_id, self.ctx.config.play.player, control_rx);
         let base = stream.add_player(handle);
+        if let Err(e) = self.flush_output() {
+            self.ctx.registry.stop_play(&stream, self.conn_id);
+            return Some(CloseReason::Io(e));
+        }
         let chunk_size = self.session.out_chunk_size();
         let spawned = self
             .ctx
