@@ -7,7 +7,7 @@ use crate::media::FrameKind;
 use crate::protocol::amf0::{self, Amf0Value};
 use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
 use crate::protocol::command::{parse_command, Command, CommandError};
-use crate::protocol::handshake::{ClientHandshake, HandshakeError, HandshakeKind, HandshakeStatus, RANDOM_SIZE};
+use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeError, HandshakeKind, HandshakeStatus};
 use crate::protocol::message::{self, csid, type_id, ControlMessage, UserControl};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -78,18 +78,6 @@ pub struct RtmpClient {
     out: Vec<u8>,
 }
 
-fn random_bytes(seed: u64) -> [u8; RANDOM_SIZE] {
-    let mut state = seed | 1;
-    let mut random = [0u8; RANDOM_SIZE];
-    for byte in random.iter_mut() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *byte = state as u8;
-    }
-    random
-}
-
 impl RtmpClient {
     /// Connects, runs the handshake (digest kind, as FFmpeg does) and `connect`s to `app`.
     pub fn connect(addr: SocketAddr, app: &str, timeout: Duration) -> ClientResult<RtmpClient> {
@@ -142,7 +130,7 @@ impl RtmpClient {
 
     fn handshake(&mut self, kind: HandshakeKind) -> ClientResult<()> {
         let mut out = Vec::new();
-        let mut handshake = ClientHandshake::new(kind, random_bytes(0x5EED), 0, &mut out);
+        let mut handshake = ClientHandshake::new(kind, filler_random(0x5EED), 0, &mut out);
         self.socket.write_all(&out)?;
         let mut buffer = vec![0u8; 4096];
         loop {

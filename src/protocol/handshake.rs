@@ -16,6 +16,19 @@ type HmacSha256 = Hmac<Sha256>;
 pub const RTMP_VERSION: u8 = 3;
 pub const HANDSHAKE_SIZE: usize = 1536;
 pub const RANDOM_SIZE: usize = 1528;
+
+/// Filler for handshake packets (xorshift): it need not be secret, only differ per seed.
+pub fn filler_random(seed: u64) -> [u8; RANDOM_SIZE] {
+    let mut state = seed | 1;
+    let mut random = [0u8; RANDOM_SIZE];
+    for byte in random.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    random
+}
 /// Size of an HMAC-SHA256 digest or signature inside a handshake packet.
 pub const DIGEST_SIZE: usize = 32;
 /// Version our digest C1 announces (Flash Player 9.0.124.2, as FFmpeg sends).

@@ -5,7 +5,7 @@
 use super::context::ServerContext;
 use super::playing::Playback;
 use super::publishing::Publication;
-use crate::protocol::handshake::RANDOM_SIZE;
+use crate::protocol::handshake::{filler_random, RANDOM_SIZE};
 use crate::protocol::session::{ServerSession, SessionConfig, SessionEvent};
 use log::{debug, info, warn};
 use std::collections::HashMap;
@@ -103,15 +103,7 @@ fn handshake_random(conn_id: u64) -> [u8; RANDOM_SIZE] {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut state = nanos ^ conn_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut random = [0u8; RANDOM_SIZE];
-    for byte in random.iter_mut() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *byte = state as u8;
-    }
-    random
+    filler_random(nanos ^ conn_id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 impl Connection {

@@ -127,32 +127,55 @@ impl ServerSession {
     }
 
     fn on_publish(&mut self, message_stream: u32, command: &Command) -> Result<(), SessionError> {
-        let missing = |argument| SessionError::MissingArgument {
-            command: command.name.clone(),
-            argument,
-        };
-        let raw_name = first_string(command).ok_or_else(|| missing("stream name"))?;
-        self.check_name(&raw_name)?;
         let publish_type = command
             .arguments
             .get(1)
             .and_then(Amf0Value::as_str)
             .unwrap_or("live")
             .to_owned();
-        if !self.set_state(message_stream, StreamState::Created, StreamState::PublishRequested) {
+        let (name, query) = self.request_stream(message_stream, command, StreamState::PublishRequested)?;
+        let stream_id = message_stream;
+        self.events.push_back(SessionEvent::PublishRequest {
+            stream_id,
+            name,
+            query,
+            publish_type,
+        });
+        Ok(())
+    }
+
+    fn on_play(&mut self, message_stream: u32, command: &Command) -> Result<(), SessionError> {
+        let (name, query) = self.request_stream(message_stream, command, StreamState::PlayRequested)?;
+        self.events.push_back(SessionEvent::PlayRequest {
+            stream_id: message_stream,
+            name,
+            query,
+        });
+        Ok(())
+    }
+
+    /// The part publish and play share: the name argument (checked, split from its query),
+    /// the created stream moving to `requested`, and input held until the caller decides.
+    fn request_stream(
+        &mut self,
+        message_stream: u32,
+        command: &Command,
+        requested: StreamState,
+    ) -> Result<(String, String), SessionError> {
+        let missing = |argument| SessionError::MissingArgument {
+            command: command.name.clone(),
+            argument,
+        };
+        let raw_name = first_string(command).ok_or_else(|| missing("stream name"))?;
+        self.check_name(&raw_name)?;
+        if !self.set_state(message_stream, StreamState::Created, requested) {
             return Err(SessionError::OutOfOrder {
                 command: command.name.clone(),
             });
         }
         let (name, query) = command::split_query(&raw_name);
         self.awaiting_decision = true;
-        self.events.push_back(SessionEvent::PublishRequest {
-            stream_id: message_stream,
-            name: name.to_owned(),
-            query: query.to_owned(),
-            publish_type,
-        });
-        Ok(())
+        Ok((name.to_owned(), query.to_owned()))
     }
 
     pub(super) fn end_stream(&mut self, stream_id: u32) {
@@ -168,28 +191,6 @@ impl ServerSession {
         } else if self.set_state(stream_id, StreamState::Playing, StreamState::Created) {
             self.events.push_back(SessionEvent::PlayStop { stream_id });
         }
-    }
-
-    fn on_play(&mut self, message_stream: u32, command: &Command) -> Result<(), SessionError> {
-        let missing = |argument| SessionError::MissingArgument {
-            command: command.name.clone(),
-            argument,
-        };
-        let raw_name = first_string(command).ok_or_else(|| missing("stream name"))?;
-        self.check_name(&raw_name)?;
-        if !self.set_state(message_stream, StreamState::Created, StreamState::PlayRequested) {
-            return Err(SessionError::OutOfOrder {
-                command: command.name.clone(),
-            });
-        }
-        let (name, query) = command::split_query(&raw_name);
-        self.awaiting_decision = true;
-        self.events.push_back(SessionEvent::PlayRequest {
-            stream_id: message_stream,
-            name: name.to_owned(),
-            query: query.to_owned(),
-        });
-        Ok(())
     }
 }
 
