@@ -203,7 +203,7 @@ impl Connection {
                     object_encoding,
                 } => {
                     info!(
-                        "connect conn_id={} remote={} app={app} tc_url={tc_url} flash_ver=\"{flash_ver}\" object_encoding={object_encoding}",
+                        "connect conn_id={} remote={} app={app} tc_url={tc_url:?} flash_ver={flash_ver:?} object_encoding={object_encoding}",
                         self.conn_id, self.remote
                     );
                     self.app = app;

@@ -28,6 +28,17 @@ impl ServerSession {
             "FCUnpublish" => {
                 let stream = first_string(&command).unwrap_or_default();
                 self.send(command::on_fc("onFCUnpublish", "NetStream.Unpublish.Success", &stream));
+                // FCUnpublish ends the publish at once: encoders close right after it, and a
+                // reset can swallow the deleteStream that follows.
+                let publishing: Vec<u32> = self
+                    .streams
+                    .iter()
+                    .filter(|(_, state)| *state == StreamState::Publishing)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for stream_id in publishing {
+                    self.end_stream(stream_id);
+                }
             }
             "deleteStream" => {
                 let stream_id = command.arguments.first().and_then(Amf0Value::as_number).unwrap_or(0.0);
@@ -71,6 +82,10 @@ impl ServerSession {
                 length: name.len(),
                 limit,
             });
+        }
+        // Control characters have no place in a stream name and could forge log lines.
+        if name.chars().any(char::is_control) {
+            return Err(SessionError::ControlCharacterInName);
         }
         Ok(())
     }

@@ -108,6 +108,8 @@ pub enum SessionError {
         command: String,
         argument: &'static str,
     },
+    /// An app or stream name with a control character (NUL, newline...).
+    ControlCharacterInName,
     NameTooLong {
         length: usize,
         limit: usize,
@@ -129,6 +131,7 @@ impl std::fmt::Display for SessionError {
                 write!(f, "command {command} lacks {argument}")
             }
             SessionError::NameTooLong { length, limit } => write!(f, "name of {length} bytes exceeds {limit}"),
+            SessionError::ControlCharacterInName => write!(f, "control character in app or stream name"),
             SessionError::TooManyStreams { limit } => write!(f, "more than {limit} streams on one connection"),
         }
     }

@@ -326,3 +326,31 @@ fn rejected_publish_sends_error_status_and_no_media_flows() {
     output.extend(session.take_output());
     assert!(output.windows(25).any(|w| w == b"NetStream.Publish.BadName"));
 }
+
+#[test]
+fn fc_unpublish_alone_ends_the_publish() {
+    let (mut session, mut encoder, _) = connected_session();
+    let create = [
+        Amf0Value::String("createStream".into()),
+        Amf0Value::Number(2.0),
+        Amf0Value::Null,
+    ];
+    send(&mut session, &mut encoder, command_message(0, &create)).unwrap();
+    let publish = [
+        Amf0Value::String("publish".into()),
+        Amf0Value::Number(0.0),
+        Amf0Value::Null,
+        Amf0Value::String("cam".into()),
+    ];
+    send(&mut session, &mut encoder, command_message(1, &publish)).unwrap();
+    session.accept_publish(1).unwrap();
+    let unpublish = [
+        Amf0Value::String("FCUnpublish".into()),
+        Amf0Value::Number(5.0),
+        Amf0Value::Null,
+        Amf0Value::String("cam".into()),
+    ];
+    send(&mut session, &mut encoder, command_message(0, &unpublish)).unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| session.poll_event()).collect();
+    assert!(events.contains(&SessionEvent::Unpublish { stream_id: 1 }), "{events:?}");
+}

@@ -1,0 +1,165 @@
+//! Hostile input: malformed handshakes, chunks and commands each close only the offending
+//! connection with a log line, while a well-behaved FFmpeg publisher records another stream
+//! packet-identical to its source and the server stays up.
+
+mod common;
+
+use common::*;
+use rtmp_server::client::RtmpClient;
+use rtmp_server::protocol::amf0::{self, Amf0Value};
+use rtmp_server::protocol::chunk::{ChunkEncoder, RawMessage};
+use rtmp_server::protocol::handshake::HandshakeKind;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends `bytes` on a fresh raw connection and waits for the server to close it.
+fn expect_closed_after(server: &ServerProcess, bytes: &[u8]) {
+    let mut socket = TcpStream::connect(server.addr).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let _ = socket.write_all(bytes);
+    let mut sink = [0u8; 65536];
+    loop {
+        match socket.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A simple-handshake prefix (C0 C1 C2) followed by `chunks`.
+fn after_handshake(chunks: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![3u8];
+    bytes.extend_from_slice(&[0u8; 1536 * 2]);
+    bytes.extend_from_slice(chunks);
+    bytes
+}
+
+fn command(values: &[Amf0Value]) -> RawMessage {
+    let mut payload = Vec::new();
+    amf0::encode_all(values, &mut payload);
+    RawMessage {
+        csid: 3,
+        timestamp: 0,
+        type_id: 20,
+        stream_id: 0,
+        payload,
+    }
+}
+
+fn encode(messages: &[RawMessage]) -> Vec<u8> {
+    let mut encoder = ChunkEncoder::new();
+    let mut out = Vec::new();
+    for message in messages {
+        encoder.encode(message, &mut out);
+    }
+    out
+}
+
+fn connect_message() -> RawMessage {
+    command(&[
+        Amf0Value::String("connect".into()),
+        Amf0Value::Number(1.0),
+        Amf0Value::Object(vec![("app".into(), Amf0Value::String("live".into()))]),
+    ])
+}
+
+#[test]
+fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
+    let dir = TempDir::new("hostile");
+    let clip = make_clip(dir.path(), "clip.flv", 6);
+    let record_dir = dir.path().join("rec");
+    let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
+    let mut good = ffmpeg_publish(&clip, &server.url("live/good"), true);
+    server.wait_for_log("publish conn_id=", DEADLINE);
+
+    // Wrong version byte, and garbage where a handshake should be.
+    expect_closed_after(&server, &[6u8; 1537]);
+    server.wait_for_log("UnsupportedVersion(6)", DEADLINE);
+    expect_closed_after(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    // fmt 1 as the first chunk of a chunk stream.
+    expect_closed_after(&server, &after_handshake(&[0x43, 0, 0, 0, 0, 0, 4, 20, 1, 2, 3, 4]));
+    server.wait_for_log("NoPreviousHeader", DEADLINE);
+    // Set Chunk Size 0 and 2^31.
+    for size in [0u32, 0x8000_0000] {
+        let message = RawMessage {
+            csid: 2,
+            timestamp: 0,
+            type_id: 1,
+            stream_id: 0,
+            payload: size.to_be_bytes().to_vec(),
+        };
+        expect_closed_after(&server, &after_handshake(&encode(&[message])));
+    }
+    server.wait_for_logs("InvalidChunkSize", 2, DEADLINE);
+    // 0xFFFFFF-byte messages announced on 70 chunk streams.
+    let mut flood = Vec::new();
+    for csid in 4u32..74 {
+        rtmp_server::protocol::chunk::shared::basic_header(0, csid, &mut flood);
+        flood.extend_from_slice(&[0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0]);
+        flood.push(0x17);
+    }
+    expect_closed_after(&server, &after_handshake(&flood));
+    server.wait_for_log("MessageTooLarge", DEADLINE);
+    // AMF nesting 100 000 deep inside connect.
+    let mut nested = vec![0x02, 0x00, 0x07];
+    nested.extend_from_slice(b"connect");
+    nested.extend_from_slice(&[0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0]);
+    for _ in 0..100_000 {
+        nested.extend_from_slice(&[0x03, 0x00, 0x01, b'a']);
+    }
+    let deep = RawMessage {
+        csid: 3,
+        timestamp: 0,
+        type_id: 20,
+        stream_id: 0,
+        payload: nested,
+    };
+    expect_closed_after(&server, &after_handshake(&encode(&[deep])));
+    server.wait_for_log("TooDeep", DEADLINE);
+    // publish before connect / createStream.
+    let publish = command(&[
+        Amf0Value::String("publish".into()),
+        Amf0Value::Number(0.0),
+        Amf0Value::Null,
+        Amf0Value::String("x".into()),
+    ]);
+    expect_closed_after(&server, &after_handshake(&encode(std::slice::from_ref(&publish))));
+    expect_closed_after(&server, &after_handshake(&encode(&[connect_message(), publish])));
+    server.wait_for_logs("out of order", 2, DEADLINE);
+
+    // A name that tries to leave the record directory is confined to it.
+    let mut sneaky = RtmpClient::connect_with(server.addr, "live", TIMEOUT, HandshakeKind::Simple).unwrap();
+    sneaky.publish("../../escape/x").unwrap();
+    sneaky
+        .send_frame(rtmp_server::media::FrameKind::Audio, 0, &[0xAF, 0x00, 0x12, 0x10])
+        .unwrap();
+    sneaky
+        .send_frame(rtmp_server::media::FrameKind::Audio, 23, &[0xAF, 0x01, 0x21])
+        .unwrap();
+    sneaky.unpublish().unwrap();
+    let line = server.wait_for_log("recorder closed app=live stream=../../escape/", DEADLINE);
+    let file = std::path::PathBuf::from(field(&line, "file").unwrap());
+    assert!(
+        file.starts_with(&record_dir),
+        "{} escaped {}",
+        file.display(),
+        record_dir.display()
+    );
+    assert!(!dir.path().join("escape").exists());
+    // Control characters in a name (log forging, NUL) close the connection.
+    let mut forger = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    assert!(forger.publish("cam\n2026 [INFO] fake\u{0}").is_err());
+    server.wait_for_log("control character in app or stream name", DEADLINE);
+
+    assert!(
+        wait_child(&mut good, DEADLINE).success(),
+        "the good publisher was disturbed"
+    );
+    let recording = wait_recording_closed(&server, "good");
+    assert_eq!(packet_hashes(&framemd5(&recording)), packet_hashes(&framemd5(&clip)));
+    // The server is still up and serving.
+    RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+}
