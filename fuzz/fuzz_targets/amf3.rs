@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use rtmp_server::protocol::amf3;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((value, used)) = amf3::decode_value(data, 32) else { return };
+    let Ok((value, used)) = amf3::decode_value(data, 32) else {
+        return;
+    };
     assert!(used <= data.len());
     let mut first = Vec::new();
     amf3::encode(&value, &mut first);

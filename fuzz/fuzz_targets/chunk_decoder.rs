@@ -7,7 +7,9 @@ use rtmp_server::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, RawM
 fn decode_all(decoder: &mut ChunkDecoder, mut input: &[u8]) -> Vec<RawMessage> {
     let mut messages = Vec::new();
     loop {
-        let Ok(decoded) = decoder.decode(input) else { return messages };
+        let Ok(decoded) = decoder.decode(input) else {
+            return messages;
+        };
         assert!(decoded.consumed <= input.len());
         input = &input[decoded.consumed..];
         match decoded.message {
@@ -19,7 +21,11 @@ fn decode_all(decoder: &mut ChunkDecoder, mut input: &[u8]) -> Vec<RawMessage> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let limits = ChunkLimits { max_message_size: 1 << 20, max_chunk_streams: 64, max_partial_bytes: 1 << 22 };
+    let limits = ChunkLimits {
+        max_message_size: 1 << 20,
+        max_chunk_streams: 64,
+        max_partial_bytes: 1 << 22,
+    };
     let mut decoder = ChunkDecoder::new(limits);
     let messages = decode_all(&mut decoder, data);
     assert!(decoder.partial_bytes() <= limits.max_partial_bytes);
@@ -33,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
     let again = decode_all(&mut ChunkDecoder::new(limits), &wire);
     assert_eq!(again.len(), messages.len());
     for (a, b) in messages.iter().zip(&again) {
-        assert_eq!((a.type_id, a.stream_id, &a.payload), (b.type_id, b.stream_id, &b.payload));
+        assert_eq!(
+            (a.type_id, a.stream_id, &a.payload),
+            (b.type_id, b.stream_id, &b.payload)
+        );
     }
 });

@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use rtmp_server::protocol::handshake::{HandshakeStatus, ServerHandshake, RANDOM_SIZE};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&step, rest)) = data.split_first() else { return };
+    let Some((&step, rest)) = data.split_first() else {
+        return;
+    };
     let step = usize::from(step).max(1);
     let mut handshake = ServerHandshake::new([7; RANDOM_SIZE], 0);
     let mut out = Vec::new();

@@ -6,7 +6,9 @@ use rtmp_server::protocol::handshake::RANDOM_SIZE;
 use rtmp_server::protocol::session::{ServerSession, SessionConfig, SessionEvent};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&step, rest)) = data.split_first() else { return };
+    let Some((&step, rest)) = data.split_first() else {
+        return;
+    };
     let step = usize::from(step).max(1) * 16;
     let mut session = ServerSession::new(SessionConfig::default(), [1; RANDOM_SIZE], 0);
     for piece in rest.chunks(step) {
