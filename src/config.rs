@@ -108,6 +108,10 @@ pub struct Args {
     #[argh(option, default = "DEFAULT_PLAYER_MAX_LAG", from_str_fn(parse_duration))]
     pub play_max_lag: Duration,
 
+    /// address of the HTTP API and /metrics, or off (default: 127.0.0.1:8080)
+    #[argh(option, default = "Some(default_http_listen())", from_str_fn(parse_http_listen))]
+    pub http_listen: Option<SocketAddr>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -154,6 +158,8 @@ pub struct Config {
     /// The `--record-*` flags.
     pub recording: RecordOptions,
     pub play: PlayOptions,
+    /// None: no HTTP API.
+    pub http_listen: Option<SocketAddr>,
     pub limits: Limits,
 }
 
@@ -167,6 +173,7 @@ impl Default for Config {
             chunk_size: DEFAULT_CHUNK_SIZE,
             recording: RecordOptions::default(),
             play: PlayOptions::default(),
+            http_listen: Some(default_http_listen()),
             limits: Limits::default(),
         }
     }
@@ -202,6 +209,7 @@ impl From<Args> for Config {
                 },
                 gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
             },
+            http_listen: args.http_listen,
             limits: Limits::default(),
         }
     }
@@ -226,6 +234,20 @@ impl Default for PlayOptions {
             gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
         }
     }
+}
+
+fn default_http_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn parse_http_listen(value: &str) -> Result<Option<SocketAddr>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| "expected HOST:PORT or off".to_owned())
 }
 
 fn parse_conflict(value: &str) -> Result<PublishConflict, String> {

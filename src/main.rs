@@ -43,6 +43,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(addr) = server.context().config.http_listen {
+        if let Err(e) = ops::http::start(addr, server.context()) {
+            log::error!(
+                "cannot listen for the HTTP API addr={addr} error=\"{e}\" (use --http-listen off to run without it)"
+            );
+            return ExitCode::from(1);
+        }
+    }
     if let Err(e) = ops::signals::on_terminate(server.shutdown_handle()) {
         log::error!("cannot install signal handlers error=\"{e}\"");
         return ExitCode::from(1);

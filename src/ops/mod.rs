@@ -1,3 +1,5 @@
 //! Process-level concerns: signals.
 
+pub mod http;
+pub mod metrics;
 pub mod signals;

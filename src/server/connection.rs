@@ -5,6 +5,7 @@
 use super::context::ServerContext;
 use super::playing::Playback;
 use super::publishing::Publication;
+use crate::ops::metrics::Metrics;
 use crate::protocol::handshake::{filler_random, RANDOM_SIZE};
 use crate::protocol::session::{ServerSession, SessionConfig, SessionEvent};
 use log::{debug, info, warn};
@@ -62,6 +63,7 @@ pub(super) struct Connection {
 /// Runs a connection to its end. Never panics on peer input; every exit is logged.
 pub fn serve(ctx: Arc<ServerContext>, socket: TcpStream, conn_id: u64, remote: SocketAddr) {
     info!("connection opened conn_id={conn_id} remote={remote}");
+    Metrics::add(&ctx.metrics.connections_total, 1);
     let started = Instant::now();
     let session_config = SessionConfig {
         chunk_size: ctx.config.chunk_size,
@@ -152,6 +154,7 @@ impl Connection {
                 Err(e) => return CloseReason::Io(e),
             };
             self.bytes_in += read as u64;
+            Metrics::add(&self.ctx.metrics.bytes_in, read as u64);
             let input = buffer.get(..read).unwrap_or(&[]);
             let handled = self.session.handle_input(input);
             // Replies produced before an error still go out (e.g. an _error result).
@@ -163,6 +166,7 @@ impl Connection {
                     "protocol error conn_id={} remote={} error=\"{e}\"",
                     self.conn_id, self.remote
                 );
+                Metrics::add(&self.ctx.metrics.protocol_errors, 1);
                 return CloseReason::Protocol(e.to_string());
             }
             if let Some(reason) = self.handle_events() {
@@ -181,6 +185,7 @@ impl Connection {
         if self.session.has_output() {
             let output = self.session.take_output();
             self.bytes_out += output.len() as u64;
+            Metrics::add(&self.ctx.metrics.bytes_out, output.len() as u64);
             match &self.playback {
                 Some(playback) => playback.send_control(output),
                 None => self.socket.write_all(&output)?,

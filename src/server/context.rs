@@ -16,6 +16,7 @@ use time::UtcOffset;
 pub struct ServerContext {
     pub config: Config,
     pub registry: Registry,
+    pub metrics: crate::ops::metrics::Metrics,
     pub started: Instant,
     /// Offset used for wall-clock file names (local time when known, else UTC).
     pub local_offset: UtcOffset,
@@ -44,6 +45,7 @@ impl ServerContext {
         ServerContext {
             config,
             registry,
+            metrics: crate::ops::metrics::Metrics::default(),
             started: Instant::now(),
             local_offset,
             connection_threads: ThreadTracker::new(),

@@ -76,6 +76,7 @@ impl Connection {
                 return Some(CloseReason::Io(e));
             }
         };
+        crate::ops::metrics::Metrics::add(&self.ctx.metrics.plays_total, 1);
         let waiting = stream.publisher().is_none();
         info!(
             "play conn_id={} remote={} app={} stream={} waiting_for_publisher={waiting}",

@@ -44,11 +44,14 @@ impl Connection {
                 return Some(CloseReason::Rejected("stream already publishing"));
             }
         };
+        ticket.stream.set_publisher_addr(ticket.generation, self.remote);
+        crate::ops::metrics::Metrics::add(&self.ctx.metrics.publishes_total, 1);
         if let Some(old) = ticket.replaced {
             warn!(
                 "publish takeover conn_id={} remote={} app={} stream={} replaced_conn_id={old}",
                 self.conn_id, self.remote, key.app, key.stream
             );
+            crate::ops::metrics::Metrics::add(&self.ctx.metrics.kicks, 1);
             self.ctx.kick(old, "taken_over");
         }
         info!(
@@ -121,6 +124,7 @@ impl Connection {
                 "player disconnected, too far behind conn_id={} app={} stream={} dropped_frames={}",
                 removed.conn_id, key.app, key.stream, removed.dropped_frames
             );
+            crate::ops::metrics::Metrics::add(&self.ctx.metrics.kicks, 1);
             self.ctx.kick(removed.conn_id, "player_too_slow");
         }
         if let Some(report) = publication.stats.due_report(Instant::now()) {

@@ -108,6 +108,14 @@ impl Registry {
         self.lock().values().filter(|s| s.publisher().is_some()).count()
     }
 
+    /// Every known stream, for the API.
+    pub fn snapshot(&self) -> Vec<super::stream::StreamSnapshot> {
+        let streams: Vec<Arc<Stream>> = self.lock().values().cloned().collect();
+        let mut snapshots: Vec<_> = streams.iter().map(|s| s.snapshot()).collect();
+        snapshots.sort_by(|a, b| (&a.app, &a.stream).cmp(&(&b.app, &b.stream)));
+        snapshots
+    }
+
     pub fn stream_count(&self) -> usize {
         self.lock().len()
     }

@@ -6,8 +6,9 @@ use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
 use super::registry::StreamKey;
 use crate::media::gop_cache::GopCache;
 use crate::media::{Frame, FrameKind};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A player that left the stream while frames were offered, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +25,37 @@ pub struct DeliveryReport {
     pub caught_up: Vec<(u64, u64)>,
 }
 
+/// What the HTTP API shows of a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSnapshot {
+    pub app: String,
+    pub stream: String,
+    pub publisher_conn_id: Option<u64>,
+    pub publisher_addr: Option<SocketAddr>,
+    /// Unix time (seconds) the current publish started.
+    pub started_unix: Option<u64>,
+    pub video_codec: Option<u8>,
+    pub audio_codec: Option<u8>,
+    pub bytes: u64,
+    pub frames: u64,
+    pub players: usize,
+    pub dropped_frames: u64,
+}
+
+/// Per-publish figures kept for the API.
+#[derive(Debug, Default, Clone)]
+struct PublishInfo {
+    addr: Option<SocketAddr>,
+    started_unix: Option<u64>,
+    video_codec: Option<u8>,
+    audio_codec: Option<u8>,
+    bytes: u64,
+    frames: u64,
+}
+
 #[derive(Debug)]
 struct Inner {
+    info: PublishInfo,
     publisher: Option<(u64, u64)>,
     next_generation: u64,
     /// Added (wrapping) to the current publisher's timestamps.
@@ -50,6 +80,7 @@ pub struct Stream {
 impl Stream {
     pub fn new(key: StreamKey, gop_cache_bytes: usize) -> Stream {
         let inner = Inner {
+            info: PublishInfo::default(),
             publisher: None,
             next_generation: 1,
             offset: 0,
@@ -89,6 +120,11 @@ impl Stream {
         inner.audio_header = None;
         inner.has_video = false;
         inner.gop.clear();
+        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+        inner.info = PublishInfo {
+            started_unix,
+            ..PublishInfo::default()
+        };
         if replaced.is_some() || inner.last_timestamp.is_some() {
             for player in inner.players.iter_mut() {
                 player.wait_for_keyframe();
@@ -96,6 +132,32 @@ impl Stream {
             }
         }
         (generation, replaced)
+    }
+
+    /// Records the publisher's address for the API.
+    pub fn set_publisher_addr(&self, generation: u64, addr: SocketAddr) {
+        let mut inner = self.lock();
+        if inner.publisher.map(|(_, g)| g) == Some(generation) {
+            inner.info.addr = Some(addr);
+        }
+    }
+
+    /// A consistent view of the stream for the API.
+    pub fn snapshot(&self) -> StreamSnapshot {
+        let inner = self.lock();
+        StreamSnapshot {
+            app: self.key.app.clone(),
+            stream: self.key.stream.clone(),
+            publisher_conn_id: inner.publisher.map(|(conn_id, _)| conn_id),
+            publisher_addr: inner.publisher.and(inner.info.addr),
+            started_unix: inner.publisher.and(inner.info.started_unix),
+            video_codec: inner.info.video_codec,
+            audio_codec: inner.info.audio_codec,
+            bytes: inner.info.bytes,
+            frames: inner.info.frames,
+            players: inner.players.len(),
+            dropped_frames: inner.players.iter().map(|p| p.dropped_total).sum(),
+        }
     }
 
     /// Ends a publish if `generation` is still the current one; players are told.
@@ -153,6 +215,15 @@ impl Stream {
             FrameKind::Data => {}
         }
         inner.has_video |= frame.kind == FrameKind::Video;
+        inner.info.bytes += frame.len() as u64;
+        inner.info.frames += 1;
+        if frame.sequence_header {
+            match frame.kind {
+                FrameKind::Video => inner.info.video_codec = frame.payload.first().map(|b| b & 0x0F),
+                FrameKind::Audio => inner.info.audio_codec = frame.payload.first().map(|b| b >> 4),
+                FrameKind::Data => {}
+            }
+        }
         let has_video = inner.has_video;
         let now = Instant::now();
         inner.players.retain_mut(|player| {

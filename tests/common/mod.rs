@@ -50,7 +50,14 @@ impl ServerProcess {
     /// it logs the address it listens on.
     pub fn start(extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
-            .args(["--listen", "127.0.0.1:0", "--log-level", "debug"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "debug",
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,0 +1,113 @@
+//! The HTTP control API (blocking, one thread per request): GET /healthz, GET /api/streams,
+//! POST /api/streams/{app}/{stream}/kick, GET /metrics. Errors are JSON with a status code.
+
+use super::metrics::{self, Metrics};
+use crate::server::context::ServerContext;
+use log::{info, warn};
+use serde_json::{json, Value};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tiny_http::{Header, Method, Request, Response, Server};
+
+/// Stack of request threads (small: requests are tiny).
+const REQUEST_STACK_SIZE: usize = 256 * 1024;
+
+/// Binds the API and serves it on a background thread; returns the bound address.
+pub fn start(addr: SocketAddr, ctx: Arc<ServerContext>) -> io::Result<SocketAddr> {
+    let server = Server::http(addr).map_err(|e| io::Error::other(e.to_string()))?;
+    let bound = server.server_addr().to_ip().unwrap_or(addr);
+    info!("HTTP API listening addr={bound}");
+    std::thread::Builder::new().name("http".into()).spawn(move || {
+        for request in server.incoming_requests() {
+            let ctx = Arc::clone(&ctx);
+            let spawned = std::thread::Builder::new()
+                .stack_size(REQUEST_STACK_SIZE)
+                .spawn(move || respond(request, &ctx));
+            if let Err(e) = spawned {
+                warn!("HTTP request thread not started error=\"{e}\"");
+            }
+        }
+    })?;
+    Ok(bound)
+}
+
+fn header(name: &str, value: &str) -> Option<Header> {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+}
+
+fn json_response(status: u16, body: &Value) -> Response<io::Cursor<Vec<u8>>> {
+    let mut response = Response::from_data(body.to_string().into_bytes()).with_status_code(status);
+    if let Some(h) = header("Content-Type", "application/json") {
+        response.add_header(h);
+    }
+    response
+}
+
+fn error(status: u16, message: &str) -> Response<io::Cursor<Vec<u8>>> {
+    json_response(status, &json!({ "error": message, "status": status }))
+}
+
+fn respond(request: Request, ctx: &ServerContext) {
+    let path = request.url().split('?').next().unwrap_or("").to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let response = match (request.method(), segments.as_slice()) {
+        (Method::Get, ["healthz"]) => json_response(200, &json!({ "status": "ok" })),
+        (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
+        (Method::Post, ["api", "streams", app, stream, "kick"]) => kick(ctx, app, stream),
+        (Method::Get, ["metrics"]) => {
+            let mut response = Response::from_data(metrics::render(ctx).into_bytes());
+            if let Some(h) = header("Content-Type", "text/plain; version=0.0.4") {
+                response.add_header(h);
+            }
+            response
+        }
+        (_, ["healthz"] | ["metrics"] | ["api", "streams"] | ["api", "streams", _, _, "kick"]) => {
+            error(405, "method not allowed")
+        }
+        _ => error(404, "not found"),
+    };
+    let _ = request.respond(response);
+}
+
+fn streams(ctx: &ServerContext) -> Value {
+    let list: Vec<Value> = ctx
+        .registry
+        .snapshot()
+        .into_iter()
+        .map(|s| {
+            json!({
+                "app": s.app,
+                "stream": s.stream,
+                "publishing": s.publisher_conn_id.is_some(),
+                "publisher_conn_id": s.publisher_conn_id,
+                "publisher_addr": s.publisher_addr.map(|a| a.to_string()),
+                "started_unix": s.started_unix,
+                "video_codec_id": s.video_codec,
+                "audio_codec_id": s.audio_codec,
+                "bytes": s.bytes,
+                "frames": s.frames,
+                "players": s.players,
+                "player_dropped_frames": s.dropped_frames,
+            })
+        })
+        .collect();
+    json!({ "streams": list })
+}
+
+fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response<io::Cursor<Vec<u8>>> {
+    let found = ctx
+        .registry
+        .snapshot()
+        .into_iter()
+        .find(|s| s.app == app && s.stream == stream);
+    match found.and_then(|s| s.publisher_conn_id) {
+        Some(conn_id) => {
+            info!("publisher kicked by API conn_id={conn_id} app={app} stream={stream}");
+            Metrics::add(&ctx.metrics.kicks, 1);
+            ctx.kick(conn_id, "kicked_by_api");
+            json_response(200, &json!({ "kicked_conn_id": conn_id }))
+        }
+        None => error(404, "no such live stream"),
+    }
+}

@@ -1,0 +1,117 @@
+//! Process-wide counters and their Prometheus text rendering (GET /metrics).
+
+use crate::server::context::ServerContext;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub connections_total: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub publishes_total: AtomicU64,
+    pub plays_total: AtomicU64,
+    pub protocol_errors: AtomicU64,
+    pub kicks: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The Prometheus text exposition of the server's state.
+pub fn render(ctx: &ServerContext) -> String {
+    let m = &ctx.metrics;
+    let streams = ctx.registry.snapshot();
+    let players: usize = streams.iter().map(|s| s.players).sum();
+    let publishers = streams.iter().filter(|s| s.publisher_conn_id.is_some()).count();
+    let dropped: u64 = streams.iter().map(|s| s.dropped_frames).sum();
+    let mut out = String::with_capacity(2048);
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    metric(
+        "rtmp_connections",
+        "gauge",
+        "Open RTMP connections.",
+        ctx.open_connections() as u64,
+    );
+    metric(
+        "rtmp_connections_total",
+        "counter",
+        "RTMP connections accepted.",
+        load(&m.connections_total),
+    );
+    metric(
+        "rtmp_publishers",
+        "gauge",
+        "Streams being published.",
+        publishers as u64,
+    );
+    metric("rtmp_players", "gauge", "Players connected to streams.", players as u64);
+    metric(
+        "rtmp_streams",
+        "gauge",
+        "Known streams (published or awaited by players).",
+        streams.len() as u64,
+    );
+    metric(
+        "rtmp_bytes_in_total",
+        "counter",
+        "Bytes received from RTMP peers.",
+        load(&m.bytes_in),
+    );
+    metric(
+        "rtmp_bytes_out_total",
+        "counter",
+        "Session bytes sent to RTMP peers (player media excluded).",
+        load(&m.bytes_out),
+    );
+    metric(
+        "rtmp_publishes_total",
+        "counter",
+        "Publishes accepted.",
+        load(&m.publishes_total),
+    );
+    metric("rtmp_plays_total", "counter", "Plays accepted.", load(&m.plays_total));
+    metric(
+        "rtmp_protocol_errors_total",
+        "counter",
+        "Connections closed for protocol errors.",
+        load(&m.protocol_errors),
+    );
+    metric(
+        "rtmp_kicks_total",
+        "counter",
+        "Connections closed by the server (takeover, slow player, API).",
+        load(&m.kicks),
+    );
+    metric(
+        "rtmp_player_dropped_frames",
+        "gauge",
+        "Frames dropped for slow players of current streams.",
+        dropped,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP rtmp_stream_bytes_total Media bytes received per published stream."
+    );
+    let _ = writeln!(out, "# TYPE rtmp_stream_bytes_total counter");
+    for s in &streams {
+        let _ = writeln!(
+            out,
+            "rtmp_stream_bytes_total{{app=\"{}\",stream=\"{}\"}} {}",
+            escape_label(&s.app),
+            escape_label(&s.stream),
+            s.bytes
+        );
+    }
+    out
+}
