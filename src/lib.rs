@@ -4,8 +4,9 @@
 //! session); `media` holds the shared `Frame`; `flv` writes and reads FLV bytes; `record`
 //! runs one writer thread per recording; `server` is the thin blocking glue (listener,
 //! connection threads, stream registry); `client` is the one RTMP client used by tests and
-//! tools; `ops` holds process-level concerns (signals); `config` turns flags into `Config`.
+//! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level concerns (signals); `config` turns flags into `Config`.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod flv;
