@@ -26,7 +26,7 @@ done
 [ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
 
 log="$(mktemp -t rtmp-bench-server.XXXXXX)"
-target/release/rtmp-server --listen "127.0.0.1:$port" --log-level warn 2>"$log" &
+target/release/rtmp-server --listen "127.0.0.1:$port" --http-listen off --log-level warn 2>"$log" &
 server_pid=$!
 cleanup() {
   if kill -0 "$server_pid" 2>/dev/null; then
