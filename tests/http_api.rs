@@ -128,3 +128,21 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"], 404);
     assert_eq!(http(api, "POST", "/metrics").0, 405);
 }
+
+#[test]
+fn api_and_metrics_report_the_disk_guard() {
+    let server = ServerProcess::start(&["--record-min-free", "999999T"]);
+    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = http(api, "GET", "/api/recording");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["disk_low"], true, "{body}");
+    assert!(json["free_bytes"].as_u64().is_some());
+    assert_eq!(
+        parse_prometheus(&http(api, "GET", "/metrics").1)["rtmp_record_disk_low"],
+        1.0
+    );
+}

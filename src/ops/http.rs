@@ -54,6 +54,7 @@ fn respond(request: Request, ctx: &ServerContext) {
     let response = match (request.method(), segments.as_slice()) {
         (Method::Get, ["healthz"]) => json_response(200, &json!({ "status": "ok" })),
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
+        (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
         (Method::Post, ["api", "streams", app, stream, "kick"]) => kick(ctx, app, stream),
         (Method::Get, ["metrics"]) => {
             let mut response = Response::from_data(metrics::render(ctx).into_bytes());
@@ -62,9 +63,10 @@ fn respond(request: Request, ctx: &ServerContext) {
             }
             response
         }
-        (_, ["healthz"] | ["metrics"] | ["api", "streams"] | ["api", "streams", _, _, "kick"]) => {
-            error(405, "method not allowed")
-        }
+        (
+            _,
+            ["healthz"] | ["metrics"] | ["api", "streams"] | ["api", "recording"] | ["api", "streams", _, _, "kick"],
+        ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
     };
     let _ = request.respond(response);
@@ -93,6 +95,18 @@ fn streams(ctx: &ServerContext) -> Value {
         })
         .collect();
     json!({ "streams": list })
+}
+
+/// Recording status: the disk guard's view of the record file system.
+fn recording(ctx: &ServerContext) -> Value {
+    let guard = metrics::disk_guard(ctx);
+    json!({
+        "record_all": ctx.config.record_all,
+        "record_dir": ctx.config.record_dir.display().to_string(),
+        "free_bytes": guard.free_bytes,
+        "min_free_bytes": guard.min_free,
+        "disk_low": guard.low,
+    })
 }
 
 fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response<io::Cursor<Vec<u8>>> {

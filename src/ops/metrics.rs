@@ -21,6 +21,25 @@ impl Metrics {
     }
 }
 
+/// What the disk guard sees now (free space is read on each call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskGuard {
+    pub free_bytes: Option<u64>,
+    pub min_free: u64,
+    /// Free space is known and below the minimum: no recording starts.
+    pub low: bool,
+}
+
+pub fn disk_guard(ctx: &ServerContext) -> DiskGuard {
+    let min_free = ctx.config.recording.min_free;
+    let free_bytes = crate::record::disk::free_bytes(&ctx.config.record_dir).ok();
+    DiskGuard {
+        free_bytes,
+        min_free,
+        low: free_bytes.is_some_and(|free| free < min_free),
+    }
+}
+
 fn escape_label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -92,6 +111,13 @@ pub fn render(ctx: &ServerContext) -> String {
         "counter",
         "Connections closed by the server (takeover, slow player, API).",
         load(&m.kicks),
+    );
+    let guard = disk_guard(ctx);
+    metric(
+        "rtmp_record_disk_low",
+        "gauge",
+        "1 while the record disk is below --record-min-free.",
+        u64::from(guard.low),
     );
     metric(
         "rtmp_player_dropped_frames",
