@@ -1,7 +1,8 @@
 //! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
 //! naming the flag; the caller exits with status 2 for them.
 
-use crate::limits::Limits;
+use crate::limits::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP};
+use crate::ops::cidr::Cidr;
 use crate::record::naming::PathTemplate;
 use crate::record::options::{
     parse_days, parse_duration, parse_pattern, parse_size, parse_template, Pattern, RecordOptions, DEFAULT_MIN_FREE,
@@ -108,6 +109,32 @@ pub struct Args {
     #[argh(option, default = "DEFAULT_PLAYER_MAX_LAG", from_str_fn(parse_duration))]
     pub play_max_lag: Duration,
 
+    // Operations flags (issue 5): auth and connection limits.
+    /// publish key file: `app/stream secret` or `app/* secret` per line, # comments; clients
+    /// add ?key=SECRET (or ?exp=UNIX&sig=HEX) to the stream name; reloaded on SIGHUP (default: off)
+    #[argh(option)]
+    pub publish_keys: Option<PathBuf>,
+
+    /// play key file, same format as --publish-keys (default: off)
+    #[argh(option)]
+    pub play_keys: Option<PathBuf>,
+
+    /// only addresses in this CIDR (e.g. 10.0.0.0/8, ::1) may publish; repeatable (default: any)
+    #[argh(option, from_str_fn(parse_cidr))]
+    pub allow_publish: Vec<Cidr>,
+
+    /// close connections from this CIDR right after accept; repeatable
+    #[argh(option, from_str_fn(parse_cidr))]
+    pub deny: Vec<Cidr>,
+
+    /// most simultaneous connections; excess ones are closed right after accept (default: 1000)
+    #[argh(option, default = "DEFAULT_MAX_CONNECTIONS", from_str_fn(parse_max_connections))]
+    pub max_connections: usize,
+
+    /// most simultaneous connections from one address; 0 is no limit (default: 0)
+    #[argh(option, default = "DEFAULT_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: usize,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -155,6 +182,30 @@ pub struct Config {
     pub recording: RecordOptions,
     pub play: PlayOptions,
     pub limits: Limits,
+    pub ops: OpsOptions,
+}
+
+/// Auth and admission settings (`--publish-keys` ... `--max-connections-per-ip`).
+#[derive(Debug, Clone, Default)]
+pub struct OpsOptions {
+    pub publish_keys: Option<PathBuf>,
+    pub play_keys: Option<PathBuf>,
+    /// Empty: anyone may publish.
+    pub allow_publish: Vec<Cidr>,
+    pub deny: Vec<Cidr>,
+    /// Zero: no per-address limit.
+    pub max_connections_per_ip: usize,
+}
+
+fn parse_cidr(value: &str) -> Result<Cidr, String> {
+    value.parse().map_err(|e: crate::ops::cidr::CidrError| e.to_string())
+}
+
+fn parse_max_connections(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number of at least 1".to_owned()),
+    }
 }
 
 impl Default for Config {
@@ -168,6 +219,7 @@ impl Default for Config {
             recording: RecordOptions::default(),
             play: PlayOptions::default(),
             limits: Limits::default(),
+            ops: OpsOptions::default(),
         }
     }
 }
@@ -202,7 +254,17 @@ impl From<Args> for Config {
                 },
                 gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
             },
-            limits: Limits::default(),
+            limits: Limits {
+                max_connections: args.max_connections,
+                ..Limits::default()
+            },
+            ops: OpsOptions {
+                publish_keys: args.publish_keys,
+                play_keys: args.play_keys,
+                allow_publish: args.allow_publish,
+                deny: args.deny,
+                max_connections_per_ip: args.max_connections_per_ip,
+            },
         }
     }
 }
@@ -390,6 +452,42 @@ mod tests {
             (&["--record-path", "/etc/%stream"][..], "--record-path"),
             (&["--record-path", "a/../b"][..], "--record-path"),
             (&["--record-max-duration", "soon"][..], "--record-max-duration"),
+        ] {
+            assert!(usage_error(args).contains(flag));
+        }
+    }
+
+    #[test]
+    fn ops_flags_parse() {
+        let config = run(&[
+            "--publish-keys",
+            "/etc/p.keys",
+            "--play-keys",
+            "/etc/q.keys",
+            "--allow-publish",
+            "10.0.0.0/8",
+            "--allow-publish",
+            "::1",
+            "--deny",
+            "192.0.2.0/24",
+            "--max-connections",
+            "5",
+            "--max-connections-per-ip",
+            "2",
+        ]);
+        let ops = &config.ops;
+        assert_eq!(ops.publish_keys.as_deref(), Some(std::path::Path::new("/etc/p.keys")));
+        assert!(ops.play_keys.is_some());
+        assert_eq!((ops.allow_publish.len(), ops.deny.len()), (2, 1));
+        assert_eq!((config.limits.max_connections, ops.max_connections_per_ip), (5, 2));
+        let defaults = run(&[]);
+        assert_eq!(defaults.limits.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(defaults.ops.max_connections_per_ip, 0);
+        assert!(defaults.ops.publish_keys.is_none() && defaults.ops.deny.is_empty());
+        for (args, flag) in [
+            (&["--deny", "10.0.0.1/8"][..], "--deny"),
+            (&["--allow-publish", "x"][..], "--allow-publish"),
+            (&["--max-connections", "0"][..], "--max-connections"),
         ] {
             assert!(usage_error(args).contains(flag));
         }

@@ -43,7 +43,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = ops::signals::on_terminate(server.shutdown_handle()) {
+    let ctx = server.context();
+    if ctx.auth.enabled() {
+        match ctx.auth.reload() {
+            Ok(counts) => log::info!(
+                "keys loaded publish_keys={} play_keys={}",
+                counts.publish.map_or(0, |n| n),
+                counts.play.map_or(0, |n| n)
+            ),
+            Err(e) => {
+                log::error!("cannot load key file error=\"{e}\"");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = ops::signals::install(server.shutdown_handle(), ctx, || {}) {
         log::error!("cannot install signal handlers error=\"{e}\"");
         return ExitCode::from(1);
     }

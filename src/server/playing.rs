@@ -32,7 +32,7 @@ impl Playback {
 }
 
 impl Connection {
-    pub(super) fn on_play_request(&mut self, stream_id: u32, name: String) -> Option<CloseReason> {
+    pub(super) fn on_play_request(&mut self, stream_id: u32, name: String, query: &str) -> Option<CloseReason> {
         if self.playback.is_some() {
             let description = "One play per connection";
             return self
@@ -45,21 +45,35 @@ impl Connection {
             app: self.app.clone(),
             stream: name,
         };
+        if let Err(denied) = self.ctx.auth.check_play(&key.app, &key.stream, query) {
+            // The query (which holds the key) is never logged.
+            warn!(
+                "play denied conn_id={} remote={} app={} stream={} error=\"{denied}\"",
+                self.conn_id, self.remote, key.app, key.stream
+            );
+            let _ = self
+                .session
+                .reject_play(stream_id, "NetStream.Play.Failed", "Play not authorized");
+            return Some(CloseReason::Rejected("play not authorized"));
+        }
         if let Err(e) = self.session.accept_play(stream_id) {
             return Some(protocol(e));
-        }
-        // Play.Start and the rest go out before the writer starts, so they precede media.
-        if let Err(e) = self.flush_output() {
-            return Some(CloseReason::Io(e));
         }
         let writer_socket = match self.socket.try_clone() {
             Ok(socket) => socket,
             Err(e) => return Some(CloseReason::Io(e)),
         };
+        // The player joins the stream before the peer sees Play.Start, so every frame
+        // published after Play.Start reaches it; frames wait in its queue until the writer
+        // starts, after Play.Start went out, so replies still precede media.
         let stream = self.ctx.registry.stream_for_play(&key);
         let (control, control_rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
         let (handle, input) = player_channel(self.conn_id, self.ctx.config.play.player, control_rx);
         let base = stream.add_player(handle);
+        if let Err(e) = self.flush_output() {
+            self.ctx.registry.stop_play(&stream, self.conn_id);
+            return Some(CloseReason::Io(e));
+        }
         let chunk_size = self.session.out_chunk_size();
         let spawned = self
             .ctx
