@@ -3,3 +3,4 @@
 pub mod auth;
 pub mod cidr;
 pub mod signals;
+pub mod systemd;

@@ -42,6 +42,12 @@ impl ShutdownHandle {
 impl Server {
     pub fn bind(config: Config, local_offset: UtcOffset) -> io::Result<Server> {
         let listener = TcpListener::bind(config.listen)?;
+        Server::from_listener(listener, config, local_offset)
+    }
+
+    /// Serves on a listener bound elsewhere (systemd socket activation); `config.listen`
+    /// is not used.
+    pub fn from_listener(listener: TcpListener, config: Config, local_offset: UtcOffset) -> io::Result<Server> {
         let local_addr = listener.local_addr()?;
         let ctx = Arc::new(ServerContext::new(config, local_offset));
         Ok(Server {
