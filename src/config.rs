@@ -3,6 +3,7 @@
 
 use crate::limits::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP};
 use crate::ops::cidr::Cidr;
+use crate::ops::options::{parse_cidr, parse_max_connections, OpsOptions};
 use crate::record::naming::PathTemplate;
 use crate::record::options::{
     parse_days, parse_duration, parse_pattern, parse_size, parse_template, Pattern, RecordOptions, DEFAULT_MIN_FREE,
@@ -183,29 +184,6 @@ pub struct Config {
     pub play: PlayOptions,
     pub limits: Limits,
     pub ops: OpsOptions,
-}
-
-/// Auth and admission settings (`--publish-keys` ... `--max-connections-per-ip`).
-#[derive(Debug, Clone, Default)]
-pub struct OpsOptions {
-    pub publish_keys: Option<PathBuf>,
-    pub play_keys: Option<PathBuf>,
-    /// Empty: anyone may publish.
-    pub allow_publish: Vec<Cidr>,
-    pub deny: Vec<Cidr>,
-    /// Zero: no per-address limit.
-    pub max_connections_per_ip: usize,
-}
-
-fn parse_cidr(value: &str) -> Result<Cidr, String> {
-    value.parse().map_err(|e: crate::ops::cidr::CidrError| e.to_string())
-}
-
-fn parse_max_connections(value: &str) -> Result<usize, String> {
-    match value.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err("expected a whole number of at least 1".to_owned()),
-    }
 }
 
 impl Default for Config {

@@ -395,6 +395,9 @@ mod tests {
         let file = keys();
         let sig = sign(b"s3cret", "live", "cam", 1000);
         assert_eq!(sig.len(), 64);
+        // The README's openssl recipe: printf 'live/cam:100' | openssl dgst -sha256 -hmac k
+        let openssl = "1a6d78593e8e8fdd548b644b419d0687c3d0cf8069e236332a1ad562e04c3222";
+        assert_eq!(sign(b"k", "live", "cam", 100), openssl);
         let query = format!("exp=1000&sig={sig}");
         assert_eq!(file.check("live", "cam", &query, 999), Ok(()));
         assert_eq!(file.check("live", "cam", &query, 1000), Err(Denied::Expired));

@@ -1,6 +1,8 @@
-//! Process-level concerns: signals, systemd integration, stream-key auth, address ranges.
+//! Process-level concerns: signals, systemd integration, stream-key auth, address ranges,
+//! and their settings.
 
 pub mod auth;
 pub mod cidr;
+pub mod options;
 pub mod signals;
 pub mod systemd;
