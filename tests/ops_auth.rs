@@ -43,6 +43,12 @@ fn assert_secrets_absent(server: &ServerProcess, dir: &Path) {
             !name.contains(SECRET) && !name.contains("key="),
             "secret in file name: {name}"
         );
+        // Recordings (not the source clip) must not hold the key either.
+        if name.contains(".flv") && !name.ends_with("clip.flv") {
+            let bytes = std::fs::read(&file).unwrap();
+            let holds = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+            assert!(!holds(SECRET) && !holds(OTHER_SECRET), "secret inside {name}");
+        }
     }
 }
 

@@ -15,6 +15,8 @@ pub const KEY_PARAM: &str = "key";
 /// Query parameters of a signed key.
 pub const EXPIRES_PARAM: &str = "exp";
 pub const SIGNATURE_PARAM: &str = "sig";
+/// Characters a secret may not hold: they would change the meaning of the URL query.
+pub const URL_RESERVED: &[char] = &['&', '=', '?', '#', '%', '+'];
 /// Largest key file read (bytes); a bigger one is refused rather than half-read.
 pub const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
 
@@ -131,6 +133,9 @@ impl KeyFile {
             };
             if app.is_empty() || stream.is_empty() {
                 return Err(bad("empty app or stream"));
+            }
+            if secret.contains(URL_RESERVED) {
+                return Err(bad("secret holds one of & = ? # % + (not usable in ?key=)"));
             }
             entries.push(KeyEntry {
                 app: app.to_owned(),
@@ -366,7 +371,13 @@ mod tests {
         assert_eq!(file.len(), 3);
         let three = KeyFile::parse("# c\nlive/a k1\nlive/b k2 extra\n");
         assert!(matches!(three, Err(KeyFileError::Line { line: 3, .. })));
-        for bad in ["cam hidden", "live/cam", "/cam hidden", "live/ hidden"] {
+        for bad in [
+            "cam hidden",
+            "live/cam",
+            "/cam hidden",
+            "live/ hidden",
+            "live/a hid&den",
+        ] {
             let err = KeyFile::parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("line 1:") && !err.contains("hidden"), "{err}");
         }
