@@ -197,3 +197,28 @@ fn systemd_units_verify_and_are_hardened() {
         .unwrap();
     assert!(syntax.success(), "install.sh has a syntax error");
 }
+
+/// Variables meant for another process (a parent's LISTEN_PID / WATCHDOG_PID) are ignored:
+/// the server binds --listen and sends no watchdog pings.
+#[test]
+fn variables_for_another_pid_are_ignored() {
+    let dir = TempDir::new("foreign-pid");
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut command = server_command();
+    command
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_PID", "1")
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "100000")
+        .env("WATCHDOG_PID", "1");
+    let mut server = ServerProcess::start_command(command);
+    recv_until(&socket, "READY=1");
+    TcpStream::connect(server.addr).expect("bound --listen itself");
+    assert_eq!(server.terminate().code(), Some(0));
+    let received = recv_until(&socket, "STOPPING=1");
+    assert!(!received.iter().any(|m| m.contains("WATCHDOG")), "{received:?}");
+    let log = server.log_lines().join("\n");
+    assert!(!log.contains("socket activation") && !log.contains("watchdog"), "{log}");
+}
