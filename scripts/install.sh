@@ -22,7 +22,8 @@ BINARY=target/release/rtmp-server
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building $BINARY"
   if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ]; then
-    sudo -u "$SUDO_USER" -H cargo build --release --locked
+    # A login shell finds the user's toolchain (~/.cargo/env); sudo's PATH would not.
+    sudo -u "$SUDO_USER" -H bash -lc 'cd "$1" && cargo build --release --locked' _ "$PWD"
   else
     cargo build --release --locked
   fi
@@ -58,6 +59,7 @@ if [ ! -e "$CONFIG_DIR/rtmp-server.env" ]; then
   echo "== $CONFIG_DIR/rtmp-server.env (default flags)"
   cat >"$CONFIG_DIR/rtmp-server.env" <<ENV
 # Flags for rtmp-server (see rtmp-server --help). Apply with: systemctl restart rtmp-server
+# A --record-dir elsewhere also needs ReadWritePaths= for it: systemctl edit rtmp-server
 RTMP_SERVER_ARGS=--listen 0.0.0.0:1935 --record-all --record-dir $RECORD_DIR --publish-keys $CONFIG_DIR/publish.keys
 ENV
   chmod 0640 "$CONFIG_DIR/rtmp-server.env"

@@ -190,6 +190,25 @@ fn systemd_units_verify_and_are_hardened() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success() && report.trim().is_empty(), "verify: {report}");
+    // The sandbox keeps systemd's exposure score at or below 2.0 ("OK"; the threshold is
+    // in tenths).
+    let security = Command::new("systemd-analyze")
+        .args([
+            "security",
+            "--offline=yes",
+            "--no-pager",
+            "--threshold=20",
+            "./rtmp-server.service",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        security.status.success(),
+        "exposure above 2.0: {}",
+        String::from_utf8_lossy(&security.stdout)
+    );
     let syntax = Command::new("bash")
         .arg("-n")
         .arg(root.join("install.sh"))
