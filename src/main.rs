@@ -62,11 +62,7 @@ fn main() -> ExitCode {
     let ctx = server.context();
     if ctx.auth.enabled() {
         match ctx.auth.reload() {
-            Ok(counts) => log::info!(
-                "keys loaded publish_keys={} play_keys={}",
-                counts.publish.map_or(0, |n| n),
-                counts.play.map_or(0, |n| n)
-            ),
+            Ok(counts) => log::info!("keys loaded {counts}"),
             Err(e) => {
                 log::error!("cannot load key file error=\"{e}\"");
                 return ExitCode::from(1);

@@ -302,6 +302,14 @@ pub struct KeyCounts {
     pub play: Option<usize>,
 }
 
+impl fmt::Display for KeyCounts {
+    /// `publish_keys=N play_keys=M`, `off` for a file not configured.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |n: Option<usize>| n.map_or_else(|| "off".to_owned(), |n| n.to_string());
+        write!(f, "publish_keys={} play_keys={}", show(self.publish), show(self.play))
+    }
+}
+
 impl Auth {
     /// Configured but not yet loaded files deny everything (fail closed) until `reload`.
     pub fn new(publish_path: Option<PathBuf>, play_path: Option<PathBuf>) -> Auth {
@@ -452,6 +460,7 @@ mod tests {
         assert_eq!(auth.check_play("live", "cam", ""), Ok(()), "no play keys: open");
         let counts = auth.reload().unwrap();
         assert_eq!((counts.publish, counts.play), (Some(1), None));
+        assert_eq!(counts.to_string(), "publish_keys=1 play_keys=off");
         assert_eq!(auth.check_publish("live", "cam", "key=one"), Ok(()));
         std::fs::write(&path, "live/cam two\n").unwrap();
         auth.reload().unwrap();

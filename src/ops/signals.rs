@@ -42,15 +42,7 @@ pub fn reload_keys(ctx: &ServerContext) {
         return;
     }
     match ctx.auth.reload() {
-        Ok(counts) => info!(
-            "keys reloaded publish_keys={} play_keys={}",
-            count(counts.publish),
-            count(counts.play)
-        ),
+        Ok(counts) => info!("keys reloaded {counts}"),
         Err(e) => error!("keys reload failed, keeping the previous keys error=\"{e}\""),
     }
-}
-
-fn count(lines: Option<usize>) -> String {
-    lines.map_or_else(|| "off".to_owned(), |n| n.to_string())
 }
