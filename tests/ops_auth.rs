@@ -8,7 +8,6 @@ use common::*;
 use rtmp_server::client::{ClientError, RtmpClient};
 use rtmp_server::ops::auth::sign;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -165,11 +164,7 @@ fn sighup_reload_changes_who_may_publish() {
         &keys,
         &format!("# rotated\nlive/cam {OTHER_SECRET}\nlive/extra {SECRET}\n"),
     );
-    let status = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("HUP");
     server.wait_for_log("keys reloaded publish_keys=2", DEADLINE);
 
     let mut old = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
@@ -179,10 +174,7 @@ fn sighup_reload_changes_who_may_publish() {
 
     // A broken file is refused and the keys in use stay.
     write_keys(&keys, "live/cam\n");
-    Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap();
+    server.signal("HUP");
     server.wait_for_log("keys reload failed", DEADLINE);
     let mut still = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     still.publish(&format!("extra?key={SECRET}")).unwrap();
