@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
-# flvmeta) when missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
+# flvmeta, systemd-analyze for the unit check) when missing, then cargo fmt --check, clippy
+# -D warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ for tool in ffmpeg ffprobe; do
 done
 command -v flvmeta >/dev/null 2>&1 || need+=(flvmeta)
 command -v rtmpdump >/dev/null 2>&1 || need+=(rtmpdump)
+# Only the package's files are needed (systemd-analyze verify); it is not started.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -1,7 +1,9 @@
 //! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
 //! naming the flag; the caller exits with status 2 for them.
 
-use crate::limits::Limits;
+use crate::limits::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP};
+use crate::ops::cidr::Cidr;
+use crate::ops::options::{parse_cidr, parse_max_connections, OpsOptions};
 use crate::record::naming::PathTemplate;
 use crate::record::options::{
     parse_days, parse_duration, parse_pattern, parse_size, parse_template, Pattern, RecordOptions, DEFAULT_MIN_FREE,
@@ -111,6 +113,31 @@ pub struct Args {
     /// address of the HTTP API and /metrics, or off (default: 127.0.0.1:8080)
     #[argh(option, default = "Some(default_http_listen())", from_str_fn(parse_http_listen))]
     pub http_listen: Option<SocketAddr>,
+    // Operations flags (issue 5): auth and connection limits.
+    /// publish key file: `app/stream secret` or `app/* secret` per line, # comments; clients
+    /// add ?key=SECRET (or ?exp=UNIX&sig=HEX) to the stream name; reloaded on SIGHUP (default: off)
+    #[argh(option)]
+    pub publish_keys: Option<PathBuf>,
+
+    /// play key file, same format as --publish-keys (default: off)
+    #[argh(option)]
+    pub play_keys: Option<PathBuf>,
+
+    /// only addresses in this CIDR (e.g. 10.0.0.0/8, ::1) may publish; repeatable (default: any)
+    #[argh(option, from_str_fn(parse_cidr))]
+    pub allow_publish: Vec<Cidr>,
+
+    /// close connections from this CIDR right after accept; repeatable
+    #[argh(option, from_str_fn(parse_cidr))]
+    pub deny: Vec<Cidr>,
+
+    /// most simultaneous connections; excess ones are closed right after accept (default: 1000)
+    #[argh(option, default = "DEFAULT_MAX_CONNECTIONS", from_str_fn(parse_max_connections))]
+    pub max_connections: usize,
+
+    /// most simultaneous connections from one address; 0 is no limit (default: 0)
+    #[argh(option, default = "DEFAULT_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: usize,
 
     /// print the version and exit
     #[argh(switch)]
@@ -161,6 +188,7 @@ pub struct Config {
     /// None: no HTTP API.
     pub http_listen: Option<SocketAddr>,
     pub limits: Limits,
+    pub ops: OpsOptions,
 }
 
 impl Default for Config {
@@ -175,6 +203,7 @@ impl Default for Config {
             play: PlayOptions::default(),
             http_listen: Some(default_http_listen()),
             limits: Limits::default(),
+            ops: OpsOptions::default(),
         }
     }
 }
@@ -210,7 +239,17 @@ impl From<Args> for Config {
                 gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
             },
             http_listen: args.http_listen,
-            limits: Limits::default(),
+            limits: Limits {
+                max_connections: args.max_connections,
+                ..Limits::default()
+            },
+            ops: OpsOptions {
+                publish_keys: args.publish_keys,
+                play_keys: args.play_keys,
+                allow_publish: args.allow_publish,
+                deny: args.deny,
+                max_connections_per_ip: args.max_connections_per_ip,
+            },
         }
     }
 }
@@ -412,6 +451,42 @@ mod tests {
             (&["--record-path", "/etc/%stream"][..], "--record-path"),
             (&["--record-path", "a/../b"][..], "--record-path"),
             (&["--record-max-duration", "soon"][..], "--record-max-duration"),
+        ] {
+            assert!(usage_error(args).contains(flag));
+        }
+    }
+
+    #[test]
+    fn ops_flags_parse() {
+        let config = run(&[
+            "--publish-keys",
+            "/etc/p.keys",
+            "--play-keys",
+            "/etc/q.keys",
+            "--allow-publish",
+            "10.0.0.0/8",
+            "--allow-publish",
+            "::1",
+            "--deny",
+            "192.0.2.0/24",
+            "--max-connections",
+            "5",
+            "--max-connections-per-ip",
+            "2",
+        ]);
+        let ops = &config.ops;
+        assert_eq!(ops.publish_keys.as_deref(), Some(std::path::Path::new("/etc/p.keys")));
+        assert!(ops.play_keys.is_some());
+        assert_eq!((ops.allow_publish.len(), ops.deny.len()), (2, 1));
+        assert_eq!((config.limits.max_connections, ops.max_connections_per_ip), (5, 2));
+        let defaults = run(&[]);
+        assert_eq!(defaults.limits.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(defaults.ops.max_connections_per_ip, 0);
+        assert!(defaults.ops.publish_keys.is_none() && defaults.ops.deny.is_empty());
+        for (args, flag) in [
+            (&["--deny", "10.0.0.1/8"][..], "--deny"),
+            (&["--allow-publish", "x"][..], "--allow-publish"),
+            (&["--max-connections", "0"][..], "--max-connections"),
         ] {
             assert!(usage_error(args).contains(flag));
         }

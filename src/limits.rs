@@ -24,6 +24,8 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RECORD_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// Most simultaneous client connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+/// Most simultaneous connections from one address; 0 is no limit.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 0;
 
 /// Limits handed to decoders and connection threads.
 #[derive(Debug, Clone, PartialEq, Eq)]

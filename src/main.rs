@@ -1,11 +1,14 @@
 //! The `rtmp-server` binary: flags → Config, logging, start-up recovery of unfinished
-//! recordings, signals, run; exit codes 0 (clean stop), 1 (could not start), 2 (usage
+//! recordings, listening (or serving a socket systemd passed), signals, systemd
+//! notifications, run; exit codes 0 (clean stop), 1 (could not start), 2 (usage
 //! error). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
 //! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
 
 use rtmp_server::config::{parse_args, Invocation};
+use rtmp_server::ops::systemd;
 use rtmp_server::{logging, ops, server::Server};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -29,31 +32,75 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Read the local offset while the process is single-threaded (time's soundness rule).
+    // Read the local offset and the socket-activation environment while the process is
+    // single-threaded (time's soundness rule; listenfd edits the environment).
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let inherited = systemd::inherited_listener();
     logging::init(config.log_level);
     if config.recording.records_anything(config.record_all) {
         prepare_record_dir(&config);
     }
     let listen = config.listen;
-    let server = match Server::bind(config, local_offset) {
+    let bound = match inherited {
+        Ok(Some(listener)) => {
+            log::info!("socket activation: serving on the passed socket, --listen not used");
+            Server::from_listener(listener, config, local_offset)
+        }
+        Ok(None) => Server::bind(config, local_offset),
+        Err(e) => {
+            log::error!("socket activation failed error=\"{e}\"");
+            return ExitCode::from(1);
+        }
+    };
+    let server = match bound {
         Ok(server) => server,
         Err(e) => {
             log::error!("cannot listen addr={listen} error=\"{e}\"");
             return ExitCode::from(1);
         }
     };
-    if let Some(addr) = server.context().config.http_listen {
-        if let Err(e) = ops::http::start(addr, server.context()) {
+    let ctx = server.context();
+    if ctx.auth.enabled() {
+        match ctx.auth.reload() {
+            Ok(counts) => log::info!("keys loaded {counts}"),
+            Err(e) => {
+                log::error!("cannot load key file error=\"{e}\"");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Some(addr) = ctx.config.http_listen {
+        if let Err(e) = ops::http::start(addr, Arc::clone(&ctx)) {
             log::error!(
                 "cannot listen for the HTTP API addr={addr} error=\"{e}\" (use --http-listen off to run without it)"
             );
             return ExitCode::from(1);
         }
     }
-    if let Err(e) = ops::signals::on_terminate(server.shutdown_handle()) {
+    let notifier = match systemd::Notifier::from_env() {
+        Ok(notifier) => notifier.map(Arc::new),
+        Err(e) => {
+            log::warn!("systemd notify socket unusable error=\"{e}\"");
+            None
+        }
+    };
+    let on_stop = {
+        let notifier = notifier.clone();
+        move || notifier.iter().for_each(|n| n.notify_or_log("STOPPING=1"))
+    };
+    if let Err(e) = ops::signals::install(server.shutdown_handle(), ctx, on_stop) {
         log::error!("cannot install signal handlers error=\"{e}\"");
         return ExitCode::from(1);
+    }
+    if let Some(notifier) = notifier {
+        // Listening since bind: connections queue in the backlog until run() accepts them.
+        notifier.notify_or_log(&format!("READY=1\nSTATUS=listening on {}", server.local_addr()));
+        if let Some(interval) = systemd::watchdog_interval() {
+            if let Err(e) = systemd::start_watchdog(notifier, interval, || true) {
+                log::error!("cannot start the systemd watchdog error=\"{e}\"");
+                return ExitCode::from(1);
+            }
+        }
     }
     if server.run() {
         ExitCode::SUCCESS

@@ -13,6 +13,7 @@ pub struct Metrics {
     pub plays_total: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub kicks: AtomicU64,
+    pub auth_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -111,6 +112,12 @@ pub fn render(ctx: &ServerContext) -> String {
         "counter",
         "Connections closed by the server (takeover, slow player, API).",
         load(&m.kicks),
+    );
+    metric(
+        "rtmp_auth_failures_total",
+        "counter",
+        "Publishes and plays refused by keys or address lists.",
+        load(&m.auth_failures),
     );
     let guard = disk_guard(ctx);
     metric(

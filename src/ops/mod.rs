@@ -1,5 +1,10 @@
-//! Process-level concerns: signals.
+//! Process-level concerns: signals, systemd integration, stream-key auth, address ranges,
+//! and their settings.
 
+pub mod auth;
+pub mod cidr;
 pub mod http;
 pub mod metrics;
+pub mod options;
 pub mod signals;
+pub mod systemd;

@@ -1,20 +1,48 @@
-//! SIGINT/SIGTERM: a watcher thread turns the first signal into a graceful shutdown.
+//! Signals: a watcher thread turns the first SIGINT/SIGTERM into a graceful shutdown
+//! (after `on_stop`, e.g. telling systemd STOPPING=1) and each SIGHUP into a reload of the
+//! key files.
 
+use crate::server::context::ServerContext;
 use crate::server::ShutdownHandle;
-use log::info;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use log::{error, info};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::io;
+use std::sync::Arc;
 
 /// Installs the handlers and starts the watcher thread.
-pub fn on_terminate(handle: ShutdownHandle) -> io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+pub fn install(handle: ShutdownHandle, ctx: Arc<ServerContext>, on_stop: impl Fn() + Send + 'static) -> io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new().name("signals".into()).spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
-            info!("signal received signal={name}");
-            handle.shutdown();
+        let mut stopping = false;
+        for signal in signals.forever() {
+            match signal {
+                SIGHUP => {
+                    info!("signal received signal=SIGHUP");
+                    reload_keys(&ctx);
+                }
+                _ if stopping => {}
+                _ => {
+                    let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                    info!("signal received signal={name}");
+                    stopping = true;
+                    on_stop();
+                    handle.shutdown();
+                }
+            }
         }
     })?;
     Ok(())
+}
+
+/// Re-reads --publish-keys and --play-keys; on an error the keys in use stay.
+pub fn reload_keys(ctx: &ServerContext) {
+    if !ctx.auth.enabled() {
+        info!("keys not reloaded, no key files configured");
+        return;
+    }
+    match ctx.auth.reload() {
+        Ok(counts) => info!("keys reloaded {counts}"),
+        Err(e) => error!("keys reload failed, keeping the previous keys error=\"{e}\""),
+    }
 }

@@ -216,10 +216,10 @@ impl Connection {
                 SessionEvent::PublishRequest {
                     stream_id,
                     name,
+                    query,
                     publish_type,
-                    ..
                 } => {
-                    if let Some(reason) = self.on_publish_request(stream_id, name, &publish_type) {
+                    if let Some(reason) = self.on_publish_request(stream_id, name, &query, &publish_type) {
                         return Some(reason);
                     }
                 }
@@ -233,8 +233,8 @@ impl Connection {
                 } => {
                     self.on_media(stream_id, kind, timestamp, payload, metadata);
                 }
-                SessionEvent::PlayRequest { stream_id, name, .. } => {
-                    if let Some(reason) = self.on_play_request(stream_id, name) {
+                SessionEvent::PlayRequest { stream_id, name, query } => {
+                    if let Some(reason) = self.on_play_request(stream_id, name, &query) {
                         return Some(reason);
                     }
                 }

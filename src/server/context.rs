@@ -3,10 +3,11 @@
 
 use super::registry::Registry;
 use crate::config::Config;
+use crate::ops::auth::Auth;
 use crate::record::manager::RecordManager;
 use crate::threads::ThreadTracker;
 use std::collections::HashMap;
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -24,9 +25,11 @@ pub struct ServerContext {
     pub recorder_threads: ThreadTracker,
     /// Which streams record, and recordings parked across reconnects.
     pub recordings: RecordManager,
+    /// Publish and play keys (reloaded on SIGHUP).
+    pub auth: Auth,
     shutting_down: AtomicBool,
     next_conn_id: AtomicU64,
-    sockets: Mutex<HashMap<u64, TcpStream>>,
+    sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
 }
 
@@ -41,6 +44,7 @@ impl ServerContext {
             config.limits.record_queue_bytes,
             recorder_threads.clone(),
         );
+        let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
         let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
         ServerContext {
             config,
@@ -51,6 +55,7 @@ impl ServerContext {
             connection_threads: ThreadTracker::new(),
             recorder_threads,
             recordings,
+            auth,
             shutting_down: AtomicBool::new(false),
             next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),
@@ -75,12 +80,18 @@ impl ServerContext {
         self.sockets.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Open connections from this address (for --max-connections-per-ip).
+    pub fn connections_from(&self, ip: IpAddr) -> usize {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.values().filter(|(_, from)| *from == ip).count()
+    }
+
     /// Keeps a handle of the connection's socket so shutdown can close it.
-    pub fn register_socket(&self, conn_id: u64, socket: TcpStream) {
+    pub fn register_socket(&self, conn_id: u64, socket: TcpStream, remote: IpAddr) {
         self.sockets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(conn_id, socket);
+            .insert(conn_id, (socket, remote));
     }
 
     /// Closes another connection (taken-over publisher, player too far behind); its thread
@@ -90,7 +101,7 @@ impl ServerContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(conn_id, reason);
-        if let Some(socket) = self.sockets.lock().unwrap_or_else(|e| e.into_inner()).get(&conn_id) {
+        if let Some((socket, _)) = self.sockets.lock().unwrap_or_else(|e| e.into_inner()).get(&conn_id) {
             let _ = socket.shutdown(Shutdown::Both);
         }
     }
@@ -111,7 +122,7 @@ impl ServerContext {
     /// and finish (finalizing their recordings).
     pub fn close_all_sockets(&self) {
         let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        for socket in sockets.values() {
+        for (socket, _) in sockets.values() {
             let _ = socket.shutdown(Shutdown::Both);
         }
     }

@@ -42,6 +42,12 @@ impl ShutdownHandle {
 impl Server {
     pub fn bind(config: Config, local_offset: UtcOffset) -> io::Result<Server> {
         let listener = TcpListener::bind(config.listen)?;
+        Server::from_listener(listener, config, local_offset)
+    }
+
+    /// Serves on a listener bound elsewhere (systemd socket activation); `config.listen`
+    /// is not used.
+    pub fn from_listener(listener: TcpListener, config: Config, local_offset: UtcOffset) -> io::Result<Server> {
         let local_addr = listener.local_addr()?;
         let ctx = Arc::new(ServerContext::new(config, local_offset));
         Ok(Server {
@@ -117,14 +123,13 @@ impl Server {
             Ok(addr) => addr,
             Err(_) => return,
         };
-        let limit = self.ctx.config.limits.max_connections;
-        if self.ctx.open_connections() >= limit {
-            warn!("connection refused remote={remote} error=\"max connections ({limit}) reached\"");
+        if let Some(why) = self.admission_refusal(remote.ip()) {
+            warn!("connection refused remote={remote} error=\"{why}\"");
             return;
         }
         let conn_id = self.ctx.next_conn_id();
         match socket.try_clone() {
-            Ok(handle) => self.ctx.register_socket(conn_id, handle),
+            Ok(handle) => self.ctx.register_socket(conn_id, handle, remote.ip()),
             Err(e) => {
                 warn!("connection refused remote={remote} error=\"{e}\"");
                 return;
@@ -138,5 +143,22 @@ impl Server {
             self.ctx.unregister_socket(conn_id);
             error!("connection thread not started conn_id={conn_id} remote={remote} error=\"{e}\"");
         }
+    }
+
+    /// --deny, --max-connections and --max-connections-per-ip, checked right after accept.
+    fn admission_refusal(&self, ip: IpAddr) -> Option<String> {
+        let ops = &self.ctx.config.ops;
+        if let Some(range) = ops.deny.iter().find(|range| range.contains(ip)) {
+            return Some(format!("denied by --deny {range}"));
+        }
+        let limit = self.ctx.config.limits.max_connections;
+        if self.ctx.open_connections() >= limit {
+            return Some(format!("max connections ({limit}) reached"));
+        }
+        let per_ip = ops.max_connections_per_ip;
+        if per_ip > 0 && self.ctx.connections_from(ip) >= per_ip {
+            return Some(format!("max connections per ip ({per_ip}) reached"));
+        }
+        None
     }
 }

@@ -32,7 +32,7 @@ impl Playback {
 }
 
 impl Connection {
-    pub(super) fn on_play_request(&mut self, stream_id: u32, name: String) -> Option<CloseReason> {
+    pub(super) fn on_play_request(&mut self, stream_id: u32, name: String, query: &str) -> Option<CloseReason> {
         if self.playback.is_some() {
             let description = "One play per connection";
             return self
@@ -45,6 +45,18 @@ impl Connection {
             app: self.app.clone(),
             stream: name,
         };
+        if let Err(denied) = self.ctx.auth.check_play(&key.app, &key.stream, query) {
+            crate::ops::metrics::Metrics::add(&self.ctx.metrics.auth_failures, 1);
+            // The query (which holds the key) is never logged.
+            warn!(
+                "play denied conn_id={} remote={} app={} stream={} error=\"{denied}\"",
+                self.conn_id, self.remote, key.app, key.stream
+            );
+            let _ = self
+                .session
+                .reject_play(stream_id, "NetStream.Play.Failed", "Play not authorized");
+            return Some(CloseReason::Rejected("play not authorized"));
+        }
         if let Err(e) = self.session.accept_play(stream_id) {
             return Some(protocol(e));
         }
@@ -52,8 +64,9 @@ impl Connection {
             Ok(socket) => socket,
             Err(e) => return Some(CloseReason::Io(e)),
         };
-        // Join the stream before Play.Start goes out, so a client that acts on Play.Start
-        // never misses a frame; media waits in the queue until the writer starts below.
+        // The player joins the stream before the peer sees Play.Start, so every frame
+        // published after Play.Start reaches it; frames wait in its queue until the writer
+        // starts, after Play.Start went out, so replies still precede media.
         let stream = self.ctx.registry.stream_for_play(&key);
         let (control, control_rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
         let (handle, input) = player_channel(self.conn_id, self.ctx.config.play.player, control_rx);

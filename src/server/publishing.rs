@@ -6,6 +6,8 @@ use super::connection::{CloseReason, Connection};
 use super::registry::{PublishTicket, StreamKey};
 use super::stats::{MediaStats, StatsReport};
 use crate::media::{Frame, FrameKind};
+use crate::ops::auth::Denied;
+use crate::ops::cidr::any_contains;
 use crate::record::recorder::Recorder;
 use log::{info, warn};
 use std::sync::Arc;
@@ -24,12 +26,25 @@ impl Connection {
         &mut self,
         stream_id: u32,
         name: String,
+        query: &str,
         publish_type: &str,
     ) -> Option<CloseReason> {
         let key = StreamKey {
             app: self.app.clone(),
             stream: name,
         };
+        if let Err(denied) = self.may_publish(&key, query) {
+            crate::ops::metrics::Metrics::add(&self.ctx.metrics.auth_failures, 1);
+            // The query (which holds the key) is never logged.
+            warn!(
+                "publish denied conn_id={} remote={} app={} stream={} error=\"{denied}\"",
+                self.conn_id, self.remote, key.app, key.stream
+            );
+            let _ = self
+                .session
+                .reject_publish(stream_id, "NetStream.Publish.BadName", "Publish not authorized");
+            return Some(CloseReason::Rejected("publish not authorized"));
+        }
         let ticket = match self.ctx.registry.publish(&key, self.conn_id) {
             Ok(ticket) => ticket,
             Err(conflict) => {
@@ -78,6 +93,15 @@ impl Connection {
             Ok(()) => None,
             Err(e) => Some(CloseReason::Protocol(e.to_string())),
         }
+    }
+
+    /// --allow-publish, then the publish key file.
+    fn may_publish(&self, key: &StreamKey, query: &str) -> Result<(), Denied> {
+        let allow = &self.ctx.config.ops.allow_publish;
+        if !allow.is_empty() && !any_contains(allow, self.remote.ip()) {
+            return Err(Denied::AddressNotAllowed);
+        }
+        self.ctx.auth.check_publish(&key.app, &key.stream, query)
     }
 
     pub(super) fn on_media(

@@ -38,6 +38,26 @@ impl Drop for TempDir {
 
 type LogLines = Arc<(Mutex<Vec<String>>, Condvar)>;
 
+/// Pushed to the log when the server's stderr closes (the process ended).
+const STDERR_CLOSED: &str = "<<server stderr closed>>";
+
+/// Collects the server's stderr lines (echoed with RTMP_TEST_ECHO set) on a thread.
+fn follow_stderr(stderr: std::process::ChildStderr, sink: LogLines) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if std::env::var_os("RTMP_TEST_ECHO").is_some() {
+                eprintln!("server: {line}");
+            }
+            let (lines, changed) = &*sink;
+            lines.lock().unwrap().push(line);
+            changed.notify_all();
+        }
+        let (lines, changed) = &*sink;
+        lines.lock().unwrap().push(STDERR_CLOSED.to_owned());
+        changed.notify_all();
+    });
+}
+
 /// The server binary running as a child process.
 pub struct ServerProcess {
     child: Option<Child>,
@@ -67,16 +87,7 @@ impl ServerProcess {
         let stderr = child.stderr.take().unwrap();
         let log: LogLines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if std::env::var_os("RTMP_TEST_ECHO").is_some() {
-                    eprintln!("server: {line}");
-                }
-                let (lines, changed) = &*sink;
-                lines.lock().unwrap().push(line);
-                changed.notify_all();
-            }
-        });
+        follow_stderr(stderr, sink);
         let mut server = ServerProcess {
             child: Some(child),
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -117,9 +128,9 @@ impl ServerProcess {
                 return found;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || guard.last().map(String::as_str) == Some(STDERR_CLOSED) {
                 panic!(
-                    "log line {needle:?} x{count} not seen within {timeout:?}; log:\n{}",
+                    "log line {needle:?} x{count} not seen within {timeout:?} (or the server exited); log:\n{}",
                     guard.join("\n")
                 );
             }
@@ -461,5 +472,42 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
     while !condition() {
         assert!(Instant::now() < deadline, "{what}: not reached within {timeout:?}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---- Operations (issue 5) helpers ----------------------------------------------------
+
+impl ServerProcess {
+    /// Starts a prepared command that runs the server (arguments, environment and stdin
+    /// set by the caller; stdout is discarded and stderr followed here) and waits until it
+    /// logs the address it listens on.
+    pub fn start_command(mut command: Command) -> ServerProcess {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start server command");
+        let stderr = child.stderr.take().unwrap();
+        let log: LogLines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = Arc::clone(&log);
+        follow_stderr(stderr, sink);
+        let mut server = ServerProcess {
+            child: Some(child),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log,
+        };
+        let line = server.wait_for_log("RTMP server listening", DEADLINE);
+        let addr = field(&line, "addr").expect("addr in listening line");
+        server.addr = addr.parse().unwrap();
+        server
+    }
+
+    /// Sends `signal` (e.g. "HUP") to the server with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
     }
 }

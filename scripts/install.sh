@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs rtmp-server as a systemd service; safe to run again (upgrades keep the config,
+# keys and recordings). Builds the release binary (as the invoking user under sudo), then as
+# root: creates the rtmp-server system user, /var/lib/rtmp-server/recordings and
+# /etc/rtmp-server (a default flags file and a publish key file with a random key, only when
+# missing), installs the binary and the .service/.socket units, enables the socket and
+# (re)starts the service. The key itself is never printed: read /etc/rtmp-server/publish.keys.
+#
+# Environment: PREFIX (default /usr/local), UNIT_DIR (default /etc/systemd/system),
+# SKIP_BUILD=1 to install an already built target/release/rtmp-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PREFIX=${PREFIX:-/usr/local}
+UNIT_DIR=${UNIT_DIR:-/etc/systemd/system}
+USER_NAME=rtmp-server
+STATE_DIR=/var/lib/rtmp-server
+RECORD_DIR=$STATE_DIR/recordings
+CONFIG_DIR=/etc/rtmp-server
+BINARY=target/release/rtmp-server
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building $BINARY"
+  if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ]; then
+    # A login shell finds the user's toolchain (~/.cargo/env); sudo's PATH would not.
+    sudo -u "$SUDO_USER" -H bash -lc 'cd "$1" && cargo build --release --locked' _ "$PWD"
+  else
+    cargo build --release --locked
+  fi
+fi
+[ -x "$BINARY" ] || { echo "install.sh: $BINARY missing; build it first" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: the install steps need root; run: sudo $0" >&2
+  exit 1
+fi
+
+echo "== user $USER_NAME"
+getent group "$USER_NAME" >/dev/null || groupadd --system "$USER_NAME"
+id -u "$USER_NAME" >/dev/null 2>&1 ||
+  useradd --system --gid "$USER_NAME" --home-dir "$STATE_DIR" --no-create-home \
+    --shell /usr/sbin/nologin --comment "rtmp-server" "$USER_NAME"
+
+echo "== directories"
+install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$STATE_DIR" "$RECORD_DIR"
+install -d -m 0750 -o root -g "$USER_NAME" "$CONFIG_DIR"
+
+if [ ! -e "$CONFIG_DIR/publish.keys" ]; then
+  echo "== $CONFIG_DIR/publish.keys (new random key for live/*)"
+  key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+  (
+    umask 0037
+    printf '# app/stream secret  or  app/* secret; publish to rtmp://HOST/app/stream?key=SECRET\n' \
+      >"$CONFIG_DIR/publish.keys"
+    printf 'live/* %s\n' "$key" >>"$CONFIG_DIR/publish.keys"
+  )
+  chown root:"$USER_NAME" "$CONFIG_DIR/publish.keys"
+fi
+if [ ! -e "$CONFIG_DIR/rtmp-server.env" ]; then
+  echo "== $CONFIG_DIR/rtmp-server.env (default flags)"
+  cat >"$CONFIG_DIR/rtmp-server.env" <<ENV
+# Flags for rtmp-server (see rtmp-server --help). Apply with: systemctl restart rtmp-server
+# A --record-dir elsewhere also needs ReadWritePaths= for it: systemctl edit rtmp-server
+RTMP_SERVER_ARGS=--listen 0.0.0.0:1935 --record-all --record-dir $RECORD_DIR --publish-keys $CONFIG_DIR/publish.keys
+ENV
+  chmod 0640 "$CONFIG_DIR/rtmp-server.env"
+  chown root:"$USER_NAME" "$CONFIG_DIR/rtmp-server.env"
+fi
+
+echo "== binary and units"
+install -D -m 0755 "$BINARY" "$PREFIX/bin/rtmp-server"
+install -d -m 0755 "$UNIT_DIR"
+sed "s|/usr/local/bin/rtmp-server|$PREFIX/bin/rtmp-server|" scripts/rtmp-server.service \
+  >"$UNIT_DIR/rtmp-server.service"
+install -m 0644 scripts/rtmp-server.socket "$UNIT_DIR/rtmp-server.socket"
+chmod 0644 "$UNIT_DIR/rtmp-server.service"
+
+if [ -d /run/systemd/system ]; then
+  echo "== systemctl"
+  systemctl daemon-reload
+  systemctl enable --now rtmp-server.socket
+  systemctl enable rtmp-server.service
+  systemctl restart rtmp-server.service
+  systemctl --no-pager --lines=0 status rtmp-server.service || true
+else
+  echo "== systemd is not running here: units installed, not started"
+fi
+echo "== done"
