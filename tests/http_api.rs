@@ -85,10 +85,7 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
     player.play("cam").unwrap();
     server.wait_for_log("play conn_id=", DEADLINE);
     // The API sees the frames once the server took them: a round trip on the publisher says so.
-    publisher
-        .call("sync", rtmp_server::protocol::amf0::Amf0Value::Null, vec![])
-        .unwrap();
-    publisher.read_command().unwrap();
+    publisher.round_trip().unwrap();
 
     let (status, body) = http(api, "GET", "/api/streams");
     assert_eq!(status, 200);
@@ -145,4 +142,58 @@ fn api_and_metrics_report_the_disk_guard() {
         parse_prometheus(&http(api, "GET", "/metrics").1)["rtmp_record_disk_low"],
         1.0
     );
+}
+
+/// Publishes video frames `from..to` (keyframe every 10, 40 ms apart), then waits until the
+/// server has taken them (a command round trip).
+fn publish_range(publisher: &mut RtmpClient, from: u32, to: u32) {
+    for n in from..to {
+        let body = vec![
+            if n % 10 == 0 { 0x17 } else { 0x27 },
+            1,
+            0,
+            0,
+            0,
+            (n >> 8) as u8,
+            n as u8,
+        ];
+        publisher.send_frame(FrameKind::Video, n * 40, &body).unwrap();
+    }
+    publisher.round_trip().unwrap();
+}
+
+#[test]
+fn record_start_and_stop_through_the_api_record_exactly_the_packets_between_from_a_keyframe() {
+    let dir = common::TempDir::new("api-record");
+    let record_dir = dir.path().join("rec");
+    let server = ServerProcess::start(&["--record-dir", record_dir.to_str().unwrap()]);
+    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    publisher.publish("ondemand").unwrap();
+    publisher
+        .send_frame(FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, 0x64])
+        .unwrap();
+    publish_range(&mut publisher, 0, 25);
+    assert_eq!(http(api, "POST", "/api/streams/live/ondemand/record/start").0, 202);
+    publish_range(&mut publisher, 25, 57);
+    assert_eq!(http(api, "POST", "/api/streams/live/ondemand/record/stop").0, 202);
+    publish_range(&mut publisher, 57, 70);
+    let line = server.wait_for_log("recorder closed app=live stream=ondemand ", DEADLINE);
+    let bytes = std::fs::read(field(&line, "file").unwrap()).unwrap();
+    let (_, tags) = rtmp_server::flv::reader::read_all(&bytes).unwrap();
+    let video: Vec<&[u8]> = tags.iter().filter(|t| t.tag_type == 9).map(|t| t.body).collect();
+    assert_eq!(video[0][1], 0, "the AVC sequence header comes first");
+    let numbers: Vec<u32> = video[1..]
+        .iter()
+        .map(|b| u32::from(b[5]) << 8 | u32::from(b[6]))
+        .collect();
+    assert_eq!(
+        numbers,
+        (30..57).collect::<Vec<u32>>(),
+        "from the first keyframe after start to the stop"
+    );
+    assert_eq!(http(api, "POST", "/api/streams/live/absent/record/start").0, 404);
 }

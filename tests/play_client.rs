@@ -125,10 +125,7 @@ fn late_player_of_enhanced_rtmp_hevc_starts_at_the_sequence_start_and_last_keyfr
     server.wait_for_log("publish conn_id=", DEADLINE);
     let mut player = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     // Make sure the server has taken all 25 frames before the player joins.
-    publisher
-        .call("ping", rtmp_server::protocol::amf0::Amf0Value::Null, vec![])
-        .unwrap();
-    publisher.read_command().unwrap();
+    publisher.round_trip().unwrap();
     player.play("hevc").unwrap();
     publisher.send_frame(FrameKind::Video, 25 * 40, &ex(2, 1, 25)).unwrap();
     publisher.unpublish().unwrap();

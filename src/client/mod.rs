@@ -389,6 +389,18 @@ impl RtmpClient {
         Err(ClientError::NoReply(what))
     }
 
+    /// Sends a call the server cannot know and waits for its `_error`: once it arrives, the
+    /// server has handled everything sent before it.
+    pub fn round_trip(&mut self) -> ClientResult<()> {
+        let transaction = self.call("roundTrip", Amf0Value::Null, vec![])?;
+        for _ in 0..MAX_MESSAGES_PER_REPLY {
+            if self.read_command()?.transaction_id == transaction {
+                return Ok(());
+            }
+        }
+        Err(ClientError::NoReply("round trip"))
+    }
+
     /// Waits for onStatus with `code`; an error-level onStatus first is a rejection.
     pub fn wait_status(&mut self, code: &str) -> ClientResult<()> {
         for _ in 0..MAX_MESSAGES_PER_REPLY {

@@ -56,6 +56,9 @@ fn respond(request: Request, ctx: &ServerContext) {
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
         (Method::Post, ["api", "streams", app, stream, "kick"]) => kick(ctx, app, stream),
+        (Method::Post, ["api", "streams", app, stream, "record", action @ ("start" | "stop")]) => {
+            record(ctx, app, stream, *action == "start")
+        }
         (Method::Get, ["metrics"]) => {
             let mut response = Response::from_data(metrics::render(ctx).into_bytes());
             if let Some(h) = header("Content-Type", "text/plain; version=0.0.4") {
@@ -91,6 +94,7 @@ fn streams(ctx: &ServerContext) -> Value {
                 "frames": s.frames,
                 "players": s.players,
                 "player_dropped_frames": s.dropped_frames,
+                "recording": s.recording,
             })
         })
         .collect();
@@ -107,6 +111,23 @@ fn recording(ctx: &ServerContext) -> Value {
         "min_free_bytes": guard.min_free,
         "disk_low": guard.low,
     })
+}
+
+/// Asks the publisher's thread to start or stop recording; it acts on its next frame.
+fn record(ctx: &ServerContext, app: &str, stream: &str, start: bool) -> Response<io::Cursor<Vec<u8>>> {
+    let key = crate::server::registry::StreamKey {
+        app: app.to_owned(),
+        stream: stream.to_owned(),
+    };
+    match ctx.registry.get(&key).filter(|s| s.publisher().is_some()) {
+        Some(live) => {
+            live.request_recording(start);
+            let action = if start { "start" } else { "stop" };
+            info!("recording {action} requested by API app={app} stream={stream}");
+            json_response(202, &json!({ "requested": action }))
+        }
+        None => error(404, "no such live stream"),
+    }
 }
 
 fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response<io::Cursor<Vec<u8>>> {

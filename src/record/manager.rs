@@ -75,6 +75,11 @@ impl RecordManager {
             info!("recording off for stream conn_id={conn_id} app={app} stream={stream}");
             return None;
         }
+        self.open(app, stream, conn_id)
+    }
+
+    /// A recorder regardless of patterns (recording started through the API).
+    pub fn open(&self, app: &str, stream: &str, conn_id: u64) -> Option<Recorder> {
         let parked = lock(&self.parked).remove(&(app.to_owned(), stream.to_owned()));
         if let Some(mut parked) = parked {
             if parked.recorder.resume(conn_id) {

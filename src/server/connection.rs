@@ -157,11 +157,9 @@ impl Connection {
             Metrics::add(&self.ctx.metrics.bytes_in, read as u64);
             let input = buffer.get(..read).unwrap_or(&[]);
             let handled = self.session.handle_input(input);
-            // Replies produced before an error still go out (e.g. an _error result).
-            if let Err(e) = self.flush_output() {
-                return CloseReason::Io(e);
-            }
             if let Err(e) = handled {
+                // Replies produced before the error still go out (e.g. an _error result).
+                let _ = self.flush_output();
                 warn!(
                     "protocol error conn_id={} remote={} error=\"{e}\"",
                     self.conn_id, self.remote
@@ -169,6 +167,8 @@ impl Connection {
                 Metrics::add(&self.ctx.metrics.protocol_errors, 1);
                 return CloseReason::Protocol(e.to_string());
             }
+            // Events first, replies after: a reply tells the peer that everything it sent
+            // before has been handled (recorded, relayed), not only parsed.
             if let Some(reason) = self.handle_events() {
                 let _ = self.flush_output();
                 return reason;

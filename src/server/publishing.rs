@@ -79,6 +79,7 @@ impl Connection {
         );
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
         let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
+        ticket.stream.set_recording(recorder.is_some());
         let publication = Publication {
             key,
             ticket,
@@ -116,6 +117,12 @@ impl Connection {
             return;
         };
         publication.stats.count(kind, payload.len());
+        if let Some(start) = publication.ticket.stream.take_record_request() {
+            self.apply_record_request(stream_id, start);
+        }
+        let Some(publication) = self.publications.get_mut(&stream_id) else {
+            return;
+        };
         let frame = Frame::new(kind, timestamp, Arc::from(payload));
         if let Some(recorder) = publication.recorder.as_mut() {
             if !recorder.send(&frame) {
@@ -154,6 +161,39 @@ impl Connection {
         if let Some(report) = publication.stats.due_report(Instant::now()) {
             log_stats(self.conn_id, &publication.key, report);
         }
+    }
+
+    /// Starts or stops this publication's recording at run time (HTTP API). A started
+    /// recording gets the cached metadata and sequence headers first and begins at a keyframe.
+    fn apply_record_request(&mut self, stream_id: u32, start: bool) {
+        let Some(publication) = self.publications.get_mut(&stream_id) else {
+            return;
+        };
+        let key = &publication.key;
+        match (start, publication.recorder.take()) {
+            (true, None) => {
+                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, self.conn_id);
+                if let Some(recorder) = recorder.as_mut() {
+                    for media in publication.ticket.stream.headers() {
+                        recorder.send(&Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload)));
+                    }
+                }
+                info!(
+                    "recording started by API conn_id={} app={} stream={}",
+                    self.conn_id, key.app, key.stream
+                );
+                publication.recorder = recorder;
+            }
+            (false, Some(recorder)) => {
+                info!(
+                    "recording stopped by API conn_id={} app={} stream={}",
+                    self.conn_id, key.app, key.stream
+                );
+                self.ctx.recordings.finish(recorder, &key.app, &key.stream, true);
+            }
+            (_, recorder) => publication.recorder = recorder,
+        }
+        publication.ticket.stream.set_recording(publication.recorder.is_some());
     }
 
     pub(super) fn end_publication(&mut self, stream_id: u32, why: &str) {

@@ -108,6 +108,11 @@ impl Registry {
         self.lock().values().filter(|s| s.publisher().is_some()).count()
     }
 
+    /// A known stream, for the API.
+    pub fn get(&self, key: &StreamKey) -> Option<Arc<Stream>> {
+        self.lock().get(key).cloned()
+    }
+
     /// Every known stream, for the API.
     pub fn snapshot(&self) -> Vec<super::stream::StreamSnapshot> {
         let streams: Vec<Arc<Stream>> = self.lock().values().cloned().collect();

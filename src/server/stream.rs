@@ -7,6 +7,7 @@ use super::registry::StreamKey;
 use crate::media::gop_cache::GopCache;
 use crate::media::{Frame, FrameKind};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,7 @@ pub struct StreamSnapshot {
     pub frames: u64,
     pub players: usize,
     pub dropped_frames: u64,
+    pub recording: bool,
 }
 
 /// Per-publish figures kept for the API.
@@ -71,10 +73,17 @@ struct Inner {
     players: Vec<PlayerHandle>,
 }
 
+/// A run-time recording request from the API, taken by the publisher's thread.
+const RECORD_REQUEST_NONE: u8 = 0;
+const RECORD_REQUEST_START: u8 = 1;
+const RECORD_REQUEST_STOP: u8 = 2;
+
 #[derive(Debug)]
 pub struct Stream {
     pub key: StreamKey,
     inner: Mutex<Inner>,
+    record_request: AtomicU8,
+    recording: AtomicBool,
 }
 
 impl Stream {
@@ -96,6 +105,8 @@ impl Stream {
         Stream {
             key,
             inner: Mutex::new(inner),
+            record_request: AtomicU8::new(RECORD_REQUEST_NONE),
+            recording: AtomicBool::new(false),
         }
     }
 
@@ -134,6 +145,43 @@ impl Stream {
         (generation, replaced)
     }
 
+    /// Asks the publisher's thread to start (true) or stop (false) recording.
+    pub fn request_recording(&self, start: bool) {
+        let request = if start {
+            RECORD_REQUEST_START
+        } else {
+            RECORD_REQUEST_STOP
+        };
+        self.record_request.store(request, Ordering::SeqCst);
+    }
+
+    /// The pending recording request, if any (cheap when there is none).
+    pub fn take_record_request(&self) -> Option<bool> {
+        if self.record_request.load(Ordering::Relaxed) == RECORD_REQUEST_NONE {
+            return None;
+        }
+        match self.record_request.swap(RECORD_REQUEST_NONE, Ordering::SeqCst) {
+            RECORD_REQUEST_START => Some(true),
+            RECORD_REQUEST_STOP => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Whether the publisher records now (for the API).
+    pub fn set_recording(&self, recording: bool) {
+        self.recording.store(recording, Ordering::Relaxed);
+    }
+
+    /// The cached metadata and sequence headers, for a recording that starts mid-stream.
+    pub fn headers(&self) -> Vec<Arc<SharedMedia>> {
+        let inner = self.lock();
+        [&inner.metadata, &inner.video_header, &inner.audio_header]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// Records the publisher's address for the API.
     pub fn set_publisher_addr(&self, generation: u64, addr: SocketAddr) {
         let mut inner = self.lock();
@@ -157,6 +205,7 @@ impl Stream {
             frames: inner.info.frames,
             players: inner.players.len(),
             dropped_frames: inner.players.iter().map(|p| p.dropped_total).sum(),
+            recording: self.recording.load(Ordering::Relaxed),
         }
     }
 
