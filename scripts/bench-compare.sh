@@ -268,6 +268,8 @@ for scenario in ingest1 ingest8 fanout50 fanout200; do
       stop_server
       if [ "${scenario#ingest}" != "$scenario" ] && [ -n "${bytes:-}" ] && [ "$bytes" != 0 ]; then
         add "$scenario-recorded-pct" "$kind" "$(awk -v r="$srv_recorded" -v b="$bytes" 'BEGIN { printf "%.1f", r / b * 100 }')"
+        [ "${srv_recorded:-0}" = 0 ] ||
+          add "$scenario-cpu-per-gb-rec" "$kind" "$(awk -v c="$cpu" -v r="$srv_recorded" 'BEGIN { printf "%.3f", c / (r / 1e9) }')"
       fi
     done
   done
@@ -451,6 +453,8 @@ row "    ingest MB/s, 1 publisher" ingest1-mbps 0 1 ""
 row "    ingest MB/s, 8 publishers" ingest8-mbps 0 1 ""
 row "    % of ingested bytes on disk, 1 publisher" ingest1-recorded-pct 1 1 ""
 row "    % of ingested bytes on disk, 8 publishers" ingest8-recorded-pct 1 1 ""
+row "    CPU-s per GB on disk, 1 publisher" ingest1-cpu-per-gb-rec 3 1 ""
+row "    CPU-s per GB on disk, 8 publishers" ingest8-cpu-per-gb-rec 3 1 ""
 row "(b) server CPU %, 50 players" fanout50-cpu 1 1 ""
 count "    runs with every player kept up, 50" fanout50-allkept
 row "    latency p50 ms, 50 players" fanout50-p50 3 1 ""
@@ -475,10 +479,12 @@ if [ -n "${BENCH_VERBOSE:-}" ]; then
   cat "$work/runs.log"
 fi
 cat "$work"/nginx-*/error.log >>"$work/nginx.log" 2>/dev/null || true
+# Warnings and errors of the servers and the bench, counted by message.
 for log in ours.log nginx.log bench.log; do
   if [ -s "$work/$log" ]; then
-    echo "== $log: $(wc -l <"$work/$log") line(s); first 5:"
-    head -n 5 "$work/$log"
+    echo "== $log: $(wc -l <"$work/$log") line(s), by message:"
+    sed -E 's/^[0-9TZ:.-]+ \[[A-Z]+\] //; s/^[0-9/]+ [0-9:]+ \[[a-z]+\] [0-9#]+: //; s/ [a-z_]+=.*//; s/[0-9]+/N/g' \
+      "$work/$log" | sort | uniq -c | sort -rn | head -n 8
   fi
 done
 echo "== done in $(($(date +%s) - script_start)) s"
