@@ -69,7 +69,8 @@ impl ServerProcess {
     /// Starts `rtmp-server --listen 127.0.0.1:0 --log-level debug EXTRA...` and waits until
     /// it logs the address it listens on.
     pub fn start(extra: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rtmp-server"));
+        command
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -79,24 +80,8 @@ impl ServerProcess {
                 "debug",
             ])
             .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rtmp-server");
-        let stderr = child.stderr.take().unwrap();
-        let log: LogLines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let sink = Arc::clone(&log);
-        follow_stderr(stderr, sink);
-        let mut server = ServerProcess {
-            child: Some(child),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            log,
-        };
-        let line = server.wait_for_log("RTMP server listening", DEADLINE);
-        let addr = field(&line, "addr").expect("addr in listening line");
-        server.addr = addr.parse().unwrap();
-        server
+            .stdin(Stdio::null());
+        ServerProcess::start_command(command)
     }
 
     pub fn url(&self, path: &str) -> String {
