@@ -15,3 +15,4 @@ pub mod recover;
 pub mod retention;
 pub mod segmenter;
 pub mod timeline;
+pub mod walk;

@@ -7,9 +7,6 @@ use crate::flv::repair::{repair, RepairError, RepairReport};
 use log::{error, info};
 use std::path::{Path, PathBuf};
 
-/// Deepest folder level searched for `.part` files.
-pub const MAX_SCAN_DEPTH: usize = 16;
-
 /// Repairs `path`; a `.part` file is then renamed to its final `.flv` name (returned).
 pub fn repair_and_finalize(path: &Path) -> Result<(RepairReport, PathBuf), RepairError> {
     let report = repair(path)?;
@@ -23,24 +20,11 @@ pub fn repair_and_finalize(path: &Path) -> Result<(RepairReport, PathBuf), Repai
 
 /// Every `*.flv.part` under `dir` (symlinks not followed).
 pub fn find_parts(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut folders = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((folder, depth)) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() && depth < MAX_SCAN_DEPTH {
-                folders.push((path, depth + 1));
-            } else if meta.is_file() && path.to_str().is_some_and(|p| p.ends_with(".flv.part")) {
-                found.push(path);
-            }
-        }
-    }
+    let is_part = |p: &Path| p.to_str().is_some_and(|p| p.ends_with(".flv.part"));
+    let mut found: Vec<PathBuf> = super::walk::files(dir, is_part)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
     found.sort();
     found
 }

@@ -6,11 +6,6 @@ use log::{info, warn};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// Deepest folder level searched under the record directory.
-pub const MAX_SCAN_DEPTH: usize = 16;
-/// Most files considered in one pass.
-pub const MAX_SCAN_FILES: usize = 1_000_000;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
     pub path: PathBuf,
@@ -42,29 +37,15 @@ pub fn plan(
 
 /// Finished recordings under `dir`.
 pub fn scan(dir: &Path) -> Vec<Finished> {
-    let mut found = Vec::new();
-    let mut folders = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((folder, depth)) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() && depth < MAX_SCAN_DEPTH {
-                folders.push((path, depth + 1));
-            } else if meta.is_file() && path.extension().is_some_and(|e| e == "flv") && found.len() < MAX_SCAN_FILES {
-                found.push(Finished {
-                    modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    bytes: meta.len(),
-                    path,
-                });
-            }
-        }
-    }
-    found
+    let is_flv = |p: &Path| p.extension().is_some_and(|e| e == "flv");
+    super::walk::files(dir, is_flv)
+        .into_iter()
+        .map(|(path, meta)| Finished {
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            bytes: meta.len(),
+            path,
+        })
+        .collect()
 }
 
 /// One retention pass over `dir`.
