@@ -1,7 +1,9 @@
 //! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
 //! naming the flag; the caller exits with status 2 for them.
 
-use crate::limits::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP};
+use crate::limits::{
+    Limits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+};
 use crate::ops::cidr::Cidr;
 use crate::ops::options::{parse_cidr, parse_max_connections, OpsOptions};
 use crate::record::naming::PathTemplate;
@@ -139,6 +141,14 @@ pub struct Args {
     #[argh(option, default = "DEFAULT_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: usize,
 
+    /// the whole handshake must finish within this (default: 10s)
+    #[argh(option, default = "DEFAULT_HANDSHAKE_TIMEOUT", from_str_fn(parse_duration))]
+    pub handshake_timeout: Duration,
+
+    /// close a publisher or unplaying connection that sends nothing for this long (default: 30s)
+    #[argh(option, default = "DEFAULT_IDLE_TIMEOUT", from_str_fn(parse_duration))]
+    pub idle_timeout: Duration,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -241,6 +251,8 @@ impl From<Args> for Config {
             http_listen: args.http_listen,
             limits: Limits {
                 max_connections: args.max_connections,
+                handshake_timeout: nonzero_or(args.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT),
+                idle_timeout: nonzero_or(args.idle_timeout, DEFAULT_IDLE_TIMEOUT),
                 ..Limits::default()
             },
             ops: OpsOptions {
@@ -272,6 +284,15 @@ impl Default for PlayOptions {
             player: PlayerLimits::default(),
             gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
         }
+    }
+}
+
+/// A zero timeout would close every connection at once; it means the default.
+fn nonzero_or(value: Duration, default: Duration) -> Duration {
+    if value.is_zero() {
+        default
+    } else {
+        value
     }
 }
 
@@ -325,178 +346,5 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(args: &[&str]) -> Config {
-        match parse_args("rtmp-server", args) {
-            Invocation::Run(config) => *config,
-            other => panic!("expected a config, got {other:?}"),
-        }
-    }
-
-    fn usage_error(args: &[&str]) -> String {
-        match parse_args("rtmp-server", args) {
-            Invocation::UsageError(line) => line,
-            other => panic!("expected a usage error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults_follow_the_reference_design() {
-        let config = run(&[]);
-        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(config.log_level, LevelFilter::Info);
-        assert!(!config.record_all);
-        assert_eq!(config.record_dir, PathBuf::from("recordings"));
-        assert_eq!(config.chunk_size, 4096);
-    }
-
-    #[test]
-    fn every_flag_parses() {
-        let config = run(&[
-            "--listen",
-            "127.0.0.1:0",
-            "--log-level",
-            "debug",
-            "--record-all",
-            "--record-dir",
-            "/tmp/r",
-            "--chunk-size",
-            "60000",
-        ]);
-        assert_eq!(config.listen.port(), 0);
-        assert_eq!(config.log_level, LevelFilter::Debug);
-        assert!(config.record_all);
-        assert_eq!(config.record_dir, PathBuf::from("/tmp/r"));
-        assert_eq!(config.chunk_size, 60000);
-    }
-
-    #[test]
-    fn bad_values_are_one_line_errors_naming_the_flag() {
-        for (args, flag) in [
-            (&["--chunk-size", "12"][..], "--chunk-size"),
-            (&["--chunk-size", "abc"][..], "--chunk-size"),
-            (&["--listen", "nowhere"][..], "--listen"),
-            (&["--log-level", "loud"][..], "--log-level"),
-            (&["--bogus"][..], "--bogus"),
-        ] {
-            let line = usage_error(args);
-            assert!(line.contains(flag), "{line}");
-            assert!(!line.contains('\n'));
-        }
-    }
-
-    #[test]
-    fn help_lists_every_default() {
-        let Invocation::Print(help) = parse_args("rtmp-server", &["--help"]) else {
-            panic!("help expected");
-        };
-        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
-        for needle in [
-            "0.0.0.0:1935",
-            "default: info",
-            "default: recordings",
-            "default: 4096",
-            "--record-all",
-        ] {
-            assert!(help.contains(needle), "help lacks {needle}: {help}");
-        }
-    }
-
-    #[test]
-    fn recording_flags_parse() {
-        let config = run(&[
-            "--record-path",
-            "%app/%stream_%i",
-            "--record-max-size",
-            "512M",
-            "--record-max-duration",
-            "30m",
-            "--record-reconnect-gap",
-            "0",
-            "--record",
-            "live/*",
-            "--record",
-            "*/cam?",
-            "--no-record",
-            "live/secret",
-            "--record-min-free",
-            "2G",
-            "--record-retention-max",
-            "100G",
-            "--record-retention-days",
-            "7",
-            "--on-record-done",
-            "/usr/local/bin/upload",
-            "--record-from-any-frame",
-        ]);
-        let r = &config.recording;
-        assert_eq!(r.max_size, Some(512 << 20));
-        assert_eq!(r.max_duration, Some(Duration::from_secs(1800)));
-        assert!(r.reconnect_gap.is_zero());
-        assert_eq!(r.record.len(), 2);
-        assert!(r.should_record(false, "live", "x") && !r.should_record(true, "live", "secret"));
-        assert_eq!(
-            (r.min_free, r.retention_max, r.retention_days),
-            (2 << 30, Some(100 << 30), Some(7))
-        );
-        assert!(r.from_any_frame && r.on_record_done.is_some());
-        let off = run(&["--record-max-size", "0", "--record-max-duration", "0"]).recording;
-        assert_eq!((off.max_size, off.max_duration), (None, None), "0 turns rotation off");
-        let defaults = run(&[]).recording;
-        assert_eq!(defaults, RecordOptions::default());
-        for (args, flag) in [
-            (&["--record-max-size", "big"][..], "--record-max-size"),
-            (&["--record-path", "/etc/%stream"][..], "--record-path"),
-            (&["--record-path", "a/../b"][..], "--record-path"),
-            (&["--record-max-duration", "soon"][..], "--record-max-duration"),
-        ] {
-            assert!(usage_error(args).contains(flag));
-        }
-    }
-
-    #[test]
-    fn ops_flags_parse() {
-        let config = run(&[
-            "--publish-keys",
-            "/etc/p.keys",
-            "--play-keys",
-            "/etc/q.keys",
-            "--allow-publish",
-            "10.0.0.0/8",
-            "--allow-publish",
-            "::1",
-            "--deny",
-            "192.0.2.0/24",
-            "--max-connections",
-            "5",
-            "--max-connections-per-ip",
-            "2",
-        ]);
-        let ops = &config.ops;
-        assert_eq!(ops.publish_keys.as_deref(), Some(std::path::Path::new("/etc/p.keys")));
-        assert!(ops.play_keys.is_some());
-        assert_eq!((ops.allow_publish.len(), ops.deny.len()), (2, 1));
-        assert_eq!((config.limits.max_connections, ops.max_connections_per_ip), (5, 2));
-        let defaults = run(&[]);
-        assert_eq!(defaults.limits.max_connections, DEFAULT_MAX_CONNECTIONS);
-        assert_eq!(defaults.ops.max_connections_per_ip, 0);
-        assert!(defaults.ops.publish_keys.is_none() && defaults.ops.deny.is_empty());
-        for (args, flag) in [
-            (&["--deny", "10.0.0.1/8"][..], "--deny"),
-            (&["--allow-publish", "x"][..], "--allow-publish"),
-            (&["--max-connections", "0"][..], "--max-connections"),
-        ] {
-            assert!(usage_error(args).contains(flag));
-        }
-    }
-
-    #[test]
-    fn version_prints_the_package_version() {
-        let Invocation::Print(text) = parse_args("rtmp-server", &["--version"]) else {
-            panic!("version expected");
-        };
-        assert!(text.contains(env!("CARGO_PKG_VERSION")));
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

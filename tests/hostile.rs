@@ -163,3 +163,73 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
     // The server is still up and serving.
     RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
 }
+
+#[test]
+fn handshake_dribbled_one_byte_at_a_time_is_closed_by_the_deadline() {
+    let server = ServerProcess::start(&["--handshake-timeout", "2s"]);
+    let mut socket = TcpStream::connect(server.addr).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    // One byte every 200 ms: a full handshake would take over 10 minutes.
+    for _ in 0..300 {
+        if socket.write_all(&[3]).is_err() {
+            closed = true;
+            break;
+        }
+        let mut byte = [0u8; 1];
+        match socket.read(&mut byte) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "the dribbling connection was never closed");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    server.wait_for_log("reason=handshake_timeout", DEADLINE);
+}
+
+#[test]
+fn publisher_that_stops_mid_message_is_closed_when_idle_and_its_recording_finalized() {
+    let dir = TempDir::new("hostile-idle");
+    let record_dir = dir.path().join("rec");
+    let server = ServerProcess::start(&[
+        "--record-all",
+        "--record-dir",
+        record_dir.to_str().unwrap(),
+        "--idle-timeout",
+        "2s",
+        "--record-reconnect-gap",
+        "0",
+    ]);
+    let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    publisher.publish("stalls").unwrap();
+    publisher
+        .send_frame(rtmp_server::media::FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, 0x64])
+        .unwrap();
+    publisher
+        .send_frame(rtmp_server::media::FrameKind::Video, 0, &[0x17, 1, 0, 0, 0, 7, 7])
+        .unwrap();
+    publisher.flush().unwrap();
+    // The header of a 5000-byte video message and only 100 bytes of it, then silence.
+    let mut partial = Vec::new();
+    rtmp_server::protocol::chunk::shared::fmt0_header(7, 40, 5000, 9, 1, &mut partial);
+    partial.extend_from_slice(&[0x27; 100]);
+    publisher.send_raw(&partial).unwrap();
+    server.wait_for_log("reason=idle_timeout", DEADLINE);
+    let line = server.wait_for_log("recorder closed app=live stream=stalls ", DEADLINE);
+    let bytes = std::fs::read(field(&line, "file").unwrap()).unwrap();
+    let (_, tags) = rtmp_server::flv::reader::read_all(&bytes).unwrap();
+    assert_eq!(
+        tags.iter().filter(|t| t.tag_type == 9).count(),
+        2,
+        "the whole frames before the stall"
+    );
+}
