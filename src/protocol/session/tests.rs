@@ -197,6 +197,33 @@ fn send(session: &mut ServerSession, encoder: &mut ChunkEncoder, message: RawMes
     session.handle_input(&bytes)
 }
 
+/// Sends command `name` (transaction id, null command object, `args`) on `stream_id`.
+fn call(
+    session: &mut ServerSession,
+    encoder: &mut ChunkEncoder,
+    stream_id: u32,
+    name: &str,
+    transaction: f64,
+    args: &[Amf0Value],
+) -> Result<(), SessionError> {
+    let mut values = vec![
+        Amf0Value::String(name.into()),
+        Amf0Value::Number(transaction),
+        Amf0Value::Null,
+    ];
+    values.extend_from_slice(args);
+    send(session, encoder, command_message(stream_id, &values))
+}
+
+fn create_stream(session: &mut ServerSession, encoder: &mut ChunkEncoder) -> Result<(), SessionError> {
+    call(session, encoder, 0, "createStream", 2.0, &[])
+}
+
+/// `publish NAME` on message stream 1 (the first createStream's).
+fn publish(session: &mut ServerSession, encoder: &mut ChunkEncoder, name: &str) -> Result<(), SessionError> {
+    call(session, encoder, 1, "publish", 0.0, &[Amf0Value::String(name.into())])
+}
+
 #[test]
 fn connect_strips_query_from_app_name() {
     let (mut session, _, _) = connected_session();
@@ -209,13 +236,7 @@ fn connect_strips_query_from_app_name() {
 #[test]
 fn publish_before_create_stream_is_out_of_order() {
     let (mut session, mut encoder, _) = connected_session();
-    let publish = [
-        Amf0Value::String("publish".into()),
-        Amf0Value::Number(5.0),
-        Amf0Value::Null,
-        Amf0Value::String("cam".into()),
-    ];
-    let result = send(&mut session, &mut encoder, command_message(1, &publish));
+    let result = publish(&mut session, &mut encoder, "cam");
     assert!(matches!(result, Err(SessionError::OutOfOrder { .. })));
 }
 
@@ -226,24 +247,14 @@ fn publish_before_connect_is_out_of_order() {
     c0c1.extend_from_slice(&[0u8; 3072]);
     session.handle_input(&c0c1).unwrap();
     let mut encoder = ChunkEncoder::new();
-    let create = [
-        Amf0Value::String("createStream".into()),
-        Amf0Value::Number(2.0),
-        Amf0Value::Null,
-    ];
-    let result = send(&mut session, &mut encoder, command_message(0, &create));
+    let result = create_stream(&mut session, &mut encoder);
     assert!(matches!(result, Err(SessionError::OutOfOrder { .. })));
 }
 
 #[test]
 fn unknown_command_with_transaction_gets_error_and_keeps_the_connection() {
     let (mut session, mut encoder, mut output) = connected_session();
-    let call = [
-        Amf0Value::String("getMagic".into()),
-        Amf0Value::Number(9.0),
-        Amf0Value::Null,
-    ];
-    send(&mut session, &mut encoder, command_message(0, &call)).unwrap();
+    call(&mut session, &mut encoder, 0, "getMagic", 9.0, &[]).unwrap();
     output.extend(session.take_output());
     let reply = server_messages(&output).into_iter().last().unwrap();
     let parsed = parse_command(20, &reply.payload, 32).unwrap();
@@ -280,38 +291,16 @@ fn acknowledgement_is_sent_when_the_peer_window_is_reached() {
 #[test]
 fn overlong_stream_name_is_refused() {
     let (mut session, mut encoder, _) = connected_session();
-    let create = [
-        Amf0Value::String("createStream".into()),
-        Amf0Value::Number(2.0),
-        Amf0Value::Null,
-    ];
-    send(&mut session, &mut encoder, command_message(0, &create)).unwrap();
-    let publish = [
-        Amf0Value::String("publish".into()),
-        Amf0Value::Number(0.0),
-        Amf0Value::Null,
-        Amf0Value::String("n".repeat(4096)),
-    ];
-    let result = send(&mut session, &mut encoder, command_message(1, &publish));
+    create_stream(&mut session, &mut encoder).unwrap();
+    let result = publish(&mut session, &mut encoder, &"n".repeat(4096));
     assert!(matches!(result, Err(SessionError::NameTooLong { .. })));
 }
 
 #[test]
 fn rejected_publish_sends_error_status_and_no_media_flows() {
     let (mut session, mut encoder, mut output) = connected_session();
-    let create = [
-        Amf0Value::String("createStream".into()),
-        Amf0Value::Number(2.0),
-        Amf0Value::Null,
-    ];
-    send(&mut session, &mut encoder, command_message(0, &create)).unwrap();
-    let publish = [
-        Amf0Value::String("publish".into()),
-        Amf0Value::Number(0.0),
-        Amf0Value::Null,
-        Amf0Value::String("cam".into()),
-    ];
-    send(&mut session, &mut encoder, command_message(1, &publish)).unwrap();
+    create_stream(&mut session, &mut encoder).unwrap();
+    publish(&mut session, &mut encoder, "cam").unwrap();
     session.reject_publish(1, "NetStream.Publish.BadName", "taken").unwrap();
     let video = RawMessage {
         csid: 7,
@@ -330,27 +319,18 @@ fn rejected_publish_sends_error_status_and_no_media_flows() {
 #[test]
 fn fc_unpublish_alone_ends_the_publish() {
     let (mut session, mut encoder, _) = connected_session();
-    let create = [
-        Amf0Value::String("createStream".into()),
-        Amf0Value::Number(2.0),
-        Amf0Value::Null,
-    ];
-    send(&mut session, &mut encoder, command_message(0, &create)).unwrap();
-    let publish = [
-        Amf0Value::String("publish".into()),
-        Amf0Value::Number(0.0),
-        Amf0Value::Null,
-        Amf0Value::String("cam".into()),
-    ];
-    send(&mut session, &mut encoder, command_message(1, &publish)).unwrap();
+    create_stream(&mut session, &mut encoder).unwrap();
+    publish(&mut session, &mut encoder, "cam").unwrap();
     session.accept_publish(1).unwrap();
-    let unpublish = [
-        Amf0Value::String("FCUnpublish".into()),
-        Amf0Value::Number(5.0),
-        Amf0Value::Null,
-        Amf0Value::String("cam".into()),
-    ];
-    send(&mut session, &mut encoder, command_message(0, &unpublish)).unwrap();
+    call(
+        &mut session,
+        &mut encoder,
+        0,
+        "FCUnpublish",
+        5.0,
+        &[Amf0Value::String("cam".into())],
+    )
+    .unwrap();
     let events: Vec<_> = std::iter::from_fn(|| session.poll_event()).collect();
     assert!(events.contains(&SessionEvent::Unpublish { stream_id: 1 }), "{events:?}");
 }
