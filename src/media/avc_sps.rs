@@ -165,25 +165,24 @@ mod tests {
     use super::*;
     use crate::flv::reader::read_all;
 
+    /// The AVC sequence header tag of the fixture clip.
+    fn fixture_sequence_header() -> crate::flv::reader::FlvTag<'static> {
+        let clip: &'static [u8] = include_bytes!("../../tests/fixtures/clip2s.flv");
+        let (_, tags) = read_all(clip).unwrap();
+        tags.into_iter()
+            .find(|t| t.tag_type == 9 && t.body.get(1) == Some(&0))
+            .unwrap()
+    }
+
     #[test]
     fn fixture_clip_sequence_header_gives_its_picture_size() {
-        let clip = include_bytes!("../../tests/fixtures/clip2s.flv");
-        let (_, tags) = read_all(clip).unwrap();
-        let header = tags
-            .iter()
-            .find(|t| t.tag_type == 9 && t.body.get(1) == Some(&0))
-            .unwrap();
+        let header = fixture_sequence_header();
         assert_eq!(avc_picture_size(header.body), Some((160, 120)));
     }
 
     #[test]
     fn garbage_and_truncated_headers_give_none() {
-        let clip = include_bytes!("../../tests/fixtures/clip2s.flv");
-        let (_, tags) = read_all(clip).unwrap();
-        let header = tags
-            .iter()
-            .find(|t| t.tag_type == 9 && t.body.get(1) == Some(&0))
-            .unwrap();
+        let header = fixture_sequence_header();
         for cut in 0..header.body.len().min(24) {
             assert_eq!(avc_picture_size(&header.body[..cut]), None, "cut at {cut}");
         }

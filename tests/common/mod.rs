@@ -246,18 +246,23 @@ pub fn framemd5(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Stream codec types ffprobe reports (e.g. ["video", "audio"]).
-pub fn ffprobe_streams(path: &Path) -> Vec<String> {
+/// `ffprobe -show_entries ENTRIES -of csv=p=0 FILE`, one output line per item.
+fn ffprobe_entries(path: &Path, entries: &str) -> Vec<String> {
     require_tool("ffprobe");
     let output = run_ok(
         Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"])
+            .args(["-v", "error", "-show_entries", entries, "-of", "csv=p=0"])
             .arg(path),
     );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// Stream codec types ffprobe reports (e.g. ["video", "audio"]).
+pub fn ffprobe_streams(path: &Path) -> Vec<String> {
+    ffprobe_entries(path, "stream=codec_type")
 }
 
 /// What `ffmpeg -v error -i FILE -f null -` prints (empty for a clean file).
@@ -353,16 +358,8 @@ pub fn flvmeta_check(path: &Path) -> String {
 
 /// ffprobe's format duration in seconds.
 pub fn ffprobe_duration(path: &Path) -> f64 {
-    require_tool("ffprobe");
-    let output = run_ok(
-        Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
-            .arg(path),
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .expect("duration")
+    let lines = ffprobe_entries(path, "format=duration");
+    lines.first().map(|l| l.trim()).unwrap_or("").parse().expect("duration")
 }
 
 /// framemd5 lines reduced to stream index, size and hash (timestamps dropped), for comparing
