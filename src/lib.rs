@@ -18,3 +18,4 @@ pub mod protocol;
 pub mod record;
 pub mod server;
 pub mod threads;
+pub mod tls;

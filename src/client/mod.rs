@@ -1,5 +1,8 @@
 //! The one RTMP client of the project (tests, tools and later push relays use it): a blocking
-//! socket driven by the sans-IO handshake, chunk codec and command builders.
+//! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
+//! command builders.
+
+pub mod transport;
 
 use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
 use crate::limits::Limits;
@@ -11,7 +14,9 @@ use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeError,
 use crate::protocol::message::{self, csid, type_id, ControlMessage, UserControl};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+use transport::Transport;
 
 /// Chunk size the client announces and sends with.
 pub const CLIENT_CHUNK_SIZE: u32 = 4096;
@@ -31,6 +36,10 @@ pub enum ClientError {
     /// No reply of the expected kind arrived.
     NoReply(&'static str),
     Flv(FlvReadError),
+    /// TLS failed (e.g. the server's certificate is not trusted: `InvalidCertificate`).
+    Tls(rustls::Error),
+    /// The TLS server name is neither a DNS name nor an IP address.
+    ServerName(rustls::pki_types::InvalidDnsNameError),
 }
 
 impl std::fmt::Display for ClientError {
@@ -44,6 +53,8 @@ impl std::fmt::Display for ClientError {
             ClientError::Closed => write!(f, "server closed the connection"),
             ClientError::NoReply(what) => write!(f, "no reply to {what}"),
             ClientError::Flv(e) => write!(f, "flv: {e}"),
+            ClientError::Tls(e) => write!(f, "tls: {e}"),
+            ClientError::ServerName(e) => write!(f, "tls server name: {e}"),
         }
     }
 }
@@ -68,7 +79,7 @@ pub enum PlayEvent {
 
 #[derive(Debug)]
 pub struct RtmpClient {
-    socket: TcpStream,
+    socket: Transport,
     decoder: ChunkDecoder,
     encoder: ChunkEncoder,
     pending: Vec<u8>,
@@ -90,10 +101,26 @@ impl RtmpClient {
         timeout: Duration,
         kind: HandshakeKind,
     ) -> ClientResult<RtmpClient> {
-        let socket = TcpStream::connect_timeout(&addr, timeout)?;
-        socket.set_read_timeout(Some(timeout))?;
-        socket.set_write_timeout(Some(timeout))?;
-        socket.set_nodelay(true)?;
+        let socket = Transport::connect_tcp(addr, timeout)?;
+        Self::start(Transport::Plain(socket), format!("rtmp://{addr}/{app}"), app, kind)
+    }
+
+    /// Connects over TLS (rtmps://), verifying the server's certificate for `server_name`
+    /// with `config` (e.g. `tls::client_config`), then handshakes and `connect`s to `app`.
+    pub fn connect_tls(
+        addr: SocketAddr,
+        server_name: &str,
+        app: &str,
+        config: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> ClientResult<RtmpClient> {
+        let transport = Transport::connect_tls(addr, server_name, config, timeout)?;
+        let tc_url = format!("rtmps://{server_name}:{}/{app}", addr.port());
+        Self::start(transport, tc_url, app, HandshakeKind::Digest)
+    }
+
+    /// Runs the RTMP handshake and `connect` over an open transport.
+    pub fn start(socket: Transport, tc_url: String, app: &str, kind: HandshakeKind) -> ClientResult<RtmpClient> {
         let limits = Limits::default();
         let chunk_limits = ChunkLimits {
             max_message_size: limits.max_message_size,
@@ -113,7 +140,6 @@ impl RtmpClient {
         client.handshake(kind)?;
         client.send_control(ControlMessage::SetChunkSize(CLIENT_CHUNK_SIZE))?;
         client.encoder.set_chunk_size(CLIENT_CHUNK_SIZE);
-        let tc_url = format!("rtmp://{addr}/{app}");
         let properties = Amf0Value::Object(vec![
             ("app".into(), Amf0Value::String(app.into())),
             ("type".into(), Amf0Value::String("nonprivate".into())),
@@ -285,7 +311,7 @@ impl RtmpClient {
     }
 
     pub fn socket(&self) -> &TcpStream {
-        &self.socket
+        self.socket.tcp()
     }
 
     /// Sends a command on stream 0 with the next transaction id; returns that id.
