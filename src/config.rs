@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
 use crate::server::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
 use crate::server::registry::PublishConflict;
+use crate::tls::options::TlsOptions;
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
 pub const DEFAULT_RECORD_DIR: &str = "recordings";
@@ -152,6 +153,23 @@ pub struct Args {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+
+    // RTMPS flags (issue 6; settings in tls::options).
+    /// also serve RTMP over TLS (rtmps://) on this address; needs --tls-cert and --tls-key (default: off)
+    #[argh(option, from_str_fn(parse_listen))]
+    pub tls_listen: Option<SocketAddr>,
+
+    /// PEM certificate chain (server certificate first) for --tls-listen
+    #[argh(option)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert
+    #[argh(option)]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s) trusted for rtmps:// push targets besides the system roots (default: none)
+    #[argh(option)]
+    pub push_ca: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -199,6 +217,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     pub limits: Limits,
     pub ops: OpsOptions,
+    /// RTMPS listener and client trust.
+    pub tls: TlsOptions,
 }
 
 impl Default for Config {
@@ -214,6 +234,7 @@ impl Default for Config {
             http_listen: Some(default_http_listen()),
             limits: Limits::default(),
             ops: OpsOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -262,6 +283,13 @@ impl From<Args> for Config {
                 deny: args.deny,
                 max_connections_per_ip: args.max_connections_per_ip,
             },
+            // Checked by parse_args first: the three listening flags come together.
+            tls: TlsOptions::from_flags(args.tls_listen, args.tls_cert, args.tls_key, args.push_ca.clone()).unwrap_or(
+                TlsOptions {
+                    listen: None,
+                    push_ca: args.push_ca,
+                },
+            ),
         }
     }
 }
@@ -332,7 +360,10 @@ pub enum Invocation {
 pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
     match Args::from_args(&[program], args) {
         Ok(args) if args.version => Invocation::Print(format!("{program} {}\n", env!("CARGO_PKG_VERSION"))),
-        Ok(args) => Invocation::Run(Box::new(Config::from(args))),
+        Ok(args) => match TlsOptions::from_flags(args.tls_listen, args.tls_cert.clone(), args.tls_key.clone(), None) {
+            Err(line) => Invocation::UsageError(format!("{program}: {line}")),
+            Ok(_) => Invocation::Run(Box::new(Config::from(args))),
+        },
         Err(exit) if exit.status.is_ok() => Invocation::Print(exit.output),
         Err(exit) => {
             let line = exit

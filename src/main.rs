@@ -40,6 +40,9 @@ fn main() -> ExitCode {
     if config.recording.records_anything(config.record_all) {
         prepare_record_dir(&config);
     }
+    let Ok(tls_listen) = load_tls(&config) else {
+        return ExitCode::from(1);
+    };
     let listen = config.listen;
     let bound = match inherited {
         Ok(Some(listener)) => {
@@ -52,13 +55,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let server = match bound {
+    let mut server = match bound {
         Ok(server) => server,
         Err(e) => {
             log::error!("cannot listen addr={listen} error=\"{e}\"");
             return ExitCode::from(1);
         }
     };
+    if let Some((addr, tls_config)) = tls_listen {
+        if let Err(e) = server.listen_tls(addr, tls_config) {
+            log::error!("cannot listen for RTMPS addr={addr} error=\"{e}\"");
+            return ExitCode::from(1);
+        }
+    }
     let ctx = server.context();
     if ctx.auth.enabled() {
         match ctx.auth.reload() {
@@ -106,6 +115,30 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Loads --tls-cert/--tls-key (and checks --push-ca) before anything listens; logs the
+/// one-line error naming the file and returns Err when one is unusable.
+#[allow(clippy::type_complexity)]
+fn load_tls(
+    config: &rtmp_server::config::Config,
+) -> Result<Option<(std::net::SocketAddr, Arc<rtmp_server::tls::rustls::ServerConfig>)>, ()> {
+    if let Some(ca) = &config.tls.push_ca {
+        if let Err(e) = rtmp_server::tls::client_config(Some(ca)) {
+            log::error!("cannot use --push-ca error=\"{e}\"");
+            return Err(());
+        }
+    }
+    let Some(listen) = &config.tls.listen else {
+        return Ok(None);
+    };
+    match rtmp_server::tls::server_config(&listen.cert, &listen.key) {
+        Ok(tls_config) => Ok(Some((listen.addr, tls_config))),
+        Err(e) => {
+            log::error!("cannot use the TLS certificate and key error=\"{e}\"");
+            Err(())
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! One connection's thread: reads the socket, feeds the sans-IO session, writes its replies
 //! (directly, or through the player writer once the connection plays), and dispatches the
 //! session's events to the publishing and playing halves (`publishing.rs`, `playing.rs`).
+//! On the RTMPS port it first runs the TLS handshake, against the same handshake deadline.
 
 use super::context::ServerContext;
 use super::playing::Playback;
 use super::publishing::Publication;
+use super::transport::ServerTransport;
 use crate::ops::metrics::Metrics;
 use crate::protocol::handshake::{filler_random, RANDOM_SIZE};
 use crate::protocol::session::{ServerSession, SessionConfig, SessionEvent};
+use crate::tls::server_stream::{self, TlsAcceptError};
 use log::{debug, info, warn};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -28,6 +31,7 @@ pub(super) enum CloseReason {
     Timeout(&'static str),
     Io(io::Error),
     Protocol(String),
+    Tls(TlsAcceptError),
     Rejected(&'static str),
     Kicked(&'static str),
     Shutdown,
@@ -40,6 +44,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::Timeout(what) => write!(f, "{what}_timeout"),
             CloseReason::Io(e) => write!(f, "io_error error=\"{e}\""),
             CloseReason::Protocol(e) => write!(f, "protocol_error error=\"{e}\""),
+            CloseReason::Tls(e) => write!(f, "tls_error error=\"{e}\""),
             CloseReason::Rejected(why) => write!(f, "rejected error=\"{why}\""),
             CloseReason::Kicked(why) => write!(f, "{why}"),
             CloseReason::Shutdown => write!(f, "server_shutdown"),
@@ -49,7 +54,7 @@ impl std::fmt::Display for CloseReason {
 
 pub(super) struct Connection {
     pub(super) ctx: Arc<ServerContext>,
-    pub(super) socket: TcpStream,
+    pub(super) socket: ServerTransport,
     pub(super) conn_id: u64,
     pub(super) remote: SocketAddr,
     pub(super) session: ServerSession,
@@ -60,11 +65,44 @@ pub(super) struct Connection {
     pub(super) bytes_out: u64,
 }
 
-/// Runs a connection to its end. Never panics on peer input; every exit is logged.
-pub fn serve(ctx: Arc<ServerContext>, socket: TcpStream, conn_id: u64, remote: SocketAddr) {
-    info!("connection opened conn_id={conn_id} remote={remote}");
+/// Runs a connection to its end (after the TLS handshake when `tls` is set). Never panics
+/// on peer input; every exit is logged.
+pub fn serve(
+    ctx: Arc<ServerContext>,
+    socket: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    conn_id: u64,
+    remote: SocketAddr,
+) {
+    let scheme = if tls.is_some() { " tls=true" } else { "" };
+    info!("connection opened conn_id={conn_id} remote={remote}{scheme}");
     Metrics::add(&ctx.metrics.connections_total, 1);
     let started = Instant::now();
+    let socket = match tls {
+        None => ServerTransport::Plain(socket),
+        Some(config) => {
+            let deadline = started + ctx.config.limits.handshake_timeout;
+            match server_stream::accept(config, socket, deadline) {
+                Ok(stream) => ServerTransport::Tls(Box::new(stream)),
+                Err(e) => {
+                    let reason = match e {
+                        TlsAcceptError::Timeout => CloseReason::Timeout("handshake"),
+                        TlsAcceptError::Closed => CloseReason::PeerClosed,
+                        e => {
+                            warn!("TLS handshake failed conn_id={conn_id} remote={remote} error=\"{e}\"");
+                            CloseReason::Tls(e)
+                        }
+                    };
+                    ctx.unregister_socket(conn_id);
+                    info!(
+                        "connection closed conn_id={conn_id} remote={remote} reason={reason} bytes_in=0 bytes_out=0 duration_s={:.1}",
+                        started.elapsed().as_secs_f64()
+                    );
+                    return;
+                }
+            }
+        }
+    };
     let session_config = SessionConfig {
         chunk_size: ctx.config.chunk_size,
         limits: ctx.config.limits.clone(),
@@ -90,6 +128,7 @@ pub fn serve(ctx: Arc<ServerContext>, socket: TcpStream, conn_id: u64, remote: S
     }
     connection.end_all_publications("disconnect");
     connection.end_playback("disconnect");
+    connection.socket.close();
     connection.ctx.unregister_socket(conn_id);
     info!(
         "connection closed conn_id={conn_id} remote={remote} reason={reason} bytes_in={} bytes_out={} duration_s={:.1}",
@@ -111,10 +150,10 @@ fn handshake_random(conn_id: u64) -> [u8; RANDOM_SIZE] {
 impl Connection {
     fn run(&mut self, started: Instant) -> CloseReason {
         let limits = self.ctx.config.limits.clone();
-        if let Err(e) = self.socket.set_write_timeout(Some(limits.write_timeout)) {
+        if let Err(e) = self.socket.tcp().set_write_timeout(Some(limits.write_timeout)) {
             return CloseReason::Io(e);
         }
-        let _ = self.socket.set_nodelay(true);
+        let _ = self.socket.tcp().set_nodelay(true);
         let mut buffer = vec![0u8; READ_BUFFER_SIZE];
         loop {
             if self.ctx.is_shutting_down() {
@@ -133,7 +172,7 @@ impl Connection {
                     _ => return CloseReason::Timeout("handshake"),
                 }
             };
-            if let Err(e) = self.socket.set_read_timeout(Some(timeout)) {
+            if let Err(e) = self.socket.tcp().set_read_timeout(Some(timeout)) {
                 return CloseReason::Io(e);
             }
             let read = match self.socket.read(&mut buffer) {

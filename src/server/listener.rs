@@ -1,10 +1,13 @@
 //! The listener: binds, accepts connections (each on its own thread) until shutdown, then
-//! closes every connection and waits for connections and recorders to finish.
+//! closes every connection and waits for connections and recorders to finish. With
+//! `--tls-listen` a second accept loop (same admission checks) serves RTMPS; its
+//! connections run the TLS handshake on their own thread.
 
 use super::connection;
 use super::context::ServerContext;
 use crate::config::Config;
 use log::{error, info, warn};
+use rustls::ServerConfig;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -18,7 +21,16 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(4000);
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
+    tls: Option<TlsListener>,
     ctx: Arc<ServerContext>,
+}
+
+/// The RTMPS listener and the configuration its connections use.
+#[derive(Debug)]
+struct TlsListener {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: Arc<ServerConfig>,
 }
 
 /// Stops a running server from another thread (signal handler, tests).
@@ -26,6 +38,7 @@ pub struct Server {
 pub struct ShutdownHandle {
     ctx: Arc<ServerContext>,
     wake_addr: SocketAddr,
+    tls_wake_addr: Option<SocketAddr>,
 }
 
 impl ShutdownHandle {
@@ -36,6 +49,9 @@ impl ShutdownHandle {
         }
         // The accept loop blocks in accept(); a connection to ourselves wakes it.
         let _ = TcpStream::connect_timeout(&self.wake_addr, Duration::from_secs(1));
+        if let Some(addr) = self.tls_wake_addr {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
     }
 }
 
@@ -53,8 +69,26 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
+            tls: None,
             ctx,
         })
+    }
+
+    /// Also accepts RTMPS on `addr` with this TLS configuration; returns the bound address.
+    pub fn listen_tls(&mut self, addr: SocketAddr, config: Arc<ServerConfig>) -> io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        self.tls = Some(TlsListener {
+            listener,
+            local_addr,
+            config,
+        });
+        Ok(local_addr)
+    }
+
+    /// The RTMPS address, when `listen_tls` was called.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().map(|tls| tls.local_addr)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -66,14 +100,10 @@ impl Server {
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        let ip = match self.local_addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
         ShutdownHandle {
             ctx: Arc::clone(&self.ctx),
-            wake_addr: SocketAddr::new(ip, self.local_addr.port()),
+            wake_addr: wake_addr(self.local_addr),
+            tls_wake_addr: self.tls.as_ref().map(|tls| wake_addr(tls.local_addr)),
         }
     }
 
@@ -88,20 +118,20 @@ impl Server {
             config.record_dir.display(),
             config.chunk_size
         );
-        for incoming in self.listener.incoming() {
-            if self.ctx.is_shutting_down() {
-                break;
-            }
-            match incoming {
-                Ok(socket) => self.spawn_connection(socket),
-                Err(e) => {
-                    warn!("accept failed error=\"{e}\"");
-                    // Out of file descriptors and similar: do not spin.
-                    std::thread::sleep(Duration::from_millis(50));
+        std::thread::scope(|scope| {
+            if let Some(tls) = &self.tls {
+                info!("RTMPS server listening addr={}", tls.local_addr);
+                let accepting = std::thread::Builder::new()
+                    .name("accept-tls".into())
+                    .spawn_scoped(scope, || self.accept_loop(&tls.listener, Some(&tls.config)));
+                if let Err(e) = accepting {
+                    error!("RTMPS accept thread not started error=\"{e}\"");
                 }
             }
-        }
+            self.accept_loop(&self.listener, None);
+        });
         drop(self.listener);
+        drop(self.tls);
         self.ctx.close_all_sockets();
         let connections_done = self.ctx.connection_threads.wait_idle(SHUTDOWN_GRACE);
         // Recordings parked for a reconnect are finalized now, not after the gap.
@@ -118,7 +148,24 @@ impl Server {
         connections_done && recorders_done
     }
 
-    fn spawn_connection(&self, socket: TcpStream) {
+    /// Accepts on `listener` until shutdown; `tls` set: the RTMPS listener.
+    fn accept_loop(&self, listener: &TcpListener, tls: Option<&Arc<ServerConfig>>) {
+        for incoming in listener.incoming() {
+            if self.ctx.is_shutting_down() {
+                break;
+            }
+            match incoming {
+                Ok(socket) => self.spawn_connection(socket, tls.cloned()),
+                Err(e) => {
+                    warn!("accept failed error=\"{e}\"");
+                    // Out of file descriptors and similar: do not spin.
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    fn spawn_connection(&self, socket: TcpStream, tls: Option<Arc<ServerConfig>>) {
         let remote = match socket.peer_addr() {
             Ok(addr) => addr,
             Err(_) => return,
@@ -137,7 +184,7 @@ impl Server {
         }
         let ctx = Arc::clone(&self.ctx);
         let spawned = self.ctx.connection_threads.spawn(format!("conn-{conn_id}"), move || {
-            connection::serve(ctx, socket, conn_id, remote)
+            connection::serve(ctx, socket, tls, conn_id, remote)
         });
         if let Err(e) = spawned {
             self.ctx.unregister_socket(conn_id);
@@ -161,4 +208,14 @@ impl Server {
         }
         None
     }
+}
+
+/// Where to connect to wake an accept loop bound to `addr` (loopback for a wildcard address).
+fn wake_addr(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }

@@ -10,5 +10,6 @@ mod publishing;
 pub mod registry;
 pub mod stats;
 pub mod stream;
+pub mod transport;
 
 pub use listener::{Server, ShutdownHandle};

@@ -2,13 +2,13 @@
 //! policy (a slow player never slows anyone), and the player's writer thread that owns the
 //! socket's write side and turns shared frames into chunks with its own fmt 0 headers.
 
+use super::transport::PlayerSocket;
 use crate::media::FrameKind;
 use crate::protocol::chunk::shared::{encode_whole, fmt0_header, prechunk_body};
 use crate::protocol::chunk::RawMessage;
 use crossbeam_channel::{select, Receiver, Sender, TrySendError};
 use log::debug;
 use std::io::{self, IoSlice, Write};
-use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -272,17 +272,23 @@ impl PlayerClock {
 /// The writer thread of one player. Ends when the connection closes its control channel,
 /// the stream drops the player, or a write fails or times out; then shuts the socket down so
 /// the connection thread's read ends too.
-pub fn run_writer(mut socket: TcpStream, input: PlayerWriterInput, stream_id: u32, chunk_size: u32, base: Option<u32>) {
+pub fn run_writer<S: PlayerSocket>(
+    mut socket: S,
+    input: PlayerWriterInput,
+    stream_id: u32,
+    chunk_size: u32,
+    base: Option<u32>,
+) {
     let mut clock = PlayerClock { base };
     let result = write_loop(&mut socket, &input, stream_id, chunk_size, &mut clock);
     if let Err(e) = result {
         debug!("player writer ended error=\"{e}\"");
     }
-    let _ = socket.shutdown(Shutdown::Both);
+    socket.shutdown_both();
 }
 
-fn write_loop(
-    socket: &mut TcpStream,
+fn write_loop<W: Write>(
+    socket: &mut W,
     input: &PlayerWriterInput,
     stream_id: u32,
     chunk_size: u32,
@@ -333,8 +339,8 @@ fn write_loop(
 
 /// Writes a batch of media with one vectored write: per-player headers from `scratch`,
 /// shared chunked bodies by reference.
-fn write_batch(
-    socket: &mut TcpStream,
+fn write_batch<W: Write>(
+    socket: &mut W,
     batch: &[Arc<SharedMedia>],
     scratch: &mut Vec<u8>,
     stream_id: u32,
@@ -382,7 +388,7 @@ fn write_batch(
     write_all_vectored(socket, &mut slices)
 }
 
-fn write_all_vectored(socket: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+fn write_all_vectored<W: Write>(socket: &mut W, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
     while !slices.is_empty() {
         match socket.write_vectored(slices) {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "player socket closed")),

@@ -2,9 +2,11 @@
 //! be), starting the player's writer thread, and leaving the stream.
 
 use super::connection::{CloseReason, Connection};
-use super::player::{player_channel, run_writer};
+use super::player::{player_channel, run_writer, PlayerWriterInput};
 use super::registry::StreamKey;
 use super::stream::Stream;
+use super::transport::{PlayerSocket, WriteHalf};
+use crate::threads::ThreadTracker;
 use crossbeam_channel::Sender;
 use log::{info, warn};
 use std::sync::Arc;
@@ -60,7 +62,7 @@ impl Connection {
         if let Err(e) = self.session.accept_play(stream_id) {
             return Some(protocol(e));
         }
-        let writer_socket = match self.socket.try_clone() {
+        let writer_socket = match self.socket.write_half() {
             Ok(socket) => socket,
             Err(e) => return Some(CloseReason::Io(e)),
         };
@@ -76,12 +78,12 @@ impl Connection {
             return Some(CloseReason::Io(e));
         }
         let chunk_size = self.session.out_chunk_size();
-        let spawned = self
-            .ctx
-            .connection_threads
-            .spawn(format!("play-{}", self.conn_id), move || {
-                run_writer(writer_socket, input, stream_id, chunk_size, base)
-            });
+        let threads = &self.ctx.connection_threads;
+        let name = format!("play-{}", self.conn_id);
+        let spawned = match writer_socket {
+            WriteHalf::Plain(socket) => spawn_writer(threads, name, socket, input, stream_id, chunk_size, base),
+            WriteHalf::Tls(socket) => spawn_writer(threads, name, socket, input, stream_id, chunk_size, base),
+        };
         let writer = match spawned {
             Ok(writer) => writer,
             Err(e) => {
@@ -144,6 +146,19 @@ impl Connection {
             let _ = writer.join();
         }
     }
+}
+
+/// Starts the writer thread, monomorphised per socket kind (plain TCP keeps its own code).
+fn spawn_writer<S: PlayerSocket + Send + 'static>(
+    threads: &ThreadTracker,
+    name: String,
+    socket: S,
+    input: PlayerWriterInput,
+    stream_id: u32,
+    chunk_size: u32,
+    base: Option<u32>,
+) -> std::io::Result<JoinHandle<()>> {
+    threads.spawn(name, move || run_writer(socket, input, stream_id, chunk_size, base))
 }
 
 fn protocol(e: crate::protocol::session::SessionError) -> CloseReason {
