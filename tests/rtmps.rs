@@ -87,15 +87,44 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
     let clip = make_clip(dir.path(), "clip.flv", 3);
     // This Debian FFmpeg's TLS is GnuTLS: it does not verify by default (-tls_verify 0).
     let url = format!("rtmps://localhost:{}/live/secure", tls_addr.port());
+    // An FFmpeg player over rtmps:// waits for the publisher, then gets every packet.
+    let played = dir.path().join("played.framemd5");
+    let mut player = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-nostdin", "-i", &url, "-c", "copy", "-f", "framemd5", "-y",
+        ])
+        .arg(&played)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg player");
+    server.wait_for_log("waiting_for_publisher=true", DEADLINE);
     let mut ffmpeg = ffmpeg_publish(&clip, &url, false);
     let status = wait_child(&mut ffmpeg, DEADLINE);
     let mut errors = String::new();
     ffmpeg.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
     assert!(status.success(), "ffmpeg rtmps publish failed: {errors}");
     let recording = wait_recording_closed(&server, "secure");
-    assert_eq!(framemd5(&recording), framemd5(&clip));
-    let opened = server.wait_for_log("tls=true", DEADLINE);
-    assert!(opened.contains("connection opened"), "{opened}");
+    let source = framemd5(&clip);
+    assert_eq!(framemd5(&recording), source);
+    let status = wait_child(&mut player, DEADLINE);
+    let mut errors = String::new();
+    player.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
+    assert!(status.success(), "ffmpeg rtmps player failed: {errors}");
+    let played: Vec<String> = std::fs::read_to_string(&played)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        packet_hashes(&played),
+        packet_hashes(&source),
+        "the rtmps player's packets"
+    );
+    let opened = server.wait_for_logs("tls=true", 2, DEADLINE);
+    assert!(opened.iter().all(|l| l.contains("connection opened")), "{opened:?}");
 }
 
 #[test]
@@ -305,4 +334,27 @@ fn tls_client_stalling_mid_handshake_is_closed_by_the_handshake_deadline() {
     server.wait_for_logs("reason=handshake_timeout", 2, DEADLINE);
     // The server is still up.
     tls_client(tls_addr, &pki.ca).unwrap();
+}
+
+#[test]
+fn tls_port_shares_the_connection_limits_and_shuts_down_cleanly() {
+    let dir = TempDir::new("rtmps-limits");
+    let pki = make_pki(dir.path(), "a");
+    let (mut server, tls_addr) = tls_server(dir.path(), &pki, &["--max-connections-per-ip", "1"]);
+    let first = tls_client(tls_addr, &pki.ca).unwrap();
+    assert!(tls_client(tls_addr, &pki.ca).is_err(), "a second TLS connection got in");
+    let line = server.wait_for_log("connection refused", DEADLINE);
+    assert!(line.contains("max connections per ip (1)"), "{line}");
+    // One count for both ports.
+    assert!(RtmpClient::connect(server.addr, "live", TIMEOUT).is_err());
+    server.wait_for_logs("connection refused", 2, DEADLINE);
+    drop(first);
+    server.wait_for_log("reason=peer_closed", DEADLINE);
+    let mut held = tls_client(tls_addr, &pki.ca).unwrap();
+    held.publish("held").unwrap();
+    // SIGTERM with a TLS publisher connected: both accept loops stop, the connection closes.
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    server.wait_for_log("server stopped", DEADLINE);
+    assert!(held.round_trip().is_err(), "the TLS connection outlived the server");
 }
