@@ -85,7 +85,8 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
     let pki = make_pki(dir.path(), "a");
     let (server, tls_addr) = tls_server(dir.path(), &pki, &[]);
     let clip = make_clip(dir.path(), "clip.flv", 3);
-    // This Debian FFmpeg's TLS is GnuTLS: it does not verify by default (-tls_verify 0).
+    // This Debian FFmpeg's TLS is GnuTLS: it verifies only with -tls_verify 1 (the publisher
+    // does, with the test CA; the player does not).
     let url = format!("rtmps://localhost:{}/live/secure", tls_addr.port());
     // An FFmpeg player over rtmps:// waits for the publisher, then gets every packet.
     let played = dir.path().join("played.framemd5");
@@ -100,10 +101,7 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
         .spawn()
         .expect("spawn ffmpeg player");
     server.wait_for_log("waiting_for_publisher=true", DEADLINE);
-    let mut ffmpeg = ffmpeg_publish(&clip, &url, false);
-    let status = wait_child(&mut ffmpeg, DEADLINE);
-    let mut errors = String::new();
-    ffmpeg.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
+    let (status, errors) = ffmpeg_publish_verifying(&clip, &url, &pki.ca);
     assert!(status.success(), "ffmpeg rtmps publish failed: {errors}");
     let recording = wait_recording_closed(&server, "secure");
     let source = framemd5(&clip);
@@ -125,6 +123,32 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
     );
     let opened = server.wait_for_logs("tls=true", 2, DEADLINE);
     assert!(opened.iter().all(|l| l.contains("connection opened")), "{opened:?}");
+    // FFmpeg trusting another CA refuses the server's certificate.
+    let other = make_pki(dir.path(), "other");
+    let wrong = format!("rtmps://localhost:{}/live/untrusted", tls_addr.port());
+    let (status, errors) = ffmpeg_publish_verifying(&clip, &wrong, &other.ca);
+    assert!(!status.success(), "ffmpeg accepted a certificate of another CA");
+    assert!(errors.contains("verification"), "{errors}");
+}
+
+/// `ffmpeg -c copy -tls_verify 1 -ca_file CA -f flv URL`; returns its status and stderr.
+fn ffmpeg_publish_verifying(source: &Path, url: &str, ca: &Path) -> (std::process::ExitStatus, String) {
+    require_tool("ffmpeg");
+    let mut child = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(source)
+        .args(["-c", "copy", "-tls_verify", "1", "-ca_file"])
+        .arg(ca)
+        .args(["-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg");
+    let status = wait_child(&mut child, DEADLINE);
+    let mut errors = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
+    (status, errors)
 }
 
 #[test]

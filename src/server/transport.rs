@@ -59,10 +59,6 @@ impl ServerTransport {
             tls.close_notify();
         }
     }
-
-    pub fn is_tls(&self) -> bool {
-        matches!(self, ServerTransport::Tls(_))
-    }
 }
 
 impl Read for ServerTransport {
