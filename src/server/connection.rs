@@ -80,28 +80,10 @@ pub fn serve(
     let started = Instant::now();
     let socket = match tls {
         None => ServerTransport::Plain(socket),
-        Some(config) => {
-            let deadline = started + ctx.config.limits.handshake_timeout;
-            match server_stream::accept(config, socket, deadline) {
-                Ok(stream) => ServerTransport::Tls(Box::new(stream)),
-                Err(e) => {
-                    let reason = match e {
-                        TlsAcceptError::Timeout => CloseReason::Timeout("handshake"),
-                        TlsAcceptError::Closed => CloseReason::PeerClosed,
-                        e => {
-                            warn!("TLS handshake failed conn_id={conn_id} remote={remote} error=\"{e}\"");
-                            CloseReason::Tls(e)
-                        }
-                    };
-                    ctx.unregister_socket(conn_id);
-                    info!(
-                        "connection closed conn_id={conn_id} remote={remote} reason={reason} bytes_in=0 bytes_out=0 duration_s={:.1}",
-                        started.elapsed().as_secs_f64()
-                    );
-                    return;
-                }
-            }
-        }
+        Some(config) => match tls_handshake(&ctx, socket, config, conn_id, remote, started) {
+            Some(stream) => stream,
+            None => return,
+        },
     };
     let session_config = SessionConfig {
         chunk_size: ctx.config.chunk_size,
@@ -136,6 +118,37 @@ pub fn serve(
         connection.bytes_out,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The TLS handshake within the handshake deadline; on failure logs the close and returns None.
+fn tls_handshake(
+    ctx: &ServerContext,
+    socket: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    conn_id: u64,
+    remote: SocketAddr,
+    started: Instant,
+) -> Option<ServerTransport> {
+    let deadline = started + ctx.config.limits.handshake_timeout;
+    let e = match server_stream::accept(config, socket, deadline) {
+        Ok(stream) => return Some(ServerTransport::Tls(Box::new(stream))),
+        Err(e) => e,
+    };
+    let reason = match e {
+        _ if ctx.is_shutting_down() => CloseReason::Shutdown,
+        TlsAcceptError::Timeout => CloseReason::Timeout("handshake"),
+        TlsAcceptError::Closed => CloseReason::PeerClosed,
+        e => {
+            warn!("TLS handshake failed conn_id={conn_id} remote={remote} error=\"{e}\"");
+            CloseReason::Tls(e)
+        }
+    };
+    ctx.unregister_socket(conn_id);
+    info!(
+        "connection closed conn_id={conn_id} remote={remote} reason={reason} bytes_in=0 bytes_out=0 duration_s={:.1}",
+        started.elapsed().as_secs_f64()
+    );
+    None
 }
 
 /// Handshake randomness: not secret, only needs to differ between connections.
