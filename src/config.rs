@@ -152,6 +152,12 @@ pub struct Args {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+
+    // HTTP API flags (issue 5).
+    /// file whose first line is a bearer token every API and /metrics request must carry
+    /// (Authorization: Bearer TOKEN; /healthz stays open); reloaded on SIGHUP (default: off)
+    #[argh(option)]
+    pub http_token_file: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -261,6 +267,7 @@ impl From<Args> for Config {
                 allow_publish: args.allow_publish,
                 deny: args.deny,
                 max_connections_per_ip: args.max_connections_per_ip,
+                http_token_file: args.http_token_file,
             },
         }
     }

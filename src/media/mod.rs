@@ -2,6 +2,7 @@
 
 pub mod avc_sps;
 pub mod codec;
+pub mod describe;
 pub mod frame;
 pub mod gop_cache;
 

@@ -88,7 +88,9 @@ impl Server {
             config.record_dir.display(),
             config.chunk_size
         );
+        self.ctx.accept_heartbeat.entering_accept();
         for incoming in self.listener.incoming() {
+            self.ctx.accept_heartbeat.left_accept();
             if self.ctx.is_shutting_down() {
                 break;
             }
@@ -100,6 +102,7 @@ impl Server {
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
+            self.ctx.accept_heartbeat.entering_accept();
         }
         drop(self.listener);
         self.ctx.close_all_sockets();
