@@ -1,8 +1,9 @@
 //! What the API tells about a published stream's media (pure): codec names from the first
 //! bytes of audio and video payloads (legacy FLV codec ids and Enhanced RTMP FourCCs), and
-//! the picture size from a video sequence header (AVC, and HEVC when its parser knows it).
+//! the picture size from a video sequence header (AVC or HEVC).
 
 use super::avc_sps::avc_picture_size;
+use super::hevc_sps::hevc_picture_size;
 
 /// Enhanced RTMP: the high bit of a video payload's first byte marks the extended header.
 const EX_HEADER_BIT: u8 = 0x80;
@@ -50,21 +51,27 @@ pub fn audio_codec_name(payload: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Width and height from a video sequence header payload (legacy AVC tag body or an
-/// Enhanced RTMP `avc1` SequenceStart); None for other codecs or a header it cannot read.
+/// Width and height from a video sequence header payload (legacy AVC or HEVC tag body, or
+/// an Enhanced RTMP `avc1`/`hvc1` SequenceStart); None for other codecs or a header it
+/// cannot read.
 pub fn picture_size(payload: &[u8]) -> Option<(u32, u32)> {
     let first = *payload.first()?;
     if first & EX_HEADER_BIT != 0 {
-        if first & 0x0F != EX_PACKET_SEQUENCE_START || payload.get(1..5)? != b"avc1" {
+        if first & 0x0F != EX_PACKET_SEQUENCE_START {
             return None;
         }
         // The record follows five bytes here too (header byte and FourCC), as in a legacy
-        // tag (header byte, packet type, composition time), which is where avc_picture_size
-        // looks for it.
-        return avc_picture_size(payload);
+        // tag (header byte, packet type, composition time), which is where both parsers
+        // look for it.
+        return match payload.get(1..5)? {
+            b"avc1" => avc_picture_size(payload),
+            b"hvc1" => hevc_picture_size(payload),
+            _ => None,
+        };
     }
     match first & 0x0F {
         CODEC_AVC => avc_picture_size(payload),
+        CODEC_HEVC_LEGACY => hevc_picture_size(payload),
         _ => None,
     }
 }

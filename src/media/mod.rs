@@ -5,5 +5,6 @@ pub mod codec;
 pub mod describe;
 pub mod frame;
 pub mod gop_cache;
+pub mod hevc_sps;
 
 pub use frame::{Frame, FrameKind};
