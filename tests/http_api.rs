@@ -238,3 +238,29 @@ fn server_refuses_to_start_with_an_unusable_token_file() {
         assert!(stderr.contains("cannot load the HTTP token file"), "{stderr}");
     }
 }
+
+#[test]
+fn a_recording_that_cannot_open_its_file_counts_as_failed() {
+    let dir = common::TempDir::new("api-record-fail");
+    // A plain file where the record dir's parent should be: no file can be created below it.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let record_dir = blocker.join("rec");
+    let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
+    let api = api_addr(&server);
+    let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    publisher.publish("broken").unwrap();
+    publisher
+        .send_frame(FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, 0x64])
+        .unwrap();
+    publish_range(&mut publisher, 0, 5);
+    server.wait_for_log("recording failed to start", DEADLINE);
+    let samples = parse_prometheus(&http(api, "GET", "/metrics").1);
+    assert!(samples["rtmp_recordings_failed_total"] >= 1.0);
+    assert_eq!(samples["rtmp_recordings_active"], 0.0);
+    assert_eq!(samples["rtmp_recordings_finished_total"], 0.0);
+    let json: serde_json::Value = serde_json::from_str(&http(api, "GET", "/api/streams").1).unwrap();
+    let s = &json["streams"][0];
+    assert_eq!(s["recording"], true, "the publish records, but no file is open");
+    assert!(s["recording_file"].is_null() && s["recording_bytes"].is_null(), "{s}");
+}

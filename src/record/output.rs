@@ -248,13 +248,13 @@ impl Writer {
         let (part, file) = match naming::create_part(&self.shared.dir, &relative) {
             Ok(created) => created,
             Err(e) => {
+                self.shared.counters.ended(false);
                 error!(
                     "recording failed to start {} dir={} error=\"{e}\"",
                     self.label,
                     self.shared.dir.display()
                 );
                 self.retry_at = Some(now + RETRY_AFTER_ERROR);
-                self.shared.counters.ended(false);
                 return false;
             }
         };
