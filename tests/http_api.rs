@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{api_addr, field, http_request, parse_prometheus, ServerProcess, DEADLINE};
+use common::http::{api_addr, http_request, parse_prometheus};
+use common::{field, ServerProcess, DEADLINE};
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
 use std::net::SocketAddr;
@@ -21,10 +22,7 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
 #[test]
 fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
     let server = ServerProcess::start(&[]);
-    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let api = api_addr(&server);
     assert_eq!(http(api, "GET", "/healthz"), (200, r#"{"status":"ok"}"#.to_owned()));
 
     let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
@@ -87,10 +85,7 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
 #[test]
 fn api_and_metrics_report_the_disk_guard() {
     let server = ServerProcess::start(&["--record-min-free", "999999T"]);
-    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let api = api_addr(&server);
     let (status, body) = http(api, "GET", "/api/recording");
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -125,10 +120,7 @@ fn record_start_and_stop_through_the_api_record_exactly_the_packets_between_from
     let dir = common::TempDir::new("api-record");
     let record_dir = dir.path().join("rec");
     let server = ServerProcess::start(&["--record-dir", record_dir.to_str().unwrap()]);
-    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let api = api_addr(&server);
     let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     publisher.publish("ondemand").unwrap();
     publisher

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{api_addr, http_request, make_clip, parse_prometheus, wait_child, HttpReply, ServerProcess, DEADLINE};
+use common::http::{api_addr, http_request, parse_prometheus, HttpReply};
+use common::{make_clip, wait_child, ServerProcess, DEADLINE};
 use rtmp_server::client::{PlayEvent, RtmpClient};
 use std::net::SocketAddr;
 use std::path::PathBuf;
