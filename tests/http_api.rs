@@ -146,6 +146,7 @@ fn record_start_and_stop_through_the_api_record_exactly_the_packets_between_from
         "from the first keyframe after start to the stop"
     );
     assert_eq!(http(api, "POST", "/api/streams/live/absent/record/start").0, 404);
+    assert_eq!(http(api, "GET", "/api/streams/live/ondemand/record/start").0, 405);
 }
 
 #[test]

@@ -96,7 +96,12 @@ fn respond(request: Request, ctx: &ServerContext) {
         }
         (
             _,
-            ["healthz"] | ["metrics"] | ["api", "streams"] | ["api", "recording"] | ["api", "streams", _, _, "kick"],
+            ["healthz"]
+            | ["metrics"]
+            | ["api", "streams"]
+            | ["api", "recording"]
+            | ["api", "streams", _, _, "kick"]
+            | ["api", "streams", _, _, "record", "start" | "stop"],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
     };
