@@ -170,6 +170,12 @@ pub struct Args {
     /// PEM CA certificate(s) trusted for rtmps:// push targets besides the system roots (default: none)
     #[argh(option)]
     pub push_ca: Option<PathBuf>,
+
+    // HTTP API flags (issue 5).
+    /// file whose first line is a bearer token every API and /metrics request must carry
+    /// (Authorization: Bearer TOKEN; /healthz stays open); reloaded on SIGHUP (default: off)
+    #[argh(option)]
+    pub http_token_file: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -282,6 +288,7 @@ impl From<Args> for Config {
                 allow_publish: args.allow_publish,
                 deny: args.deny,
                 max_connections_per_ip: args.max_connections_per_ip,
+                http_token_file: args.http_token_file,
             },
             // Checked by parse_args first: the three listening flags come together.
             tls: TlsOptions::from_flags(args.tls_listen, args.tls_cert, args.tls_key, args.push_ca.clone()).unwrap_or(

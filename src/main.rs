@@ -78,6 +78,10 @@ fn main() -> ExitCode {
             }
         }
     }
+    if let Err(e) = ctx.http_token.reload() {
+        log::error!("cannot load the HTTP token file error=\"{e}\"");
+        return ExitCode::from(1);
+    }
     if let Some(addr) = ctx.config.http_listen {
         if let Err(e) = ops::http::start(addr, Arc::clone(&ctx)) {
             log::error!(
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
         let notifier = notifier.clone();
         move || notifier.iter().for_each(|n| n.notify_or_log("STOPPING=1"))
     };
-    if let Err(e) = ops::signals::install(server.shutdown_handle(), ctx, on_stop) {
+    if let Err(e) = ops::signals::install(server.shutdown_handle(), Arc::clone(&ctx), on_stop) {
         log::error!("cannot install signal handlers error=\"{e}\"");
         return ExitCode::from(1);
     }
@@ -105,7 +109,9 @@ fn main() -> ExitCode {
         // Listening since bind: connections queue in the backlog until run() accepts them.
         notifier.notify_or_log(&format!("READY=1\nSTATUS=listening on {}", server.local_addr()));
         if let Some(interval) = systemd::watchdog_interval() {
-            if let Err(e) = systemd::start_watchdog(notifier, interval, || true) {
+            let mut liveness = ops::watchdog::Liveness::default();
+            let alive = move || ops::watchdog::server_alive(&ctx, &mut liveness);
+            if let Err(e) = systemd::start_watchdog(notifier, interval, alive) {
                 log::error!("cannot start the systemd watchdog error=\"{e}\"");
                 return ExitCode::from(1);
             }

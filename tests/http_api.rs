@@ -1,72 +1,28 @@
 //! The HTTP API: /healthz, /api/streams field by field while a stream is live, /metrics as
-//! Prometheus text (checked with a small parser), kick, and JSON errors.
+//! Prometheus text (checked with a small parser), kick, JSON errors, and the bearer token.
+//! (tests/http_api_ffmpeg.rs checks the API while FFmpeg publishes.)
 
 mod common;
 
+use common::http::{api_addr, http_request, parse_prometheus};
 use common::{field, ServerProcess, DEADLINE};
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One HTTP/1.0 request; returns (status, body).
+/// One HTTP/1.0 request without a token; returns (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(
-        socket,
-        "{method} {path} HTTP/1.0\r\nHost: test\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    socket.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Parses Prometheus text: every non-comment line is `name{labels} value`.
-fn parse_prometheus(text: &str) -> HashMap<String, f64> {
-    let mut samples = HashMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        if let Some(comment) = line.strip_prefix('#') {
-            let kind = comment.split_whitespace().next().unwrap();
-            assert!(kind == "HELP" || kind == "TYPE", "bad comment line {line:?}");
-            continue;
-        }
-        let (name, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("bad sample line {line:?}"));
-        let metric = name.split('{').next().unwrap();
-        assert!(
-            metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "bad name {name:?}"
-        );
-        if name.contains('{') {
-            assert!(name.ends_with('}'), "bad labels {name:?}");
-        }
-        samples.insert(
-            name.to_owned(),
-            value.parse::<f64>().unwrap_or_else(|_| panic!("bad value {line:?}")),
-        );
-    }
-    samples
+    let reply = http_request(addr, method, path, &[]);
+    (reply.status, reply.body)
 }
 
 #[test]
 fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
     let server = ServerProcess::start(&[]);
-    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let api = api_addr(&server);
     assert_eq!(http(api, "GET", "/healthz"), (200, r#"{"status":"ok"}"#.to_owned()));
 
     let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
@@ -129,10 +85,7 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
 #[test]
 fn api_and_metrics_report_the_disk_guard() {
     let server = ServerProcess::start(&["--record-min-free", "999999T"]);
-    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let api = api_addr(&server);
     let (status, body) = http(api, "GET", "/api/recording");
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -167,10 +120,7 @@ fn record_start_and_stop_through_the_api_record_exactly_the_packets_between_from
     let dir = common::TempDir::new("api-record");
     let record_dir = dir.path().join("rec");
     let server = ServerProcess::start(&["--record-dir", record_dir.to_str().unwrap()]);
-    let api: SocketAddr = field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let api = api_addr(&server);
     let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     publisher.publish("ondemand").unwrap();
     publisher
@@ -196,4 +146,114 @@ fn record_start_and_stop_through_the_api_record_exactly_the_packets_between_from
         "from the first keyframe after start to the stop"
     );
     assert_eq!(http(api, "POST", "/api/streams/live/absent/record/start").0, 404);
+    assert_eq!(http(api, "GET", "/api/streams/live/ondemand/record/start").0, 405);
+}
+
+#[test]
+fn bearer_token_guards_every_route_but_healthz_and_reloads_on_sighup() {
+    let dir = common::TempDir::new("api-token");
+    let token_file = dir.path().join("api.token");
+    std::fs::write(&token_file, "first-Token-7f3a\n# not part of the token\n").unwrap();
+    let server = ServerProcess::start(&["--http-token-file", token_file.to_str().unwrap()]);
+    let api = api_addr(&server);
+    let right = "Authorization: Bearer first-Token-7f3a";
+
+    assert_eq!(
+        http_request(api, "GET", "/healthz", &[]).status,
+        200,
+        "healthz stays open"
+    );
+    for path in ["/api/streams", "/api/recording", "/metrics"] {
+        for headers in [
+            &[][..],
+            &["Authorization: Bearer first-Token-7f3b"][..],
+            &["Authorization: Bearer first-Token-7f3a-and-more"][..],
+            &["Authorization: Basic first-Token-7f3a"][..],
+        ] {
+            let reply = http_request(api, "GET", path, headers);
+            assert_eq!(reply.status, 401, "{path} with {headers:?}: {}", reply.body);
+            assert_eq!(reply.json()["status"], 401);
+            assert!(
+                reply
+                    .header("WWW-Authenticate")
+                    .is_some_and(|v| v.starts_with("Bearer")),
+                "{}",
+                reply.headers
+            );
+        }
+        assert_eq!(http_request(api, "GET", path, &[right]).status, 200, "{path}");
+    }
+    let kick = http_request(api, "POST", "/api/streams/live/none/kick", &[]);
+    assert_eq!(kick.status, 401, "POST routes too");
+    assert_eq!(
+        http_request(api, "POST", "/api/streams/live/none/kick", &[right]).status,
+        404
+    );
+    let metrics = parse_prometheus(&http_request(api, "GET", "/metrics", &[right]).body);
+    assert_eq!(metrics["rtmp_http_auth_failures_total"], 13.0);
+
+    // SIGHUP: a broken file keeps the token in use, a new one replaces it.
+    std::fs::write(&token_file, "\n").unwrap();
+    server.signal("HUP");
+    server.wait_for_log("HTTP token reload failed", DEADLINE);
+    assert_eq!(http_request(api, "GET", "/metrics", &[right]).status, 200);
+    std::fs::write(&token_file, "second-Token-91c2").unwrap();
+    server.signal("HUP");
+    server.wait_for_log("HTTP token reloaded", DEADLINE);
+    assert_eq!(http_request(api, "GET", "/metrics", &[right]).status, 401);
+    let second = "Authorization: bearer second-Token-91c2";
+    assert_eq!(http_request(api, "GET", "/metrics", &[second]).status, 200);
+
+    let log = server.log_lines().join("\n");
+    assert!(log.contains("HTTP request refused"), "refusals are logged");
+    assert!(
+        !log.contains("Token-7f3a") && !log.contains("Token-91c2"),
+        "token in the log:\n{log}"
+    );
+}
+
+#[test]
+fn server_refuses_to_start_with_an_unusable_token_file() {
+    let dir = common::TempDir::new("api-token-bad");
+    let empty = dir.path().join("empty.token");
+    std::fs::write(&empty, "").unwrap();
+    for file in [empty, dir.path().join("missing.token")] {
+        let output = common::run_server_command(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--http-token-file",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{file:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cannot load the HTTP token file"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_recording_that_cannot_open_its_file_counts_as_failed() {
+    let dir = common::TempDir::new("api-record-fail");
+    // A plain file where the record dir's parent should be: no file can be created below it.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let record_dir = blocker.join("rec");
+    let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
+    let api = api_addr(&server);
+    let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    publisher.publish("broken").unwrap();
+    publisher
+        .send_frame(FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, 0x64])
+        .unwrap();
+    publish_range(&mut publisher, 0, 5);
+    server.wait_for_log("recording failed to start", DEADLINE);
+    let samples = parse_prometheus(&http(api, "GET", "/metrics").1);
+    assert!(samples["rtmp_recordings_failed_total"] >= 1.0);
+    assert_eq!(samples["rtmp_recordings_active"], 0.0);
+    assert_eq!(samples["rtmp_recordings_finished_total"], 0.0);
+    let json: serde_json::Value = serde_json::from_str(&http(api, "GET", "/api/streams").1).unwrap();
+    let s = &json["streams"][0];
+    assert_eq!(s["recording"], true, "the publish records, but no file is open");
+    assert!(s["recording_file"].is_null() && s["recording_bytes"].is_null(), "{s}");
 }

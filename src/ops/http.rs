@@ -1,5 +1,7 @@
 //! The HTTP control API (blocking, one thread per request): GET /healthz, GET /api/streams,
-//! POST /api/streams/{app}/{stream}/kick, GET /metrics. Errors are JSON with a status code.
+//! GET /api/recording, POST /api/streams/{app}/{stream}/kick and .../record/{start,stop},
+//! GET /metrics. Errors are JSON with a status code. With `--http-token-file` every route
+//! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
 
 use super::metrics::{self, Metrics};
 use crate::server::context::ServerContext;
@@ -48,9 +50,35 @@ fn error(status: u16, message: &str) -> Response<io::Cursor<Vec<u8>>> {
     json_response(status, &json!({ "error": message, "status": status }))
 }
 
+/// The Authorization header's value, if the request has one.
+fn authorization(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .map(|h| h.value.as_str())
+}
+
+fn unauthorized() -> Response<io::Cursor<Vec<u8>>> {
+    let mut response = error(401, "missing or wrong bearer token");
+    if let Some(h) = header("WWW-Authenticate", "Bearer realm=\"rtmp-server\"") {
+        response.add_header(h);
+    }
+    response
+}
+
 fn respond(request: Request, ctx: &ServerContext) {
     let path = request.url().split('?').next().unwrap_or("").to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let open_route = segments.as_slice() == ["healthz"];
+    if !open_route && !ctx.http_token.allows(authorization(&request)) {
+        Metrics::add(&ctx.metrics.http_auth_failures, 1);
+        // Neither the header nor the token is logged.
+        let remote = request.remote_addr().map(ToString::to_string).unwrap_or_default();
+        warn!("HTTP request refused, missing or wrong token remote={remote} path={path:?}");
+        let _ = request.respond(unauthorized());
+        return;
+    }
     let response = match (request.method(), segments.as_slice()) {
         (Method::Get, ["healthz"]) => json_response(200, &json!({ "status": "ok" })),
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
@@ -68,7 +96,12 @@ fn respond(request: Request, ctx: &ServerContext) {
         }
         (
             _,
-            ["healthz"] | ["metrics"] | ["api", "streams"] | ["api", "recording"] | ["api", "streams", _, _, "kick"],
+            ["healthz"]
+            | ["metrics"]
+            | ["api", "streams"]
+            | ["api", "recording"]
+            | ["api", "streams", _, _, "kick"]
+            | ["api", "streams", _, _, "record", "start" | "stop"],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
     };
@@ -81,6 +114,7 @@ fn streams(ctx: &ServerContext) -> Value {
         .snapshot()
         .into_iter()
         .map(|s| {
+            let file = ctx.recordings.current_file(&s.app, &s.stream);
             json!({
                 "app": s.app,
                 "stream": s.stream,
@@ -94,7 +128,14 @@ fn streams(ctx: &ServerContext) -> Value {
                 "frames": s.frames,
                 "players": s.players,
                 "player_dropped_frames": s.dropped_frames,
+                "video_codec": s.video_codec_name,
+                "audio_codec": s.audio_codec_name,
+                "width": s.picture_size.map(|(w, _)| w),
+                "height": s.picture_size.map(|(_, h)| h),
+                "bitrate_bps": s.bitrate,
                 "recording": s.recording,
+                "recording_file": file.as_ref().map(|(path, _)| path.display().to_string()),
+                "recording_bytes": file.map(|(_, bytes)| bytes),
             })
         })
         .collect();

@@ -14,6 +14,8 @@ pub struct Metrics {
     pub protocol_errors: AtomicU64,
     pub kicks: AtomicU64,
     pub auth_failures: AtomicU64,
+    /// API requests refused for a missing or wrong bearer token.
+    pub http_auth_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -119,6 +121,31 @@ pub fn render(ctx: &ServerContext) -> String {
         "Publishes and plays refused by keys or address lists.",
         load(&m.auth_failures),
     );
+    metric(
+        "rtmp_http_auth_failures_total",
+        "counter",
+        "HTTP API requests refused for a missing or wrong bearer token.",
+        load(&m.http_auth_failures),
+    );
+    let records = ctx.recordings.shared().counters.counts();
+    metric(
+        "rtmp_recordings_active",
+        "gauge",
+        "Recording files being written.",
+        records.active,
+    );
+    metric(
+        "rtmp_recordings_finished_total",
+        "counter",
+        "Recording files finalized.",
+        records.finished,
+    );
+    metric(
+        "rtmp_recordings_failed_total",
+        "counter",
+        "Recording files that could not be opened or were stopped by an I/O error.",
+        records.failed,
+    );
     let guard = disk_guard(ctx);
     metric(
         "rtmp_record_disk_low",
@@ -144,6 +171,21 @@ pub fn render(ctx: &ServerContext) -> String {
             escape_label(&s.app),
             escape_label(&s.stream),
             s.bytes
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP rtmp_stream_bitrate_bits_per_second Media bitrate per stream over the last {} s.",
+        super::bitrate::BITRATE_WINDOW.as_secs()
+    );
+    let _ = writeln!(out, "# TYPE rtmp_stream_bitrate_bits_per_second gauge");
+    for s in &streams {
+        let _ = writeln!(
+            out,
+            "rtmp_stream_bitrate_bits_per_second{{app=\"{}\",stream=\"{}\"}} {}",
+            escape_label(&s.app),
+            escape_label(&s.stream),
+            s.bitrate
         );
     }
     out

@@ -2,9 +2,12 @@
 //! and their settings.
 
 pub mod auth;
+pub mod bitrate;
 pub mod cidr;
 pub mod http;
 pub mod metrics;
 pub mod options;
 pub mod signals;
 pub mod systemd;
+pub mod token;
+pub mod watchdog;

@@ -1,4 +1,4 @@
-//! The operations settings (auth and admission flags) and their flag parsers.
+//! The operations settings (auth, admission and API token flags) and their flag parsers.
 
 use super::cidr::{Cidr, CidrError};
 use std::path::PathBuf;
@@ -13,6 +13,8 @@ pub struct OpsOptions {
     pub deny: Vec<Cidr>,
     /// Zero: no per-address limit.
     pub max_connections_per_ip: usize,
+    /// `--http-token-file`: the API wants `Authorization: Bearer TOKEN` (None: open API).
+    pub http_token_file: Option<PathBuf>,
 }
 
 pub fn parse_cidr(value: &str) -> Result<Cidr, String> {

@@ -1,6 +1,6 @@
 //! Signals: a watcher thread turns the first SIGINT/SIGTERM into a graceful shutdown
 //! (after `on_stop`, e.g. telling systemd STOPPING=1) and each SIGHUP into a reload of the
-//! key files.
+//! key files and the HTTP API token file.
 
 use crate::server::context::ServerContext;
 use crate::server::ShutdownHandle;
@@ -20,6 +20,7 @@ pub fn install(handle: ShutdownHandle, ctx: Arc<ServerContext>, on_stop: impl Fn
                 SIGHUP => {
                     info!("signal received signal=SIGHUP");
                     reload_keys(&ctx);
+                    reload_http_token(&ctx);
                 }
                 _ if stopping => {}
                 _ => {
@@ -33,6 +34,17 @@ pub fn install(handle: ShutdownHandle, ctx: Arc<ServerContext>, on_stop: impl Fn
         }
     })?;
     Ok(())
+}
+
+/// Re-reads --http-token-file; on an error the token in use stays. The token is not logged.
+pub fn reload_http_token(ctx: &ServerContext) {
+    if !ctx.http_token.enabled() {
+        return;
+    }
+    match ctx.http_token.reload() {
+        Ok(()) => info!("HTTP token reloaded"),
+        Err(e) => error!("HTTP token reload failed, keeping the previous token error=\"{e}\""),
+    }
 }
 
 /// Re-reads --publish-keys and --play-keys; on an error the keys in use stay.

@@ -2,7 +2,7 @@
 //! $NOTIFY_SOCKET with std's UnixDatagram (a leading '@' names an abstract socket), the
 //! watchdog pinger thread, and socket activation (LISTEN_FDS/LISTEN_PID: serve on fd 3).
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use std::fmt;
 use std::io;
 use std::net::TcpListener;
@@ -77,18 +77,29 @@ pub fn watchdog_interval() -> Option<Duration> {
     Some(interval.max(MIN_WATCHDOG_INTERVAL))
 }
 
-/// Starts a thread sending WATCHDOG=1 every `interval` while `alive()` holds.
+/// Starts a thread that checks `healthy()` every `interval` and sends WATCHDOG=1 only when
+/// it holds (a wedged server stops pinging, so systemd restarts it).
 pub fn start_watchdog(
     notifier: Arc<Notifier>,
     interval: Duration,
-    alive: impl Fn() -> bool + Send + 'static,
+    mut healthy: impl FnMut() -> bool + Send + 'static,
 ) -> io::Result<()> {
     info!("systemd watchdog enabled interval_ms={}", interval.as_millis());
     std::thread::Builder::new().name("watchdog".into()).spawn(move || {
-        while alive() {
-            if let Err(e) = notifier.notify("WATCHDOG=1") {
-                warn!("systemd watchdog ping failed error=\"{e}\"");
+        let mut was_healthy = true;
+        loop {
+            let now_healthy = healthy();
+            if now_healthy {
+                if let Err(e) = notifier.notify("WATCHDOG=1") {
+                    warn!("systemd watchdog ping failed error=\"{e}\"");
+                }
             }
+            match (was_healthy, now_healthy) {
+                (true, false) => error!("systemd watchdog not pinged, accept loop stuck"),
+                (false, true) => info!("systemd watchdog pings again, accept loop back"),
+                _ => {}
+            }
+            was_healthy = now_healthy;
             std::thread::sleep(interval);
         }
     })?;

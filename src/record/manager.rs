@@ -8,13 +8,14 @@
 
 use super::options::RecordOptions;
 use super::recorder::{RecordShared, Recorder, RecordingRequest};
+use super::status::RecordingStatus;
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{info, warn};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use time::UtcOffset;
 
@@ -39,6 +40,8 @@ pub struct RecordManager {
     parked: ParkedMap,
     reaper: Mutex<Option<Sender<()>>>,
     shutting_down: AtomicBool,
+    /// The latest recording of each stream, while its writer runs (for the API).
+    statuses: Mutex<HashMap<StreamName, Weak<RecordingStatus>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -61,6 +64,7 @@ impl RecordManager {
             parked: Arc::new(Mutex::new(HashMap::new())),
             reaper: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
+            statuses: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,10 +91,17 @@ impl RecordManager {
                 return Some(parked.recorder);
             }
         }
+        let status = Arc::new(RecordingStatus::default());
+        {
+            let mut statuses = lock(&self.statuses);
+            statuses.retain(|_, s| s.strong_count() > 0);
+            statuses.insert((app.to_owned(), stream.to_owned()), Arc::downgrade(&status));
+        }
         let request = RecordingRequest {
             app: app.to_owned(),
             stream: stream.to_owned(),
             conn_id,
+            status,
         };
         match Recorder::start(request, Arc::clone(&self.shared), &self.tracker) {
             Ok(recorder) => Some(recorder),
@@ -99,6 +110,14 @@ impl RecordManager {
                 None
             }
         }
+    }
+
+    /// The file app/stream records to now and its flushed bytes (None when not recording).
+    pub fn current_file(&self, app: &str, stream: &str) -> Option<(PathBuf, u64)> {
+        let status = lock(&self.statuses)
+            .get(&(app.to_owned(), stream.to_owned()))
+            .and_then(Weak::upgrade)?;
+        status.current()
     }
 
     /// A publication ended. A clean unpublish finalizes at once; a lost connection parks

@@ -2,7 +2,8 @@
 //! reconnects (`manager`); one writer thread per recording owns its files (`recorder`),
 //! driven by the pure `segmenter` (start points, rotation, bytes) and `timeline` (timestamp
 //! rebase); `naming` (templates, `.part` files), `disk` (free space), `retention`, `hook`,
-//! `recover` (start-up repair of `.part` files) and `options` (the `--record-*` flags).
+//! `recover` (start-up repair of `.part` files), `options` (the `--record-*` flags) and
+//! `status` (file, bytes and counters for the API).
 
 pub mod disk;
 pub mod hook;
@@ -14,5 +15,6 @@ pub mod recorder;
 pub mod recover;
 pub mod retention;
 pub mod segmenter;
+pub mod status;
 pub mod timeline;
 pub mod walk;

@@ -16,6 +16,7 @@ use super::naming;
 use super::recorder::{RecordMsg, RecordShared, RecordingRequest};
 use super::recover::repair_and_finalize;
 use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY_OFFSET};
+use super::status::RecordingStatus;
 use crate::flv::FLAGS_OFFSET;
 use crate::media::{Frame, FrameKind};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -61,6 +62,8 @@ struct Writer {
     last_disk_check: Instant,
     low_disk: bool,
     retry_at: Option<Instant>,
+    /// The open file and its flushed bytes, for the API.
+    status: Arc<RecordingStatus>,
 }
 
 /// The thread body: runs until the handle is dropped, then finalizes.
@@ -92,6 +95,7 @@ pub fn run(
         last_disk_check: now,
         low_disk: false,
         retry_at: None,
+        status: request.status,
         shared,
     };
     loop {
@@ -156,6 +160,7 @@ impl Writer {
         if result.is_ok() && keyframe {
             result = file.out.flush();
             self.last_flush = Instant::now();
+            self.report_flushed();
         }
         if let Err(e) = result {
             self.fail(e);
@@ -180,6 +185,9 @@ impl Writer {
         if self.file.is_some() && (refresh_due || flush_due) {
             self.last_flush = now;
             let mut result = self.file.as_mut().map_or(Ok(()), |f| f.out.flush());
+            if result.is_ok() {
+                self.report_flushed();
+            }
             if result.is_ok() && refresh_due {
                 self.last_refresh = now;
                 result = self.refresh_metadata();
@@ -187,6 +195,13 @@ impl Writer {
             if let Err(e) = result {
                 self.fail(e);
             }
+        }
+    }
+
+    /// After a flush: everything the segmenter counted is in the file.
+    fn report_flushed(&self) {
+        if let Some(segment) = self.segmenter.segment() {
+            self.status.flushed(segment.bytes());
         }
     }
 
@@ -233,6 +248,7 @@ impl Writer {
         let (part, file) = match naming::create_part(&self.shared.dir, &relative) {
             Ok(created) => created,
             Err(e) => {
+                self.shared.counters.ended(false);
                 error!(
                     "recording failed to start {} dir={} error=\"{e}\"",
                     self.label,
@@ -253,6 +269,8 @@ impl Writer {
         }
         let mut out = BufWriter::with_capacity(FILE_BUFFER_SIZE, file);
         let written = out.write_all(&self.buf);
+        self.shared.counters.opened();
+        self.status.opened(part.clone());
         self.file = Some(OpenFile { part, out, opened: now });
         self.last_refresh = now;
         self.last_flush = now;
@@ -270,7 +288,9 @@ impl Writer {
         let Some(file) = self.file.take() else {
             return;
         };
+        self.status.closed();
         let Some(segment) = self.segmenter.close() else {
+            self.shared.counters.closed(false);
             return;
         };
         let OpenFile { part, out, opened } = file;
@@ -286,10 +306,13 @@ impl Writer {
                 segment.bytes(),
                 segment.tags
             );
+            self.shared.counters.closed(false);
             self.salvage(part);
             return;
         }
-        match naming::finalize_part(&part) {
+        let renamed = naming::finalize_part(&part);
+        self.shared.counters.closed(renamed.is_ok());
+        match renamed {
             Ok(done) => self.finished(done, segment.bytes(), segment.tags, segment.duration_ms(), opened),
             Err(e) => error!(
                 "recording not renamed {} file={} error=\"{e}\"",
@@ -320,6 +343,8 @@ impl Writer {
         let Some(file) = self.file.take() else {
             return;
         };
+        self.status.closed();
+        self.shared.counters.closed(false);
         self.segmenter.close();
         self.retry_at = Some(Instant::now() + RETRY_AFTER_ERROR);
         error!(

@@ -9,6 +9,7 @@ use super::hook::{self, FinishedFile};
 use super::options::RecordOptions;
 use super::output;
 use super::retention;
+use super::status::{RecordCounters, RecordingStatus};
 use crate::media::{Frame, FrameKind};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Sender, TrySendError};
@@ -32,6 +33,8 @@ pub struct RecordShared {
     pub budget: usize,
     /// Serializes retention passes.
     retention_lock: Arc<Mutex<()>>,
+    /// Files open, finalized and failed (for /metrics).
+    pub counters: RecordCounters,
 }
 
 impl RecordShared {
@@ -42,6 +45,7 @@ impl RecordShared {
             local_offset,
             budget,
             retention_lock: Arc::new(Mutex::new(())),
+            counters: RecordCounters::default(),
         }
     }
 
@@ -91,6 +95,8 @@ pub struct RecordingRequest {
     pub app: String,
     pub stream: String,
     pub conn_id: u64,
+    /// The file being written and its bytes (for the API); the writer keeps it current.
+    pub status: Arc<RecordingStatus>,
 }
 
 /// The connection thread's side of a recording.

@@ -27,6 +27,10 @@ pub struct ServerContext {
     pub recordings: RecordManager,
     /// Publish and play keys (reloaded on SIGHUP).
     pub auth: Auth,
+    /// The HTTP API's bearer token (reloaded on SIGHUP).
+    pub http_token: crate::ops::token::HttpToken,
+    /// Marks the accept loop's trips into accept() (for the systemd watchdog).
+    pub accept_heartbeat: crate::ops::watchdog::AcceptHeartbeat,
     shutting_down: AtomicBool,
     next_conn_id: AtomicU64,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
@@ -45,6 +49,7 @@ impl ServerContext {
             recorder_threads.clone(),
         );
         let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
+        let http_token = crate::ops::token::HttpToken::new(config.ops.http_token_file.clone());
         let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
         ServerContext {
             config,
@@ -56,6 +61,8 @@ impl ServerContext {
             recorder_threads,
             recordings,
             auth,
+            http_token,
+            accept_heartbeat: Default::default(),
             shutting_down: AtomicBool::new(false),
             next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),

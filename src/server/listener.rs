@@ -149,8 +149,16 @@ impl Server {
     }
 
     /// Accepts on `listener` until shutdown; `tls` set: the RTMPS listener.
+    /// The plain loop also drives the watchdog's accept heartbeat.
     fn accept_loop(&self, listener: &TcpListener, tls: Option<&Arc<ServerConfig>>) {
+        let heartbeat = tls.is_none().then_some(&self.ctx.accept_heartbeat);
+        if let Some(beat) = heartbeat {
+            beat.entering_accept();
+        }
         for incoming in listener.incoming() {
+            if let Some(beat) = heartbeat {
+                beat.left_accept();
+            }
             if self.ctx.is_shutting_down() {
                 break;
             }
@@ -161,6 +169,9 @@ impl Server {
                     // Out of file descriptors and similar: do not spin.
                     std::thread::sleep(Duration::from_millis(50));
                 }
+            }
+            if let Some(beat) = heartbeat {
+                beat.entering_accept();
             }
         }
     }

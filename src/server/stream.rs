@@ -4,8 +4,10 @@
 
 use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
 use super::registry::StreamKey;
+use crate::media::describe;
 use crate::media::gop_cache::GopCache;
 use crate::media::{Frame, FrameKind};
+use crate::ops::bitrate::BitrateWindow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +44,12 @@ pub struct StreamSnapshot {
     pub players: usize,
     pub dropped_frames: u64,
     pub recording: bool,
+    pub video_codec_name: Option<&'static str>,
+    pub audio_codec_name: Option<&'static str>,
+    /// Picture width and height from the video sequence header.
+    pub picture_size: Option<(u32, u32)>,
+    /// Media bits per second over the last few seconds (0 without a publisher).
+    pub bitrate: u64,
 }
 
 /// Per-publish figures kept for the API.
@@ -53,6 +61,11 @@ struct PublishInfo {
     audio_codec: Option<u8>,
     bytes: u64,
     frames: u64,
+    video_codec_name: Option<&'static str>,
+    audio_codec_name: Option<&'static str>,
+    picture_size: Option<(u32, u32)>,
+    /// Set when a publish begins.
+    rate: Option<BitrateWindow>,
 }
 
 #[derive(Debug)]
@@ -134,6 +147,7 @@ impl Stream {
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
         inner.info = PublishInfo {
             started_unix,
+            rate: Some(BitrateWindow::new(Instant::now())),
             ..PublishInfo::default()
         };
         if replaced.is_some() || inner.last_timestamp.is_some() {
@@ -206,6 +220,13 @@ impl Stream {
             players: inner.players.len(),
             dropped_frames: inner.players.iter().map(|p| p.dropped_total).sum(),
             recording: self.recording.load(Ordering::Relaxed),
+            video_codec_name: inner.info.video_codec_name,
+            audio_codec_name: inner.info.audio_codec_name,
+            picture_size: inner.info.picture_size,
+            bitrate: match (&inner.publisher, &inner.info.rate) {
+                (Some(_), Some(rate)) => rate.bits_per_second(Instant::now()),
+                _ => 0,
+            },
         }
     }
 
@@ -266,15 +287,30 @@ impl Stream {
         inner.has_video |= frame.kind == FrameKind::Video;
         inner.info.bytes += frame.len() as u64;
         inner.info.frames += 1;
+        let now = Instant::now();
+        if let Some(rate) = inner.info.rate.as_mut() {
+            rate.add(now, frame.len() as u64);
+        }
         if frame.sequence_header {
             match frame.kind {
-                FrameKind::Video => inner.info.video_codec = frame.payload.first().map(|b| b & 0x0F),
+                FrameKind::Video => {
+                    inner.info.video_codec = frame.payload.first().map(|b| b & 0x0F);
+                    inner.info.picture_size = describe::picture_size(&frame.payload);
+                }
                 FrameKind::Audio => inner.info.audio_codec = frame.payload.first().map(|b| b >> 4),
                 FrameKind::Data => {}
             }
         }
+        match frame.kind {
+            FrameKind::Video if inner.info.video_codec_name.is_none() => {
+                inner.info.video_codec_name = describe::video_codec_name(&frame.payload);
+            }
+            FrameKind::Audio if inner.info.audio_codec_name.is_none() => {
+                inner.info.audio_codec_name = describe::audio_codec_name(&frame.payload);
+            }
+            _ => {}
+        }
         let has_video = inner.has_video;
-        let now = Instant::now();
         inner.players.retain_mut(|player| {
             let was_behind = player.is_behind();
             let dropped_before = player.dropped_now;

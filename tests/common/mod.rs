@@ -493,3 +493,6 @@ impl ServerProcess {
         assert!(status.success(), "kill -{signal} failed");
     }
 }
+
+/// HTTP API (issue 5) helpers.
+pub mod http;

@@ -1,0 +1,85 @@
+//! HTTP API helpers for integration tests: one HTTP/1.0 request with headers, a small
+//! Prometheus text parser, and the API address the server logged.
+
+use super::{field, ServerProcess, DEADLINE};
+use std::net::SocketAddr;
+
+/// One HTTP/1.0 reply: status, raw header block and body.
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The value of a header (name compared without regard to case).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.0 request with extra header lines (`Name: value`) to the API.
+pub fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> HttpReply {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: test\r\nContent-Length: 0\r\n");
+    for line in headers {
+        request.push_str(line);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    socket.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let (status_line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    HttpReply {
+        status: status_line.split(' ').nth(1).unwrap().parse().unwrap(),
+        headers: headers.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Parses Prometheus text: every non-comment line is `name{labels} value`.
+pub fn parse_prometheus(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut samples = std::collections::HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix('#') {
+            let kind = comment.split_whitespace().next().unwrap();
+            assert!(kind == "HELP" || kind == "TYPE", "bad comment line {line:?}");
+            continue;
+        }
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad sample line {line:?}"));
+        let metric = name.split('{').next().unwrap();
+        assert!(
+            metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad name {name:?}"
+        );
+        if name.contains('{') {
+            assert!(name.ends_with('}'), "bad labels {name:?}");
+        }
+        samples.insert(
+            name.to_owned(),
+            value.parse::<f64>().unwrap_or_else(|_| panic!("bad value {line:?}")),
+        );
+    }
+    samples
+}
+
+/// The HTTP API address the server logged.
+pub fn api_addr(server: &ServerProcess) -> SocketAddr {
+    field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
