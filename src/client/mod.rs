@@ -1,5 +1,9 @@
 //! The one RTMP client of the project (tests, tools and later push relays use it): a blocking
-//! socket driven by the sans-IO handshake, chunk codec and command builders.
+//! socket driven by the sans-IO handshake, chunk codec and command builders. `url` parses
+//! RTMP URLs; `connect` opens a client from one (`connect_url`).
+
+mod connect;
+pub mod url;
 
 use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
 use crate::limits::Limits;
@@ -31,6 +35,10 @@ pub enum ClientError {
     /// No reply of the expected kind arrived.
     NoReply(&'static str),
     Flv(FlvReadError),
+    /// An rtmps:// URL, and this build has no TLS transport yet.
+    TlsNotAvailable,
+    /// The URL's host resolved to no address.
+    NoAddress,
 }
 
 impl std::fmt::Display for ClientError {
@@ -44,6 +52,8 @@ impl std::fmt::Display for ClientError {
             ClientError::Closed => write!(f, "server closed the connection"),
             ClientError::NoReply(what) => write!(f, "no reply to {what}"),
             ClientError::Flv(e) => write!(f, "flv: {e}"),
+            ClientError::TlsNotAvailable => write!(f, "rtmps:// is not available in this build"),
+            ClientError::NoAddress => write!(f, "host resolved to no address"),
         }
     }
 }
@@ -90,6 +100,17 @@ impl RtmpClient {
         timeout: Duration,
         kind: HandshakeKind,
     ) -> ClientResult<RtmpClient> {
+        Self::connect_tc_url(addr, app, &format!("rtmp://{addr}/{app}"), timeout, kind)
+    }
+
+    /// Connects to `addr` and `connect`s to `app`, announcing `tc_url`.
+    pub(crate) fn connect_tc_url(
+        addr: SocketAddr,
+        app: &str,
+        tc_url: &str,
+        timeout: Duration,
+        kind: HandshakeKind,
+    ) -> ClientResult<RtmpClient> {
         let socket = TcpStream::connect_timeout(&addr, timeout)?;
         socket.set_read_timeout(Some(timeout))?;
         socket.set_write_timeout(Some(timeout))?;
@@ -113,7 +134,6 @@ impl RtmpClient {
         client.handshake(kind)?;
         client.send_control(ControlMessage::SetChunkSize(CLIENT_CHUNK_SIZE))?;
         client.encoder.set_chunk_size(CLIENT_CHUNK_SIZE);
-        let tc_url = format!("rtmp://{addr}/{app}");
         let properties = Amf0Value::Object(vec![
             ("app".into(), Amf0Value::String(app.into())),
             ("type".into(), Amf0Value::String("nonprivate".into())),
@@ -121,7 +141,7 @@ impl RtmpClient {
                 "flashVer".into(),
                 Amf0Value::String("FMLE/3.0 (compatible; rtmp-server client)".into()),
             ),
-            ("tcUrl".into(), Amf0Value::String(tc_url)),
+            ("tcUrl".into(), Amf0Value::String(tc_url.into())),
         ]);
         let transaction = client.call("connect", properties, vec![])?;
         client.wait_result(transaction, "connect")?;
