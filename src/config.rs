@@ -21,6 +21,8 @@ use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
 use crate::server::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
 use crate::server::registry::PublishConflict;
 
+use crate::push::options::{parse_push, PushOptions, PushTarget};
+
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
 pub const DEFAULT_RECORD_DIR: &str = "recordings";
 pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
@@ -152,6 +154,12 @@ pub struct Args {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+
+    // Push relay flags (parser in push::options).
+    /// also send every published stream to this URL: rtmp[s]://host[:port]/app/stream, {app}
+    /// and {stream} substituted, e.g. rtmp://origin/{app}/{stream}; repeatable
+    #[argh(option, from_str_fn(parse_push))]
+    pub push: Vec<PushTarget>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -199,6 +207,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     pub limits: Limits,
     pub ops: OpsOptions,
+    /// `--push` targets.
+    pub push: PushOptions,
 }
 
 impl Default for Config {
@@ -214,6 +224,7 @@ impl Default for Config {
             http_listen: Some(default_http_listen()),
             limits: Limits::default(),
             ops: OpsOptions::default(),
+            push: PushOptions::default(),
         }
     }
 }
@@ -262,6 +273,7 @@ impl From<Args> for Config {
                 deny: args.deny,
                 max_connections_per_ip: args.max_connections_per_ip,
             },
+            push: PushOptions { targets: args.push },
         }
     }
 }

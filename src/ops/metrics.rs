@@ -146,5 +146,6 @@ pub fn render(ctx: &ServerContext) -> String {
             s.bytes
         );
     }
+    crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
     out
 }

@@ -27,6 +27,8 @@ pub struct ServerContext {
     pub recordings: RecordManager,
     /// Publish and play keys (reloaded on SIGHUP).
     pub auth: Auth,
+    /// `--push` relays of live streams.
+    pub pushes: crate::push::PushManager,
     shutting_down: AtomicBool,
     next_conn_id: AtomicU64,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
@@ -46,6 +48,7 @@ impl ServerContext {
         );
         let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
         let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
+        let pushes = crate::push::PushManager::new(config.push.clone());
         ServerContext {
             config,
             registry,
@@ -56,6 +59,7 @@ impl ServerContext {
             recorder_threads,
             recordings,
             auth,
+            pushes,
             shutting_down: AtomicBool::new(false),
             next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),
