@@ -1,9 +1,10 @@
 //! The timeline a push sends upstream (pure): media timestamps keep the stream's spacing
 //! from the first frame the push ever sent (0), across reconnects, so the upstream sees one
-//! monotonic timeline. After a reconnect the push resumes at the first video keyframe (any
-//! audio frame for an audio-only stream) it has not sent yet, so the upstream gets a clean
-//! start and no frame twice. Sequence headers and script data pass at once, at the latest
-//! time sent.
+//! monotonic timeline. The first connection sends what the stream's queue gives it (the
+//! player policy already starts it cleanly, exactly as a player starts). After a reconnect
+//! the push resumes at the first video keyframe (any audio frame for an audio-only stream) it
+//! has not sent yet, so the upstream gets a clean start and no frame twice. Sequence headers
+//! and script data pass at once, at the latest time sent.
 
 use crate::media::FrameKind;
 
@@ -18,17 +19,14 @@ pub struct PushTimeline {
 }
 
 impl PushTimeline {
-    /// A timeline that waits for its first resume point.
     pub fn new() -> Self {
-        PushTimeline {
-            waiting: true,
-            ..PushTimeline::default()
-        }
+        PushTimeline::default()
     }
 
-    /// A new upstream connection: wait for a resume point not sent yet.
+    /// A new upstream connection: once anything was sent, wait for a resume point not sent
+    /// yet.
     pub fn reconnected(&mut self) {
-        self.waiting = true;
+        self.waiting = self.base.is_some();
     }
 
     /// The upstream timestamp of a frame with stream timestamp `timestamp`, or None to skip it.
@@ -80,6 +78,7 @@ mod tests {
     #[test]
     fn a_reconnect_resumes_at_an_unsent_keyframe_on_the_same_timeline() {
         let mut t = PushTimeline::new();
+        t.reconnected();
         t.map(Video, 100, true, false);
         t.map(Video, 166, false, false);
         t.map(Audio, 170, false, false);
@@ -112,10 +111,16 @@ mod tests {
     }
 
     #[test]
-    fn the_first_connection_waits_for_a_keyframe_too() {
+    fn the_first_connection_sends_what_the_queue_gives_even_after_failed_attempts() {
         let mut t = PushTimeline::new();
-        t.map(Video, 0, false, true);
-        assert_eq!(t.map(Video, 40, false, false), None);
-        assert_eq!(t.map(Video, 80, true, false), Some(0));
+        t.reconnected();
+        t.reconnected();
+        assert_eq!(t.map(Video, 0, false, true), Some(0));
+        assert_eq!(
+            t.map(Audio, 0, false, false),
+            Some(0),
+            "audio before the first keyframe"
+        );
+        assert_eq!(t.map(Video, 46, true, false), Some(46));
     }
 }
