@@ -13,7 +13,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 /// One HTTP/1.0 GET; returns the body.
 fn http_get(addr: SocketAddr, path: &str) -> String {

@@ -2,7 +2,10 @@
 //! push thread of its own that reads the stream like a player (shared frames, bounded queue,
 //! keyframe-aware drop), so ingest, recording, players and other pushes never wait for it.
 //! Pushes start when a stream is published, survive a publisher takeover (the stream's
-//! timeline continues) and stop when the stream ends. `backoff`, `timeline` and `options`
+//! timeline continues) and stop when the stream ends, the way it ended: a clean unpublish
+//! is passed upstream (FCUnpublish, deleteStream), a lost publisher only closes the upstream
+//! connection, so an upstream that parks recordings for reconnects (as this server does) can
+//! continue its file when the publisher returns. `backoff`, `timeline` and `options`
 //! are pure; `pusher` is the thread; `status` feeds the API and /metrics.
 
 pub mod backoff;
@@ -20,6 +23,7 @@ use log::warn;
 use options::PushOptions;
 use status::{PushSnapshot, PushStatus};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +39,8 @@ struct RunningPush {
     status: Arc<PushStatus>,
     /// Dropped to stop the push.
     stop: Sender<()>,
+    /// Set before the stop: the publisher unpublished cleanly.
+    clean_end: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -78,7 +84,7 @@ impl PushManager {
             }
         }
         if let Some(stale) = running.remove(key) {
-            stop_all(ctx, stale);
+            stop_all(ctx, stale, true);
         }
         let pushes = self
             .options
@@ -118,6 +124,7 @@ impl PushManager {
         let conn_id = ctx.next_conn_id();
         let status = Arc::new(PushStatus::new(&key.app, &key.stream, url.redacted(show_stream)));
         let (stop, stop_rx) = crossbeam_channel::bounded(0);
+        let clean_end = Arc::new(AtomicBool::new(false));
         // Subscribed now, on the publisher's thread, so no frame is published before it.
         let input = pusher::subscribe(stream, conn_id, ctx.config.play.player.queue_bytes);
         let pusher = pusher::Pusher {
@@ -127,9 +134,15 @@ impl PushManager {
             url,
             status: Arc::clone(&status),
             stop: stop_rx,
+            clean_end: Arc::clone(&clean_end),
         };
         match self.threads.spawn(format!("push-{conn_id}"), move || pusher.run(input)) {
-            Ok(_) => Some(RunningPush { conn_id, status, stop }),
+            Ok(_) => Some(RunningPush {
+                conn_id,
+                status,
+                stop,
+                clean_end,
+            }),
             Err(e) => {
                 stream.remove_player(conn_id);
                 warn!(
@@ -141,16 +154,16 @@ impl PushManager {
         }
     }
 
-    /// A publish ended: stops the stream's pushes unless a new publisher took over. Each
-    /// sends what it holds, unpublishes upstream and ends.
-    pub fn stream_ended(&self, ctx: &ServerContext, stream: &Arc<Stream>) {
+    /// A publish ended (`clean`: by unpublish): stops the stream's pushes unless a new
+    /// publisher took over. Each sends what it holds, unpublishes upstream if `clean`, ends.
+    pub fn stream_ended(&self, ctx: &ServerContext, stream: &Arc<Stream>, clean: bool) {
         let mut running = self.lock();
         let ours = running
             .get(&stream.key)
             .is_some_and(|pushes| Arc::ptr_eq(&pushes.stream, stream));
         if ours && stream.publisher().is_none() {
             if let Some(pushes) = running.remove(&stream.key) {
-                stop_all(ctx, pushes);
+                stop_all(ctx, pushes, clean);
             }
         }
     }
@@ -173,8 +186,9 @@ impl PushManager {
     }
 }
 
-fn stop_all(ctx: &ServerContext, pushes: StreamPushes) {
+fn stop_all(ctx: &ServerContext, pushes: StreamPushes, clean: bool) {
     for push in pushes.pushes {
+        push.clean_end.store(clean, Ordering::SeqCst);
         drop(push.stop);
         // Drops the push's queue sender: it drains what is queued and ends.
         ctx.registry.stop_play(&pushes.stream, push.conn_id);

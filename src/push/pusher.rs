@@ -14,7 +14,7 @@ use crate::server::player::{player_channel, PlayerItem, PlayerLimits, PlayerWrit
 use crate::server::stream::Stream;
 use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 use log::{info, warn};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,8 @@ pub(super) struct Pusher {
     pub status: Arc<PushStatus>,
     /// Disconnected (never sent on) when the push must stop.
     pub stop: Receiver<()>,
+    /// Read once stopped: unpublish upstream (the publisher did) or only close.
+    pub clean_end: Arc<AtomicBool>,
 }
 
 /// Why streaming to a connected upstream ended.
@@ -52,7 +54,8 @@ pub(super) fn subscribe(stream: &Stream, conn_id: u64, queue_bytes: usize) -> Pl
     };
     // A push has no session replies to interleave: its control channel stays empty.
     let (_control, control_rx) = crossbeam_channel::bounded(1);
-    let (handle, input) = player_channel(conn_id, limits, control_rx);
+    let (mut handle, input) = player_channel(conn_id, limits, control_rx);
+    handle.push = true;
     stream.add_player(handle);
     input
 }
@@ -95,7 +98,9 @@ impl Pusher {
                     let ended = self.stream_to(&mut client, &input, &mut timeline);
                     self.status.set_connected(false);
                     if let Ended::Stopped = ended {
-                        let _ = client.unpublish_no_wait();
+                        if self.clean_end.load(Ordering::SeqCst) {
+                            let _ = client.unpublish_no_wait();
+                        }
                     }
                     ended
                 }

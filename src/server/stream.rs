@@ -203,8 +203,8 @@ impl Stream {
             audio_codec: inner.info.audio_codec,
             bytes: inner.info.bytes,
             frames: inner.info.frames,
-            players: inner.players.len(),
-            dropped_frames: inner.players.iter().map(|p| p.dropped_total).sum(),
+            players: inner.players.iter().filter(|p| !p.push).count(),
+            dropped_frames: inner.players.iter().filter(|p| !p.push).map(|p| p.dropped_total).sum(),
             recording: self.recording.load(Ordering::Relaxed),
         }
     }
