@@ -268,3 +268,89 @@ fn an_unreachable_upstream_retries_with_backoff_and_leaves_players_and_recording
         .collect();
     assert!(secret_lines.is_empty(), "the key leaked into the log: {secret_lines:?}");
 }
+
+/// GET /api/streams' `frames` of live/cam, 0 when the stream is not known.
+fn stream_frames(api: SocketAddr) -> u64 {
+    let body: serde_json::Value = serde_json::from_str(&http_get(api, "/api/streams")).unwrap();
+    body["streams"]
+        .as_array()
+        .and_then(|list| list.iter().find(|s| s["app"] == "live" && s["stream"] == "cam"))
+        .and_then(|s| s["frames"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Publishes live/cam to `server` and sends sequence headers plus `frames` audio and video
+/// frames (a keyframe first and every 10th video frame) from `start` ms; returns the client
+/// and how many messages it sent.
+fn publish_frames(server: &ServerProcess, start: u32, frames: u32) -> (RtmpClient, u64) {
+    use rtmp_server::media::FrameKind::{Audio, Video};
+    let mut client = RtmpClient::connect(server.addr, "live", DEADLINE).unwrap();
+    client.publish("cam").unwrap();
+    client
+        .send_frame(Video, start, &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f])
+        .unwrap();
+    client.send_frame(Audio, start, &[0xAF, 0, 0x12, 0x10]).unwrap();
+    for n in 0..frames {
+        let ts = start + n * 40;
+        let key = if n % 10 == 0 { 0x17 } else { 0x27 };
+        let mut video = vec![key, 1, 0, 0, 0];
+        video.extend_from_slice(&(start + n).to_be_bytes());
+        client.send_frame(Video, ts, &video).unwrap();
+        client.send_frame(Audio, ts + 5, &[0xAF, 1, n as u8, 7]).unwrap();
+    }
+    client.round_trip().unwrap();
+    (client, 2 + 2 * u64::from(frames))
+}
+
+#[test]
+fn a_push_survives_a_takeover_and_a_lost_publisher_lets_the_origin_continue_its_file() {
+    let dir = TempDir::new("push-d");
+    let origin = recording_server(&dir.path().join("origin"), &[]);
+    let origin_api = api_addr(&origin);
+    let push = format!("rtmp://{}/{{app}}/{{stream}}", origin.addr);
+    let edge = ServerProcess::start(&["--push", &push]);
+
+    let (first, sent_a) = publish_frames(&edge, 0, 20);
+    wait_until("origin got the first publisher's frames", DEADLINE, || {
+        stream_frames(origin_api) == sent_a
+    });
+    let (second, sent_b) = publish_frames(&edge, 0, 20);
+    edge.wait_for_log("publish takeover", DEADLINE);
+    wait_until(
+        "origin got the second publisher's frames on the same publish",
+        DEADLINE,
+        || stream_frames(origin_api) == sent_a + sent_b,
+    );
+    drop(first);
+    assert_eq!(
+        edge.log_lines().iter().filter(|l| l.contains("push connected")).count(),
+        1
+    );
+
+    // The second publisher is lost (no unpublish): the push only closes its connection, so
+    // the origin parks its recording and continues it when the push returns.
+    drop(second);
+    origin.wait_for_log("recording parked for reconnect app=live stream=cam", DEADLINE);
+    let (mut third, sent_c) = publish_frames(&edge, 0, 20);
+    origin.wait_for_log("recording resumed after reconnect", DEADLINE);
+    third.unpublish().unwrap();
+    let file = wait_recording_closed(&origin, "cam");
+    edge.wait_for_logs("push stopped app=live stream=cam", 2, DEADLINE);
+    let closed = origin
+        .log_lines()
+        .iter()
+        .filter(|l| l.contains("recorder closed"))
+        .count();
+    assert_eq!(closed, 1, "one origin file for the whole session");
+    let media = media_tags(&file);
+    assert_eq!(
+        media.len() as u64,
+        sent_a + sent_b + sent_c - 6,
+        "every frame of all three publishers"
+    );
+    let times: Vec<u32> = media.iter().map(|t| t.1).collect();
+    assert!(
+        times.windows(2).all(|w| w[1] + 40 >= w[0]),
+        "origin file never goes back: {times:?}"
+    );
+}
