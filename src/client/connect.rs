@@ -58,7 +58,8 @@ impl RtmpClient {
             if message.type_id != type_id::COMMAND_AMF0 {
                 continue;
             }
-            let Ok(command) = crate::protocol::command::parse_command(message.type_id, &message.payload, 32) else {
+            let depth = crate::limits::DEFAULT_MAX_AMF_DEPTH;
+            let Ok(command) = crate::protocol::command::parse_command(message.type_id, &message.payload, depth) else {
                 continue;
             };
             let info = command.arguments.first();

@@ -189,8 +189,9 @@ impl PushManager {
 fn stop_all(ctx: &ServerContext, pushes: StreamPushes, clean: bool) {
     for push in pushes.pushes {
         push.clean_end.store(clean, Ordering::SeqCst);
-        drop(push.stop);
-        // Drops the push's queue sender: it drains what is queued and ends.
+        // Drops the push's queue sender first (no frame is offered to a push that ended),
+        // then wakes it: it sends what is queued and ends.
         ctx.registry.stop_play(&pushes.stream, push.conn_id);
+        drop(push.stop);
     }
 }

@@ -87,6 +87,7 @@ impl Pusher {
             };
             // Stopped meanwhile: the stop removed the old handle, not this one.
             if self.stopped() {
+                self.ctx.registry.stop_play(&self.stream, self.conn_id);
                 break;
             }
             let ended = match self.connect() {
