@@ -140,7 +140,7 @@ fn restart_on(addr: SocketAddr, dir: &Path) -> ServerProcess {
 #[test]
 fn a_restarted_origin_gets_a_clean_suffix_from_a_keyframe_and_the_edge_stays_exact() {
     let dir = TempDir::new("push-b");
-    let clip = make_clip(dir.path(), "source.flv", 10);
+    let clip = make_clip(dir.path(), "source.flv", 12);
     let clip_bytes = std::fs::metadata(&clip).unwrap().len();
     let mut origin = recording_server(&dir.path().join("origin1"), &[]);
     let origin_addr = origin.addr;
@@ -220,7 +220,7 @@ fn a_restarted_origin_gets_a_clean_suffix_from_a_keyframe_and_the_edge_stays_exa
 #[test]
 fn an_unreachable_upstream_retries_with_backoff_and_leaves_players_and_recording_alone() {
     let dir = TempDir::new("push-c");
-    let clip = make_clip(dir.path(), "source.flv", 6);
+    let clip = make_clip(dir.path(), "source.flv", 8);
     let push = format!("rtmp://127.0.0.1:{}/{{app}}/{{stream}}?key=SECRET123", closed_port());
     let edge = recording_server(&dir.path().join("edge"), &["--push", &push]);
     let edge_api = api_addr(&edge);
