@@ -22,6 +22,8 @@ use crate::server::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER
 use crate::server::registry::PublishConflict;
 use crate::tls::options::TlsOptions;
 
+use crate::push::options::{parse_push, PushOptions, PushTarget};
+
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
 pub const DEFAULT_RECORD_DIR: &str = "recordings";
 pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
@@ -176,6 +178,11 @@ pub struct Args {
     /// (Authorization: Bearer TOKEN; /healthz stays open); reloaded on SIGHUP (default: off)
     #[argh(option)]
     pub http_token_file: Option<PathBuf>,
+    // Push relay flags (parser in push::options).
+    /// also send every published stream to this URL: rtmp[s]://host[:port]/app/stream, {app}
+    /// and {stream} substituted, e.g. rtmp://origin/{app}/{stream}; repeatable
+    #[argh(option, from_str_fn(parse_push))]
+    pub push: Vec<PushTarget>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -225,6 +232,8 @@ pub struct Config {
     pub ops: OpsOptions,
     /// RTMPS listener and client trust.
     pub tls: TlsOptions,
+    /// `--push` targets.
+    pub push: PushOptions,
 }
 
 impl Default for Config {
@@ -241,6 +250,7 @@ impl Default for Config {
             limits: Limits::default(),
             ops: OpsOptions::default(),
             tls: TlsOptions::default(),
+            push: PushOptions::default(),
         }
     }
 }
@@ -297,6 +307,7 @@ impl From<Args> for Config {
                     push_ca: args.push_ca,
                 },
             ),
+            push: PushOptions { targets: args.push },
         }
     }
 }

@@ -4,7 +4,7 @@
 //! session); `media` holds the shared `Frame`; `flv` writes and reads FLV bytes; `record`
 //! runs one writer thread per recording; `server` is the thin blocking glue (listener,
 //! connection threads, stream registry); `client` is the one RTMP client used by tests and
-//! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level concerns (signals); `config` turns flags into `Config`.
+//! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level concerns (signals); `push` relays streams to upstream servers; `config` turns flags into `Config`.
 
 pub mod bench;
 pub mod client;
@@ -15,6 +15,7 @@ pub mod logging;
 pub mod media;
 pub mod ops;
 pub mod protocol;
+pub mod push;
 pub mod record;
 pub mod server;
 pub mod threads;

@@ -1,8 +1,11 @@
 //! The one RTMP client of the project (tests, tools and later push relays use it): a blocking
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
-//! command builders.
+//! command builders. `url` parses RTMP URLs; `connect` opens a client from one
+//! (`connect_url`).
 
+mod connect;
 pub mod transport;
+pub mod url;
 
 use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
 use crate::limits::Limits;
@@ -40,6 +43,10 @@ pub enum ClientError {
     Tls(rustls::Error),
     /// The TLS server name is neither a DNS name nor an IP address.
     ServerName(rustls::pki_types::InvalidDnsNameError),
+    /// An rtmps:// URL without a TLS client configuration to verify it with.
+    TlsNotAvailable,
+    /// The URL's host resolved to no address.
+    NoAddress,
 }
 
 impl std::fmt::Display for ClientError {
@@ -55,6 +62,8 @@ impl std::fmt::Display for ClientError {
             ClientError::Flv(e) => write!(f, "flv: {e}"),
             ClientError::Tls(e) => write!(f, "tls: {e}"),
             ClientError::ServerName(e) => write!(f, "tls server name: {e}"),
+            ClientError::TlsNotAvailable => write!(f, "rtmps:// without a TLS client configuration"),
+            ClientError::NoAddress => write!(f, "host resolved to no address"),
         }
     }
 }

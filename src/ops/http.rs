@@ -83,6 +83,7 @@ fn respond(request: Request, ctx: &ServerContext) {
         (Method::Get, ["healthz"]) => json_response(200, &json!({ "status": "ok" })),
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
+        (Method::Get, ["api", "pushes"]) => json_response(200, &pushes(ctx)),
         (Method::Post, ["api", "streams", app, stream, "kick"]) => kick(ctx, app, stream),
         (Method::Post, ["api", "streams", app, stream, "record", action @ ("start" | "stop")]) => {
             record(ctx, app, stream, *action == "start")
@@ -186,4 +187,25 @@ fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response<io::Cursor<Vec
         }
         None => error(404, "no such live stream"),
     }
+}
+
+/// Every push of every live stream (`--push`): redacted URL, connected, bytes, retries.
+fn pushes(ctx: &ServerContext) -> Value {
+    let list: Vec<Value> = ctx
+        .pushes
+        .snapshot()
+        .into_iter()
+        .map(|p| {
+            json!({
+                "app": p.app,
+                "stream": p.stream,
+                "url": p.url,
+                "connected": p.connected,
+                "bytes": p.bytes,
+                "retries": p.retries,
+                "last_error": p.last_error,
+            })
+        })
+        .collect();
+    json!({ "pushes": list })
 }

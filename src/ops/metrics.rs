@@ -188,5 +188,6 @@ pub fn render(ctx: &ServerContext) -> String {
             s.bitrate
         );
     }
+    crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
     out
 }

@@ -31,6 +31,8 @@ pub struct ServerContext {
     pub http_token: crate::ops::token::HttpToken,
     /// Marks the accept loop's trips into accept() (for the systemd watchdog).
     pub accept_heartbeat: crate::ops::watchdog::AcceptHeartbeat,
+    /// `--push` relays of live streams.
+    pub pushes: crate::push::PushManager,
     shutting_down: AtomicBool,
     next_conn_id: AtomicU64,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
@@ -51,6 +53,7 @@ impl ServerContext {
         let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
         let http_token = crate::ops::token::HttpToken::new(config.ops.http_token_file.clone());
         let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
+        let pushes = crate::push::PushManager::new(config.push.clone(), config.tls.push_ca.as_deref());
         ServerContext {
             config,
             registry,
@@ -63,6 +66,7 @@ impl ServerContext {
             auth,
             http_token,
             accept_heartbeat: Default::default(),
+            pushes,
             shutting_down: AtomicBool::new(false),
             next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),

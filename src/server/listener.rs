@@ -137,6 +137,10 @@ impl Server {
         // Recordings parked for a reconnect are finalized now, not after the gap.
         self.ctx.recordings.shutdown();
         let recorders_done = self.ctx.recorder_threads.wait_idle(SHUTDOWN_GRACE);
+        // Ending connections stopped every push; give them a moment to unpublish upstream.
+        if !self.ctx.pushes.wait_stopped() {
+            warn!("pushes still ending at shutdown");
+        }
         if !(connections_done && recorders_done) {
             error!(
                 "shutdown grace period passed connections_left={} recorders_left={}",

@@ -135,6 +135,8 @@ pub struct PlayerHandle {
     /// Frames dropped in the current episode, and in all.
     pub dropped_now: u64,
     pub dropped_total: u64,
+    /// A push relay reading the stream like a player (not counted as a player in the API).
+    pub push: bool,
 }
 
 impl PlayerHandle {
@@ -234,6 +236,7 @@ pub fn player_channel(
         delivery: Delivery::WaitKeyframe,
         dropped_now: 0,
         dropped_total: 0,
+        push: false,
     };
     (
         handle,

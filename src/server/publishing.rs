@@ -80,6 +80,7 @@ impl Connection {
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
         let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
         ticket.stream.set_recording(recorder.is_some());
+        self.ctx.pushes.stream_published(&self.ctx, &key, &ticket.stream);
         let publication = Publication {
             key,
             ticket,
@@ -88,6 +89,7 @@ impl Connection {
         };
         if let Some(previous) = self.publications.insert(stream_id, publication) {
             self.ctx.registry.unpublish(&previous.ticket);
+            self.ctx.pushes.stream_ended(&self.ctx, &previous.ticket.stream, true);
         }
         // Accepting resumes the input held since the request; its media follows as events.
         match self.session.accept_publish(stream_id) {
@@ -209,6 +211,10 @@ impl Connection {
                 .finish(recorder, &key.app, &key.stream, why == "unpublish");
         }
         self.ctx.registry.unpublish(&publication.ticket);
+        let clean = why == "unpublish";
+        self.ctx
+            .pushes
+            .stream_ended(&self.ctx, &publication.ticket.stream, clean);
         info!(
             "unpublish conn_id={} app={} stream={} reason={why}",
             self.conn_id, publication.key.app, publication.key.stream

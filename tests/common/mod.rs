@@ -496,3 +496,4 @@ impl ServerProcess {
 
 /// HTTP API (issue 5) helpers.
 pub mod http;
+pub mod pki;

@@ -1,0 +1,218 @@
+//! Push relay (`--push URL`): every published stream is also sent to each upstream URL by a
+//! push thread of its own that reads the stream like a player (shared frames, bounded queue,
+//! keyframe-aware drop), so ingest, recording, players and other pushes never wait for it.
+//! Pushes start when a stream is published, survive a publisher takeover (the stream's
+//! timeline continues) and stop when the stream ends, the way it ended: a clean unpublish
+//! is passed upstream (FCUnpublish, deleteStream), a lost publisher only closes the upstream
+//! connection, so an upstream that parks recordings for reconnects (as this server does) can
+//! continue its file when the publisher returns. `backoff`, `timeline` and `options`
+//! are pure; `pusher` is the thread; `status` feeds the API and /metrics.
+
+pub mod backoff;
+pub mod options;
+mod pusher;
+pub mod status;
+pub mod timeline;
+
+use crate::server::context::ServerContext;
+use crate::server::registry::StreamKey;
+use crate::server::stream::Stream;
+use crate::threads::ThreadTracker;
+use crossbeam_channel::Sender;
+use log::warn;
+use options::PushOptions;
+use status::{PushSnapshot, PushStatus};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use pusher::PUSH_TIMEOUT;
+
+/// How long shutdown waits for pushes to send what they hold and unpublish.
+pub const PUSH_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// One running push of a stream.
+#[derive(Debug)]
+struct RunningPush {
+    conn_id: u64,
+    status: Arc<PushStatus>,
+    /// Dropped to stop the push.
+    stop: Sender<()>,
+    /// Set before the stop: the publisher unpublished cleanly.
+    clean_end: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct StreamPushes {
+    stream: Arc<Stream>,
+    pushes: Vec<RunningPush>,
+}
+
+/// The pushes of every live stream. Lock order: this lock, then the registry's, then a
+/// stream's; nothing takes this lock while holding those.
+#[derive(Debug, Default)]
+pub struct PushManager {
+    options: PushOptions,
+    /// Verifies rtmps:// targets (system roots plus --push-ca); None when no target is
+    /// rtmps:// or the roots could not be loaded (logged at start-up).
+    tls: Option<Arc<rustls::ClientConfig>>,
+    running: Mutex<HashMap<StreamKey, StreamPushes>>,
+    threads: ThreadTracker,
+}
+
+impl PushManager {
+    pub fn new(options: PushOptions, push_ca: Option<&std::path::Path>) -> PushManager {
+        let any_tls = options.targets.iter().any(|t| t.template.starts_with("rtmps://"));
+        let tls = if any_tls {
+            match crate::tls::client_config(push_ca) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    log::error!("rtmps:// pushes cannot verify their upstream error=\"{e}\"");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        PushManager {
+            options,
+            tls,
+            running: Mutex::new(HashMap::new()),
+            threads: ThreadTracker::new(),
+        }
+    }
+
+    /// The client configuration rtmps:// pushes verify their upstream with.
+    pub fn tls_config(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<StreamKey, StreamPushes>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A stream was published: starts its pushes, unless they already run (a takeover or
+    /// republish of a stream whose pushes never stopped). Called before its first frame.
+    pub fn stream_published(&self, ctx: &Arc<ServerContext>, key: &StreamKey, stream: &Arc<Stream>) {
+        if self.options.targets.is_empty() {
+            return;
+        }
+        let mut running = self.lock();
+        if let Some(existing) = running.get(key) {
+            if Arc::ptr_eq(&existing.stream, stream) {
+                return;
+            }
+        }
+        if let Some(stale) = running.remove(key) {
+            stop_all(ctx, stale, true);
+        }
+        let pushes = self
+            .options
+            .targets
+            .iter()
+            .filter_map(|target| {
+                let url = match target.url_for(&key.app, &key.stream) {
+                    Ok(url) => url,
+                    Err(e) => {
+                        warn!(
+                            "push not started app={} stream={} error=\"URL after substitution: {e}\"",
+                            key.app, key.stream
+                        );
+                        return None;
+                    }
+                };
+                self.spawn(ctx, key, stream, url, target.show_stream)
+            })
+            .collect();
+        running.insert(
+            key.clone(),
+            StreamPushes {
+                stream: Arc::clone(stream),
+                pushes,
+            },
+        );
+    }
+
+    fn spawn(
+        &self,
+        ctx: &Arc<ServerContext>,
+        key: &StreamKey,
+        stream: &Arc<Stream>,
+        url: crate::client::url::RtmpUrl,
+        show_stream: bool,
+    ) -> Option<RunningPush> {
+        let conn_id = ctx.next_conn_id();
+        let status = Arc::new(PushStatus::new(&key.app, &key.stream, url.redacted(show_stream)));
+        let (stop, stop_rx) = crossbeam_channel::bounded(0);
+        let clean_end = Arc::new(AtomicBool::new(false));
+        // Subscribed now, on the publisher's thread, so no frame is published before it.
+        let input = pusher::subscribe(stream, conn_id, ctx.config.play.player.queue_bytes);
+        let pusher = pusher::Pusher {
+            ctx: Arc::clone(ctx),
+            stream: Arc::clone(stream),
+            conn_id,
+            url,
+            status: Arc::clone(&status),
+            stop: stop_rx,
+            clean_end: Arc::clone(&clean_end),
+        };
+        match self.threads.spawn(format!("push-{conn_id}"), move || pusher.run(input)) {
+            Ok(_) => Some(RunningPush {
+                conn_id,
+                status,
+                stop,
+                clean_end,
+            }),
+            Err(e) => {
+                stream.remove_player(conn_id);
+                warn!(
+                    "push not started app={} stream={} url={} error=\"{e}\"",
+                    key.app, key.stream, status.url
+                );
+                None
+            }
+        }
+    }
+
+    /// A publish ended (`clean`: by unpublish): stops the stream's pushes unless a new
+    /// publisher took over. Each sends what it holds, unpublishes upstream if `clean`, ends.
+    pub fn stream_ended(&self, ctx: &ServerContext, stream: &Arc<Stream>, clean: bool) {
+        let mut running = self.lock();
+        let ours = running
+            .get(&stream.key)
+            .is_some_and(|pushes| Arc::ptr_eq(&pushes.stream, stream));
+        if ours && stream.publisher().is_none() {
+            if let Some(pushes) = running.remove(&stream.key) {
+                stop_all(ctx, pushes, clean);
+            }
+        }
+    }
+
+    /// Every push's status, by app, stream and URL.
+    pub fn snapshot(&self) -> Vec<PushSnapshot> {
+        let mut all: Vec<PushSnapshot> = self
+            .lock()
+            .values()
+            .flat_map(|s| s.pushes.iter().map(|p| p.status.snapshot()))
+            .collect();
+        all.sort_by(|a, b| (&a.app, &a.stream, &a.url).cmp(&(&b.app, &b.stream, &b.url)));
+        all
+    }
+
+    /// At shutdown (after the connections ended, which stopped every push): waits a little
+    /// for pushes to unpublish upstream. True if all ended.
+    pub fn wait_stopped(&self) -> bool {
+        self.threads.wait_idle(PUSH_SHUTDOWN_GRACE)
+    }
+}
+
+fn stop_all(ctx: &ServerContext, pushes: StreamPushes, clean: bool) {
+    for push in pushes.pushes {
+        push.clean_end.store(clean, Ordering::SeqCst);
+        // Drops the push's queue sender first (no frame is offered to a push that ended),
+        // then wakes it: it sends what is queued and ends.
+        ctx.registry.stop_play(&pushes.stream, push.conn_id);
+        drop(push.stop);
+    }
+}

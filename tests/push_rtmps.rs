@@ -1,0 +1,74 @@
+//! Push relay over RTMPS (issue 6): an edge pushes to an origin's --tls-listen port,
+//! verifying the origin's certificate against a test CA given with --push-ca; the origin's
+//! recording is packet-identical to what FFmpeg published to the edge. An edge that does not
+//! trust that CA never publishes upstream and says why.
+
+mod common;
+
+use common::pki::make_pki;
+use common::*;
+
+fn recording_server(dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
+    let mut args = vec!["--record-all", "--record-dir", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ServerProcess::start(&args)
+}
+
+#[test]
+fn push_to_an_rtmps_origin_verifies_the_test_ca_and_records_exactly() {
+    let dir = TempDir::new("push-rtmps");
+    let pki = make_pki(dir.path(), "origin");
+    let clip = make_clip(dir.path(), "source.flv", 4);
+    let origin_dir = dir.path().join("origin");
+    let origin = recording_server(
+        &origin_dir,
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            pki.cert.to_str().unwrap(),
+            "--tls-key",
+            pki.key.to_str().unwrap(),
+        ],
+    );
+    let line = origin.wait_for_log("RTMPS server listening", DEADLINE);
+    let tls_addr: std::net::SocketAddr = field(&line, "addr").unwrap().parse().unwrap();
+    // The certificate names localhost: the push verifies that name, not the address.
+    let push = format!("rtmps://localhost:{}/{{app}}/{{stream}}", tls_addr.port());
+
+    let edge_dir = dir.path().join("edge");
+    let edge = recording_server(&edge_dir, &["--push", &push, "--push-ca", pki.ca.to_str().unwrap()]);
+    let mut ffmpeg = ffmpeg_publish(&clip, &edge.url("live/cam"), true);
+    edge.wait_for_log("push connected app=live stream=cam", DEADLINE);
+    assert!(
+        wait_child(&mut ffmpeg, DEADLINE).success(),
+        "ffmpeg publish to the edge"
+    );
+
+    let source = framemd5(&clip);
+    assert_eq!(framemd5(&wait_recording_closed(&edge, "cam")), source, "edge recording");
+    let origin_file = wait_recording_closed(&origin, "cam");
+    assert_eq!(framemd5(&origin_file), source, "origin recording of the rtmps push");
+    let opened = origin.wait_for_log("tls=true", DEADLINE);
+    assert!(opened.contains("connection opened"), "{opened}");
+
+    // Without --push-ca the edge trusts only the system roots: the origin's test
+    // certificate is refused, the push retries, and nothing reaches the origin.
+    let untrusting = recording_server(&dir.path().join("edge2"), &["--push", &push]);
+    let mut ffmpeg = ffmpeg_publish(&clip, &untrusting.url("live/other"), true);
+    let failed = untrusting.wait_for_log("push failed app=live stream=other", DEADLINE);
+    assert!(
+        failed.contains("certificate") || failed.contains("TLS client configuration"),
+        "the push failure says why: {failed}"
+    );
+    assert!(wait_child(&mut ffmpeg, DEADLINE).success());
+    wait_recording_closed(&untrusting, "other");
+    let origin_files: Vec<String> = std::fs::read_dir(&origin_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        origin_files.iter().all(|name| !name.contains("other")),
+        "an untrusted push reached the origin: {origin_files:?}"
+    );
+}
