@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of fuzz/ for SECONDS each (default 60) with libFuzzer through
 # cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1), seeded from fuzz/seeds (real FFmpeg
-# and librtmp bytes). Prints each target's executions; crashes are kept in fuzz/artifacts/
+# and librtmp bytes); FUZZ_TARGETS="amf0 session" runs only those. Prints each target's executions; crashes are kept in fuzz/artifacts/
 # and must become regression tests. Not part of scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -11,7 +11,8 @@ export RUSTC_BOOTSTRAP=1
 sanitizer="${FUZZ_SANITIZER:-address}"
 declare -A seed_dir=([amf3]=amf0 [command]=amf0)
 summary=()
-for target in handshake chunk_decoder amf0 amf3 command session flv_reader; do
+targets="${FUZZ_TARGETS:-handshake chunk_decoder amf0 amf3 command session flv_reader}"
+for target in $targets; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   seeds="seeds/${seed_dir[$target]:-$target}"
