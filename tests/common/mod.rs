@@ -493,3 +493,7 @@ impl ServerProcess {
         assert!(status.success(), "kill -{signal} failed");
     }
 }
+
+// ---- Fault tests (issue 7) helpers: tests/common/faults.rs -----------------------------
+
+pub mod faults;
