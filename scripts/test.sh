@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
-# flvmeta, systemd-analyze for the unit check) when missing, then cargo fmt --check, clippy
-# -D warnings and the whole test suite.
+# flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests) when
+# missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,9 @@ command -v flvmeta >/dev/null 2>&1 || need+=(flvmeta)
 command -v rtmpdump >/dev/null 2>&1 || need+=(rtmpdump)
 # Only the package's files are needed (systemd-analyze verify); it is not started.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# Fault tests mount a loop-device ext4 image and a tmpfs.
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(mount)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -17,6 +17,8 @@ pub struct PublishPlan {
     pub realtime: bool,
     pub duration: Duration,
     pub timeout: Duration,
+    /// Stamp AVC frames with the send clock (off: frames go out byte-identical to the media).
+    pub stamp: bool,
 }
 
 /// What one publisher sent.
@@ -59,7 +61,7 @@ pub fn publish(plan: &PublishPlan, media: &BenchMedia, clock: &Clock) -> ClientR
                 break 'run;
             }
             let timestamp = media.timestamp(round, frame);
-            let body = if frame.stampable() {
+            let body = if plan.stamp && frame.stampable() {
                 stamp_into(&frame.body, clock.nanos(), &mut stamped);
                 stamped.as_slice()
             } else {

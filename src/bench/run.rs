@@ -34,6 +34,8 @@ pub struct Options {
     pub server_pid: Option<u32>,
     /// Connect and read timeout of every connection.
     pub timeout: Duration,
+    /// Publishers stamp AVC frames with the send clock (for latency figures).
+    pub stamp: bool,
 }
 
 impl Options {
@@ -110,6 +112,7 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
             realtime: options.realtime,
             duration: options.duration,
             timeout: options.timeout,
+            stamp: options.stamp,
         };
         let media = Arc::clone(&media);
         publisher_threads.push(spawn(format!("publisher-{k}"), move || {

@@ -67,6 +67,10 @@ struct Args {
     /// print one JSON object instead of the table
     #[argh(switch)]
     json: bool,
+
+    /// send frames unchanged, without the latency stamp (recordings then match the file)
+    #[argh(switch)]
+    no_stamp: bool,
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         duration: Duration::from_secs_f64(args.duration),
         server_pid: args.server_pid,
         timeout: Duration::from_secs_f64(args.timeout),
+        stamp: !args.no_stamp,
     };
     let summary = match run(&options, Arc::new(media)) {
         Ok(summary) => summary,

@@ -8,7 +8,9 @@
 //! - the disk guard: below `--record-min-free` no file opens and the open one is
 //!   finalized (warning); the next start point after space returns opens a new file;
 //! - an I/O error finalizes what is on disk (torn tail cut by repair), logs, and the
-//!   recording retries in a new file later; ingest never notices.
+//!   recording retries in a new file later; ingest never notices;
+//! - a file deleted while written (record dir removed) is noticed within
+//!   [`DISK_CHECK_INTERVAL`], logged, and recording goes on in a new file.
 
 use super::disk;
 use super::hook::FinishedFile;
@@ -23,7 +25,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, info, warn};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -170,6 +172,9 @@ impl Writer {
     fn on_tick(&mut self, now: Instant) {
         if self.file.is_some() && now.duration_since(self.last_disk_check) >= DISK_CHECK_INTERVAL {
             self.last_disk_check = now;
+            if self.file_removed() {
+                return;
+            }
             if let Err(free) = disk::has_room(&self.shared.dir, self.shared.options.min_free) {
                 warn!(
                     "recording paused, disk space low {} free_bytes={free} min_free={}",
@@ -203,6 +208,27 @@ impl Writer {
         if let Some(segment) = self.segmenter.segment() {
             self.status.flushed(segment.bytes());
         }
+    }
+
+    /// Whether the open file was deleted under the writer (e.g. `rm -rf` of the record
+    /// dir): then it is dropped, logged, and the next start point opens a new file (the
+    /// directory is recreated) instead of recording into a deleted file until the end.
+    fn file_removed(&mut self) -> bool {
+        let removed = self
+            .file
+            .as_ref()
+            .and_then(|f| f.out.get_ref().metadata().ok())
+            .is_some_and(|m| m.nlink() == 0);
+        if !removed {
+            return false;
+        }
+        if let Some(file) = self.file.take() {
+            self.status.closed();
+            self.shared.counters.closed(false);
+            self.segmenter.close();
+            warn!("recording file removed {} file={}", self.label, file.part.display());
+        }
+        true
     }
 
     /// Rewrites onMetaData and the header flags in place (after a flush).

@@ -494,6 +494,7 @@ impl ServerProcess {
     }
 }
 
-/// HTTP API (issue 5) helpers.
+/// Helpers in their own files: HTTP API (issue 5), test certificates, fault tests (issue 7).
+pub mod faults;
 pub mod http;
 pub mod pki;

@@ -1,0 +1,77 @@
+//! Fault test: `kill -9` of the server while real FFmpeg publishes in real time. What the
+//! server had received is bounded below by what a player got from it; the `.part` left
+//! behind, and the file start-up repair makes of it, hold all of that but at most 1 s, and
+//! are a packet-identical prefix of the source.
+
+mod common;
+
+use common::faults::*;
+use common::*;
+use std::process::Command;
+
+/// Media time published before the kill (ms).
+const KILL_AFTER_MS: u32 = 3_000;
+/// Most media a crash may lose (ms).
+const MAX_LOSS_MS: i64 = 1_000;
+
+fn assert_within_loss(what: &str, recorded: &[String], source: &[String], relayed_ms: u32) {
+    assert!(!recorded.is_empty(), "{what}: empty");
+    assert_eq!(recorded[..], source[..recorded.len()], "{what}: a prefix of the source");
+    let last = *packet_dts(recorded, "0").last().expect("video packets");
+    eprintln!(
+        "{what}: server had relayed up to {relayed_ms} ms; recorded up to {last} ms (lost {} ms)",
+        i64::from(relayed_ms) - last
+    );
+    assert!(
+        last >= i64::from(relayed_ms) - MAX_LOSS_MS,
+        "{what}: lost more than 1 s: last video dts {last} ms, {relayed_ms} ms relayed before the kill"
+    );
+}
+
+#[test]
+fn kill_9_during_a_realtime_ffmpeg_publish_loses_at_most_a_second_after_repair() {
+    let dir = TempDir::new("kill9-ffmpeg");
+    let clip = make_clip(dir.path(), "clip.flv", 8);
+    let tags = source_tags(&clip);
+    let source = framemd5(&clip);
+    let record_dir = dir.path().join("rec");
+    let rec = record_dir.to_str().unwrap();
+    let mut server = ServerProcess::start(&["--record-all", "--record-dir", rec]);
+    let player = Player::join(server.addr, "k9");
+    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/k9"), true);
+    server.wait_for_log("recording started app=live stream=k9", DEADLINE);
+
+    // The timestamps of the audio/video messages the player receives, in order.
+    let av_times: Vec<u32> = tags
+        .iter()
+        .filter(|t| t.tag_type == 8 || t.tag_type == 9)
+        .map(|t| t.timestamp)
+        .collect();
+    let wanted = av_times.iter().filter(|&&t| t < KILL_AFTER_MS).count();
+    wait_until("player receives 3 s of media", DEADLINE, || player.received() >= wanted);
+    let pid = server.pid().to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    server.wait_exit(DEADLINE);
+    let played = player.wait_end();
+    assert_same_media("player", &played.media, &av_bodies(&tags), true);
+    let relayed_ms = av_times[played.media.len() - 1];
+    let _ = wait_child(&mut ffmpeg, DEADLINE);
+
+    let parts = files_with_suffix(&record_dir, ".flv.part");
+    assert_eq!(parts.len(), 1, "one unfinished recording: {parts:?}");
+    assert_eq!(ffprobe_streams(&parts[0]), vec!["video", "audio"]);
+    assert_within_loss(".part", &framemd5(&parts[0]), &source, relayed_ms);
+
+    let restarted = ServerProcess::start(&["--record-all", "--record-dir", rec]);
+    let line = restarted.wait_for_log("recovered unfinished recording", DEADLINE);
+    let lines = restarted.log_lines();
+    let recovered_at = lines.iter().position(|l| *l == line).unwrap();
+    let listening_at = lines.iter().position(|l| l.contains("RTMP server listening")).unwrap();
+    assert!(recovered_at < listening_at, "repair runs before listening");
+    let file = std::path::PathBuf::from(field(&line, "file").unwrap());
+    assert!(file.exists() && file.to_str().unwrap().ends_with(".flv"));
+    assert!(files_with_suffix(&record_dir, ".part").is_empty(), "no .part left");
+    flvmeta_check(&file);
+    assert_eq!(decode_errors(&file), "");
+    assert_within_loss("repaired", &framemd5(&file), &source, relayed_ms);
+}
