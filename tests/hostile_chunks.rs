@@ -191,3 +191,28 @@ fn set_chunk_size_1_is_accepted_and_the_connection_served() {
     drop(socket);
     assert!(closed_line(&server, local).contains("reason=peer_closed"));
 }
+
+#[test]
+fn amf_value_bombs_are_refused_without_a_memory_spike() {
+    let guarded = GuardedServer::start("hostile-amf-bomb", 8, &[]);
+    let server = &guarded.server;
+    // connect followed by a strict array of 1 048 576 nulls: 1 MiB that decodes to as many
+    // 56-byte values.
+    let mut rest = vec![0x05, 0x0A];
+    rest.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    rest.resize(rest.len() + (1 << 20), 0x05);
+    let bomb = after_handshake(&encode_messages(&[connect_with(&rest)]));
+    let before = peak_rss_kib(server.pid());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| attack(server, &bomb, "TooManyValues"));
+        }
+    });
+    let peak = peak_rss_kib(server.pid());
+    eprintln!("server peak RSS KiB: {before} before four AMF value bombs, {peak} after");
+    assert!(
+        peak < before + 48 * 1024,
+        "four 1 MiB commands raised the peak RSS from {before} to {peak} KiB"
+    );
+    guarded.finish();
+}

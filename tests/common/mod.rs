@@ -639,3 +639,13 @@ impl GuardedServer {
             .expect("the server no longer accepts clients");
     }
 }
+
+/// Peak resident set size of a process in KiB (VmHWM in /proc/PID/status).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
