@@ -111,10 +111,9 @@ fn extended_timestamp_lies_are_rebased_and_the_recording_stays_valid() {
 
 #[test]
 fn timestamps_wrapping_past_2_pow_32_stay_continuous_for_recording_and_players() {
-    let dir = TempDir::new("hostile-wrap");
-    let record_dir = dir.path().join("rec");
-    let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
-    let clip = make_clip(dir.path(), "clip.flv", 6);
+    let guarded = GuardedServer::start("hostile-wrap", 8, &[]);
+    let server = &guarded.server;
+    let clip = make_clip(guarded.dir.path(), "wrap.flv", 6);
     let tags = clip_tags(&clip);
     let mut player = RtmpClient::connect(server.addr, "live", ATTACK_TIMEOUT).unwrap();
     player.play("wrap").unwrap();
@@ -136,7 +135,7 @@ fn timestamps_wrapping_past_2_pow_32_stay_continuous_for_recording_and_players()
     publisher.unpublish().unwrap();
 
     // The recording: the clip's frames and timestamps exactly, across the wrap.
-    let recording = wait_recording_closed(&server, "wrap");
+    let recording = wait_recording_closed(server, "wrap");
     let lines = assert_valid_and_identical(&recording, &clip);
     assert_eq!(lines, framemd5(&clip), "timestamps differ from the source");
     assert!(
@@ -162,4 +161,7 @@ fn timestamps_wrapping_past_2_pow_32_stay_continuous_for_recording_and_players()
     );
     let spacing = |ts: &[u32]| ts.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>();
     assert_eq!(spacing(&video), spacing(&sent));
+    let rss = guarded.rss_kib();
+    assert!(rss < 256 * 1024, "RSS {rss} KiB");
+    guarded.finish();
 }
