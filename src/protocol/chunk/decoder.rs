@@ -475,3 +475,7 @@ fn reserve_bounded(buf: &mut Vec<u8>, n: usize, length: usize) {
 #[cfg(test)]
 #[path = "decoder_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "decoder_hostile_tests.rs"]
+mod hostile_tests;

@@ -358,85 +358,6 @@ fn one_message_per_call_even_with_more_input() {
 }
 
 #[test]
-fn fmt0_mid_message_is_an_error() {
-    let big = pattern(300, 1);
-    let bytes = cat(&[
-        &[0x04],
-        &fmt0(0, 300, 9, 1),
-        &big[..128],
-        &[0x04],
-        &fmt0(50, 2, 8, 1),
-        b"xy",
-    ]);
-    let mut d = dec();
-    let err = decode_all(&mut d, &bytes).unwrap_err();
-    assert_eq!(err, ChunkError::NewMessageMidMessage { csid: 4 });
-    assert!(err.to_string().contains("unfinished"));
-    assert_eq!(d.partial_bytes(), 128, "state untouched by the refused header");
-}
-
-#[test]
-fn fmt1_changing_the_length_mid_message_is_an_error() {
-    let big = pattern(300, 1);
-    let bytes = cat(&[
-        &[0x04],
-        &fmt0(0, 300, 9, 1),
-        &big[..128],
-        &[0x44, 0, 0, 0, 0, 0, 2, 9],
-        b"xy",
-    ]);
-    let err = decode_all(&mut dec(), &bytes).unwrap_err();
-    assert_eq!(
-        err,
-        ChunkError::LengthChangedMidMessage {
-            csid: 4,
-            length: 2,
-            expected: 300
-        }
-    );
-}
-
-#[test]
-fn fmt1_with_the_same_length_or_fmt2_mid_message_continue_it() {
-    let big = pattern(300, 1);
-    let bytes = cat(&[
-        &[0x04],
-        &fmt0(7, 300, 9, 1),
-        &big[..128],
-        &[0x44, 0, 0, 40, 0, 1, 0x2C, 9], // fmt 1, same length 300
-        &big[128..256],
-        &[0x84, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4], // fmt 2 with an extended field, skipped
-        &big[256..],
-    ]);
-    let mut d = dec();
-    let out = decode_all(&mut d, &bytes).unwrap();
-    assert_eq!(out, vec![msg(4, 7, 9, 1, big)]);
-    assert_eq!(d.partial_bytes(), 0);
-}
-
-#[test]
-fn message_buffer_grows_with_arrived_bytes_not_the_announced_length() {
-    let mut d = dec();
-    let header = cat(&[&[0x04], &fmt0(0, 1 << 20, 9, 1)]);
-    assert_eq!(d.decode(&header).unwrap().consumed, header.len());
-    let chunk = pattern(128, 3);
-    assert_eq!(d.decode(&chunk).unwrap().consumed, 128);
-    let capacity = |d: &ChunkDecoder| {
-        d.streams
-            .get(&4)
-            .and_then(|s| s.partial.as_ref())
-            .map_or(0, Vec::capacity)
-    };
-    assert!(capacity(&d) <= 256, "{} bytes reserved for 128 arrived", capacity(&d));
-    for _ in 0..63 {
-        d.decode(&[0xC4]).unwrap();
-        d.decode(&chunk).unwrap();
-    }
-    assert_eq!(d.partial_bytes(), 64 * 128);
-    assert!(capacity(&d) <= 2 * 64 * 128, "{} bytes reserved", capacity(&d));
-}
-
-#[test]
 fn fmt1_fmt2_fmt3_without_previous_header_fail() {
     for first in [0x45u8, 0x85, 0xC5] {
         let bytes = [first, 0, 0, 0, 0, 0, 1, 8, 0, 0, 0, 0];
@@ -508,6 +429,12 @@ fn errors_display() {
         ChunkError::TooManyChunkStreams { limit: 4 },
         ChunkError::PartialBytesExceeded { limit: 5 },
         ChunkError::InvalidChunkSize(0),
+        ChunkError::NewMessageMidMessage { csid: 4 },
+        ChunkError::LengthChangedMidMessage {
+            csid: 4,
+            length: 1,
+            expected: 2,
+        },
     ];
     for e in all {
         let boxed: Box<dyn std::error::Error> = Box::new(e.clone());
