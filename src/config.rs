@@ -153,7 +153,8 @@ pub struct Args {
     #[argh(option, default = "DEFAULT_FIRST_PACKET_TIMEOUT", from_str_fn(parse_timeout))]
     pub first_packet_timeout: Duration,
 
-    /// close a publisher or unplaying connection that sends nothing for this long (default: 30s)
+    /// once media has flowed, close a connection (not a player) that sends nothing for this
+    /// long (default: 30s)
     #[argh(option, default = "DEFAULT_IDLE_TIMEOUT", from_str_fn(parse_timeout))]
     pub idle_timeout: Duration,
 
