@@ -2,8 +2,11 @@
 //! naming the flag; the caller exits with status 2 for them.
 
 use crate::limits::{
-    Limits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+    partial_bytes_for, Limits, DEFAULT_FIRST_PACKET_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CHUNK_STREAMS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_WRITE_TIMEOUT,
 };
+use crate::limits_options::{parse_chunk_streams, parse_message_size, parse_timeout};
 use crate::ops::cidr::Cidr;
 use crate::ops::options::{parse_cidr, parse_max_connections, OpsOptions};
 use crate::record::naming::PathTemplate;
@@ -99,7 +102,6 @@ pub struct Args {
     #[argh(option)]
     pub on_record_done: Option<PathBuf>,
 
-    /// print the version and exit
     /// on a publish to a live stream: takeover (the newcomer replaces the old publisher) or
     /// reject (the newcomer is refused) (default: takeover)
     #[argh(option, default = "PublishConflict::Takeover", from_str_fn(parse_conflict))]
@@ -144,13 +146,33 @@ pub struct Args {
     #[argh(option, default = "DEFAULT_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: usize,
 
+    // Limits flags (issue 7; parsers in limits_options, defaults in limits).
     /// the whole handshake must finish within this (default: 10s)
-    #[argh(option, default = "DEFAULT_HANDSHAKE_TIMEOUT", from_str_fn(parse_duration))]
+    #[argh(option, default = "DEFAULT_HANDSHAKE_TIMEOUT", from_str_fn(parse_timeout))]
     pub handshake_timeout: Duration,
 
-    /// close a publisher or unplaying connection that sends nothing for this long (default: 30s)
-    #[argh(option, default = "DEFAULT_IDLE_TIMEOUT", from_str_fn(parse_duration))]
+    /// after the handshake, close a connection that pauses this long before its first media
+    /// message (default: 20s)
+    #[argh(option, default = "DEFAULT_FIRST_PACKET_TIMEOUT", from_str_fn(parse_timeout))]
+    pub first_packet_timeout: Duration,
+
+    /// once media has flowed, close a connection (not a player) that sends nothing for this
+    /// long (default: 30s)
+    #[argh(option, default = "DEFAULT_IDLE_TIMEOUT", from_str_fn(parse_timeout))]
     pub idle_timeout: Duration,
+
+    /// close a player (or any peer) whose socket takes no data for this long (default: 10s)
+    #[argh(option, default = "DEFAULT_WRITE_TIMEOUT", from_str_fn(parse_timeout))]
+    pub write_timeout: Duration,
+
+    /// largest RTMP message a peer may send, 64K..16M-1; a connection may buffer twice this in
+    /// unfinished messages (default: 8M)
+    #[argh(option, default = "DEFAULT_MAX_MESSAGE_SIZE", from_str_fn(parse_message_size))]
+    pub max_message_size: usize,
+
+    /// most chunk streams (csids) one connection may use, 8..65598 (default: 64)
+    #[argh(option, default = "DEFAULT_MAX_CHUNK_STREAMS", from_str_fn(parse_chunk_streams))]
+    pub max_chunk_streams: usize,
 
     /// print the version and exit
     #[argh(switch)]
@@ -288,8 +310,13 @@ impl From<Args> for Config {
             http_listen: args.http_listen,
             limits: Limits {
                 max_connections: args.max_connections,
-                handshake_timeout: nonzero_or(args.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT),
-                idle_timeout: nonzero_or(args.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+                handshake_timeout: args.handshake_timeout,
+                first_packet_timeout: args.first_packet_timeout,
+                idle_timeout: args.idle_timeout,
+                write_timeout: args.write_timeout,
+                max_message_size: args.max_message_size,
+                max_partial_bytes: partial_bytes_for(args.max_message_size),
+                max_chunk_streams: args.max_chunk_streams,
                 ..Limits::default()
             },
             ops: OpsOptions {
@@ -330,15 +357,6 @@ impl Default for PlayOptions {
             player: PlayerLimits::default(),
             gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
         }
-    }
-}
-
-/// A zero timeout would close every connection at once; it means the default.
-fn nonzero_or(value: Duration, default: Duration) -> Duration {
-    if value.is_zero() {
-        default
-    } else {
-        value
     }
 }
 

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod flv;
 pub mod limits;
+pub mod limits_options;
 pub mod logging;
 pub mod media;
 pub mod ops;

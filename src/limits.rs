@@ -1,22 +1,32 @@
-//! Every limit the server enforces, as one value with named defaults.
+//! Every limit the server enforces, as one value with named defaults. The flags that tune
+//! them (parsers in `limits_options`) are listed in README.md, section Limits.
 
+use crate::protocol::chunk::ChunkLimits;
 use std::time::Duration;
 
 /// Largest RTMP message a peer may send (bytes).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
 /// Most chunk streams (csids) one connection may have open at once.
 pub const DEFAULT_MAX_CHUNK_STREAMS: usize = 64;
-/// Largest inbound chunk size a peer may announce with Set Chunk Size.
-pub const MAX_INBOUND_CHUNK_SIZE: u32 = 16 * 1024 * 1024;
-/// Deepest AMF nesting (objects in objects) a decoder follows.
+/// Largest inbound chunk size a peer may announce with Set Chunk Size (1..=this; a value
+/// with the high bit set is above it and refused).
+pub const MAX_INBOUND_CHUNK_SIZE: u32 = crate::protocol::chunk::MAX_CHUNK_SIZE;
+/// Deepest AMF nesting (objects in objects) a decoder follows. A constant, not a flag: real
+/// clients nest 2 levels, and deeper only costs stack.
 pub const DEFAULT_MAX_AMF_DEPTH: usize = 32;
-/// Longest app or stream name accepted (bytes).
+/// Longest app or stream name (with its `?query`) accepted, in bytes. A constant, not a
+/// flag: names become file names, which most file systems cap at 255 bytes.
 pub const DEFAULT_MAX_NAME_LEN: usize = 256;
-/// Most bytes one connection may hold in partially received messages.
-pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 16 * 1024 * 1024;
+/// Most bytes one connection may hold in partially received messages: two messages of the
+/// largest size (see [`partial_bytes_for`]).
+pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 2 * DEFAULT_MAX_MESSAGE_SIZE;
 /// The whole handshake must finish within this.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection that sends nothing for this long is closed.
+/// After the handshake, a connection must deliver its first media message with gaps of no
+/// more than this between reads (connect, publish and the first frame; SRS's
+/// publish_1stpkt_timeout).
+pub const DEFAULT_FIRST_PACKET_TIMEOUT: Duration = Duration::from_secs(20);
+/// Once media has flowed, a connection that sends nothing for this long is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A write to a peer that makes no progress for this long fails.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +46,7 @@ pub struct Limits {
     pub max_name_len: usize,
     pub max_partial_bytes: usize,
     pub handshake_timeout: Duration,
+    pub first_packet_timeout: Duration,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
     pub record_queue_bytes: usize,
@@ -51,10 +62,72 @@ impl Default for Limits {
             max_name_len: DEFAULT_MAX_NAME_LEN,
             max_partial_bytes: DEFAULT_MAX_PARTIAL_BYTES,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            first_packet_timeout: DEFAULT_FIRST_PACKET_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             record_queue_bytes: DEFAULT_RECORD_QUEUE_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
+    }
+}
+
+impl Limits {
+    /// The part of the limits the chunk decoder enforces.
+    pub fn chunk_limits(&self) -> ChunkLimits {
+        ChunkLimits {
+            max_message_size: self.max_message_size,
+            max_chunk_streams: self.max_chunk_streams,
+            max_partial_bytes: self.max_partial_bytes,
+        }
+    }
+}
+
+/// The per-connection cap on bytes held in unfinished messages for a given largest message
+/// size: room for two of them (an audio and a video message interleaved).
+pub fn partial_bytes_for(max_message_size: usize) -> usize {
+    max_message_size.saturating_mul(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_message_size, 8 << 20);
+        assert_eq!(limits.max_partial_bytes, partial_bytes_for(8 << 20));
+        assert_eq!(limits.max_chunk_streams, 64);
+        assert_eq!(limits.max_amf_depth, 32);
+        assert_eq!(limits.max_name_len, 256);
+        assert_eq!(MAX_INBOUND_CHUNK_SIZE, 16 << 20);
+        let timeouts = (
+            limits.handshake_timeout,
+            limits.first_packet_timeout,
+            limits.idle_timeout,
+        );
+        assert_eq!(
+            timeouts,
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(20),
+                Duration::from_secs(30)
+            )
+        );
+    }
+
+    #[test]
+    fn chunk_limits_carry_the_decoder_fields() {
+        let limits = Limits {
+            max_message_size: 1000,
+            max_chunk_streams: 3,
+            max_partial_bytes: 2000,
+            ..Limits::default()
+        };
+        let chunk = limits.chunk_limits();
+        assert_eq!(
+            (chunk.max_message_size, chunk.max_chunk_streams, chunk.max_partial_bytes),
+            (1000, 3, 2000)
+        );
     }
 }

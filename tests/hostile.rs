@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use rtmp_server::client::RtmpClient;
-use rtmp_server::protocol::amf0::{self, Amf0Value};
-use rtmp_server::protocol::chunk::{ChunkEncoder, RawMessage};
+use rtmp_server::protocol::amf0::Amf0Value;
+use rtmp_server::protocol::chunk::RawMessage;
 use rtmp_server::protocol::handshake::HandshakeKind;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,53 +17,11 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends `bytes` on a fresh raw connection and waits for the server to close it.
 fn expect_closed_after(server: &ServerProcess, bytes: &[u8]) {
-    let mut socket = TcpStream::connect(server.addr).unwrap();
-    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let _ = socket.write_all(bytes);
-    let mut sink = [0u8; 65536];
-    loop {
-        match socket.read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// A simple-handshake prefix (C0 C1 C2) followed by `chunks`.
-fn after_handshake(chunks: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![3u8];
-    bytes.extend_from_slice(&[0u8; 1536 * 2]);
-    bytes.extend_from_slice(chunks);
-    bytes
+    send_and_wait_closed(server, bytes);
 }
 
 fn command(values: &[Amf0Value]) -> RawMessage {
-    let mut payload = Vec::new();
-    amf0::encode_all(values, &mut payload);
-    RawMessage {
-        csid: 3,
-        timestamp: 0,
-        type_id: 20,
-        stream_id: 0,
-        payload,
-    }
-}
-
-fn encode(messages: &[RawMessage]) -> Vec<u8> {
-    let mut encoder = ChunkEncoder::new();
-    let mut out = Vec::new();
-    for message in messages {
-        encoder.encode(message, &mut out);
-    }
-    out
-}
-
-fn connect_message() -> RawMessage {
-    command(&[
-        Amf0Value::String("connect".into()),
-        Amf0Value::Number(1.0),
-        Amf0Value::Object(vec![("app".into(), Amf0Value::String("live".into()))]),
-    ])
+    amf_command(0, values)
 }
 
 #[test]
@@ -91,7 +49,7 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
             stream_id: 0,
             payload: size.to_be_bytes().to_vec(),
         };
-        expect_closed_after(&server, &after_handshake(&encode(&[message])));
+        expect_closed_after(&server, &after_handshake(&encode_messages(&[message])));
     }
     server.wait_for_logs("InvalidChunkSize", 2, DEADLINE);
     // 0xFFFFFF-byte messages announced on 70 chunk streams.
@@ -117,7 +75,7 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
         stream_id: 0,
         payload: nested,
     };
-    expect_closed_after(&server, &after_handshake(&encode(&[deep])));
+    expect_closed_after(&server, &after_handshake(&encode_messages(&[deep])));
     server.wait_for_log("TooDeep", DEADLINE);
     // publish before connect / createStream.
     let publish = command(&[
@@ -126,8 +84,14 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
         Amf0Value::Null,
         Amf0Value::String("x".into()),
     ]);
-    expect_closed_after(&server, &after_handshake(&encode(std::slice::from_ref(&publish))));
-    expect_closed_after(&server, &after_handshake(&encode(&[connect_message(), publish])));
+    expect_closed_after(
+        &server,
+        &after_handshake(&encode_messages(std::slice::from_ref(&publish))),
+    );
+    expect_closed_after(
+        &server,
+        &after_handshake(&encode_messages(&[connect_command(), publish])),
+    );
     server.wait_for_logs("out of order", 2, DEADLINE);
 
     // A name that tries to leave the record directory is confined to it.

@@ -16,9 +16,12 @@ use super::amf3::{self, Amf3Value};
 
 /// Most values (scalars and containers) that one `decode_value` / `decode_all` call may
 /// produce, counting the copies the AMF3 decoder makes for its reference table and references.
-pub const MAX_DECODED_VALUES: usize = 1_000_000;
-/// Most bytes of strings, keys, byte arrays and vector elements one decode call may produce.
-pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+/// A value takes 56 bytes for one byte of input (a null), so this bounds what one command can
+/// make a connection allocate (3.5 MiB); real commands and metadata hold a few hundred.
+pub const MAX_DECODED_VALUES: usize = 65_536;
+/// Most bytes of strings, keys, byte arrays and vector elements one decode call may produce
+/// (twice the default largest message: AMF3 string references can repeat a string).
+pub const MAX_DECODED_BYTES: usize = 16 * 1024 * 1024;
 /// Upper bound applied to any `max_depth` argument, so a careless caller cannot ask for a
 /// recursion deep enough to overflow a thread's stack (at this cap the worst input needs about
 /// 1 MiB of stack in a debug build and 200 KiB in release; Rust threads get 2 MiB).

@@ -362,6 +362,24 @@ fn too_many_values_is_refused() {
 }
 
 #[test]
+fn the_value_budget_bounds_what_one_decode_allocates() {
+    // Regression: with a budget of 1 000 000 values, a 1 MiB command of nulls in a strict
+    // array made the server allocate 54 MiB (56 bytes a value) before refusing it.
+    let values = MAX_DECODED_VALUES.saturating_mul(std::mem::size_of::<Amf0Value>());
+    assert!(values <= 4 << 20, "{values} bytes of values per decode");
+    const { assert!(MAX_DECODED_BYTES <= 2 * crate::limits::DEFAULT_MAX_MESSAGE_SIZE) };
+    let mut input = vec![0x0a];
+    input.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    input.resize(input.len() + (1 << 20), 0x05);
+    assert_eq!(
+        decode_value(&input, DEPTH),
+        Err(AmfError::TooManyValues {
+            limit: MAX_DECODED_VALUES
+        })
+    );
+}
+
+#[test]
 fn unknown_and_unsupported_markers_are_errors() {
     for marker in [0x04, 0x0e, 0x12, 0x7f, 0xff] {
         assert_eq!(

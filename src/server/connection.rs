@@ -177,8 +177,10 @@ impl Connection {
             }
             let (timeout, phase) = if self.playback.is_some() {
                 (PLAYER_POLL_INTERVAL, "play")
-            } else if self.session.handshake_done() {
+            } else if self.session.media_received() {
                 (limits.idle_timeout, "idle")
+            } else if self.session.handshake_done() {
+                (limits.first_packet_timeout, "first_packet")
             } else {
                 match limits.handshake_timeout.checked_sub(started.elapsed()) {
                     Some(left) if !left.is_zero() => (left, "handshake"),

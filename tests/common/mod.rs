@@ -494,7 +494,11 @@ impl ServerProcess {
     }
 }
 
-/// Helpers in their own files: HTTP API (issue 5), test certificates, fault tests (issue 7).
+/// Helpers in their own files: HTTP API (issue 5), test certificates, fault tests and hostile
+/// input (issue 7).
 pub mod faults;
+mod hostile;
 pub mod http;
 pub mod pki;
+#[allow(unused_imports)]
+pub use hostile::*;

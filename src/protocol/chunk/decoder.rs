@@ -88,7 +88,6 @@ pub struct ChunkDecoder {
     streams: HashMap<u32, StreamState>,
     current: Option<CurrentChunk>,
     partial_bytes: usize,
-    discarded: u64,
     omitted_extended: u64,
 }
 
@@ -100,7 +99,6 @@ impl ChunkDecoder {
             streams: HashMap::new(),
             current: None,
             partial_bytes: 0,
-            discarded: 0,
             omitted_extended: 0,
         }
     }
@@ -136,11 +134,6 @@ impl ChunkDecoder {
         self.streams.len()
     }
 
-    /// Unfinished messages dropped because a fmt 0/1/2 header arrived on their csid.
-    pub fn discarded_partials(&self) -> u64 {
-        self.discarded
-    }
-
     /// fmt 3 continuation chunks that omitted the repeated extended timestamp.
     pub fn omitted_extended_timestamps(&self) -> u64 {
         self.omitted_extended
@@ -161,8 +154,9 @@ impl ChunkDecoder {
     /// (FFmpeg, librtmp, Flash), but some encoders omit them; like SRS, the 4 bytes are consumed only
     /// if they equal the stored extended value, otherwise they are treated as payload.
     ///
-    /// A fmt 0/1/2 header on a csid whose message is unfinished discards that message and starts
-    /// the new one (counted in `discarded_partials`).
+    /// A header other than fmt 3 on a csid whose message is unfinished (as SRS): fmt 0 is an error
+    /// (`NewMessageMidMessage`), so is a fmt 1 with another length (`LengthChangedMidMessage`);
+    /// a fmt 1 with the same length or a fmt 2 only repeats the header and continues the message.
     ///
     /// Errors are fatal for the connection. If bytes were consumed earlier in the same call, the
     /// call returns them as `Ok` first and the error comes back on the next call.
@@ -295,6 +289,9 @@ impl ChunkDecoder {
         pos = pos.saturating_add(header_len);
 
         let in_progress = state.is_some_and(|s| s.partial.is_some());
+        if fmt != 3 && in_progress {
+            return mid_message_header(fmt, csid, mh, state, input, pos);
+        }
         if fmt == 3 && in_progress {
             let mut omitted_ext = false;
             if let Some(s) = state.filter(|s| s.extended()) {
@@ -401,10 +398,6 @@ impl ChunkDecoder {
         let state = self.streams.get_mut(&msg.csid)?;
         if let Some(old) = old {
             state.ext_value = old.ext_value;
-            if let Some(partial) = old.partial {
-                self.partial_bytes = self.partial_bytes.saturating_sub(partial.len());
-                self.discarded = self.discarded.saturating_add(1);
-            }
         }
         if let Some(ext) = msg.ext_value {
             state.ext_value = ext;
@@ -429,6 +422,41 @@ impl ChunkDecoder {
     }
 }
 
+/// A fmt 0/1/2 header (message header `mh`, ending at `pos`) on `csid` while its message is
+/// unfinished: an error, or (fmt 1 with the same length, fmt 2) a continuation whose header
+/// fields and extended timestamp are skipped.
+fn mid_message_header(
+    fmt: u8,
+    csid: u32,
+    mh: &[u8],
+    state: Option<&StreamState>,
+    input: &[u8],
+    pos: usize,
+) -> Result<Header, ChunkError> {
+    if fmt == 0 {
+        return Err(ChunkError::NewMessageMidMessage { csid });
+    }
+    let expected = state.map_or(0, |s| s.length);
+    if let Some(b) = mh.get(3..6) {
+        let length = BigEndian::read_u24(b);
+        if length != expected {
+            return Err(ChunkError::LengthChangedMidMessage { csid, length, expected });
+        }
+    }
+    let mut len = pos;
+    if mh.get(0..3).map(BigEndian::read_u24) == Some(EXTENDED_MARKER) {
+        if read_ext(input, pos).is_none() {
+            return Ok(Header::Incomplete);
+        }
+        len = pos.saturating_add(4);
+    }
+    Ok(Header::Continuation {
+        len,
+        csid,
+        omitted_ext: false,
+    })
+}
+
 /// The 4-byte big-endian extended timestamp at `pos`, if present.
 fn read_ext(input: &[u8], pos: usize) -> Option<u32> {
     input.get(pos..).and_then(|r| r.get(..4)).map(BigEndian::read_u32)
@@ -447,3 +475,7 @@ fn reserve_bounded(buf: &mut Vec<u8>, n: usize, length: usize) {
 #[cfg(test)]
 #[path = "decoder_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "decoder_hostile_tests.rs"]
+mod hostile_tests;

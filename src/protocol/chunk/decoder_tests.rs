@@ -358,29 +358,6 @@ fn one_message_per_call_even_with_more_input() {
 }
 
 #[test]
-fn new_header_mid_message_discards_partial() {
-    let big = pattern(300, 1);
-    let bytes = cat(&[
-        &[0x04],
-        &fmt0(0, 300, 9, 1),
-        &big[..128],
-        &[0x04],
-        &fmt0(50, 2, 8, 1), // new length mid-message
-        b"xy",
-        &[0x44, 0, 0, 1, 0, 0, 1, 8],
-        b"z",
-    ]);
-    let mut d = dec();
-    let out = decode_all(&mut d, &bytes).unwrap();
-    assert_eq!(
-        out,
-        vec![msg(4, 50, 8, 1, b"xy".to_vec()), msg(4, 51, 8, 1, b"z".to_vec())]
-    );
-    assert_eq!(d.discarded_partials(), 1);
-    assert_eq!(d.partial_bytes(), 0);
-}
-
-#[test]
 fn fmt1_fmt2_fmt3_without_previous_header_fail() {
     for first in [0x45u8, 0x85, 0xC5] {
         let bytes = [first, 0, 0, 0, 0, 0, 1, 8, 0, 0, 0, 0];
@@ -452,6 +429,12 @@ fn errors_display() {
         ChunkError::TooManyChunkStreams { limit: 4 },
         ChunkError::PartialBytesExceeded { limit: 5 },
         ChunkError::InvalidChunkSize(0),
+        ChunkError::NewMessageMidMessage { csid: 4 },
+        ChunkError::LengthChangedMidMessage {
+            csid: 4,
+            length: 1,
+            expected: 2,
+        },
     ];
     for e in all {
         let boxed: Box<dyn std::error::Error> = Box::new(e.clone());

@@ -46,6 +46,10 @@ pub enum ChunkError {
     PartialBytesExceeded { limit: usize },
     /// Chunk size 0 or above `MAX_CHUNK_SIZE`.
     InvalidChunkSize(u32),
+    /// A fmt 0 header on a chunk stream whose message is unfinished.
+    NewMessageMidMessage { csid: u32 },
+    /// A fmt 1 header announcing another length while the message is unfinished.
+    LengthChangedMidMessage { csid: u32, length: u32, expected: u32 },
 }
 
 impl fmt::Display for ChunkError {
@@ -67,6 +71,13 @@ impl fmt::Display for ChunkError {
                 write!(f, "unfinished messages exceed {limit} bytes")
             }
             Self::InvalidChunkSize(size) => write!(f, "invalid chunk size {size}"),
+            Self::NewMessageMidMessage { csid } => {
+                write!(f, "chunk stream {csid}: fmt 0 header inside an unfinished message")
+            }
+            Self::LengthChangedMidMessage { csid, length, expected } => write!(
+                f,
+                "chunk stream {csid}: length changed to {length} inside an unfinished message of {expected}"
+            ),
         }
     }
 }

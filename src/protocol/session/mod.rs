@@ -5,7 +5,7 @@
 //! publish is allowed is the caller's call (`accept_publish` / `reject_publish`).
 
 use super::amf0;
-use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
+use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, RawMessage};
 use super::command::{self, CommandError};
 use super::handshake::{HandshakeError, HandshakeKind, HandshakeStatus, ServerHandshake, RANDOM_SIZE};
 use super::message::{self, type_id, ControlMessage, MessageError, UserControl};
@@ -172,20 +172,15 @@ pub struct ServerSession {
     /// Set after a PublishRequest: input is held until the caller accepts or rejects, so no
     /// media of that stream is seen before the decision.
     awaiting_decision: bool,
+    media_received: bool,
 }
 
 impl ServerSession {
     /// `random` fills the server's handshake packets; `epoch` is the server uptime in ms.
     pub fn new(config: SessionConfig, random: [u8; RANDOM_SIZE], epoch: u32) -> Self {
-        let limits = &config.limits;
-        let chunk_limits = ChunkLimits {
-            max_message_size: limits.max_message_size,
-            max_chunk_streams: limits.max_chunk_streams,
-            max_partial_bytes: limits.max_partial_bytes,
-        };
         ServerSession {
             handshake: Some(ServerHandshake::new(random, epoch)),
-            decoder: ChunkDecoder::new(chunk_limits),
+            decoder: ChunkDecoder::new(config.limits.chunk_limits()),
             encoder: ChunkEncoder::new(),
             pending_input: Vec::new(),
             output: Vec::new(),
@@ -197,8 +192,15 @@ impl ServerSession {
             last_ack_at: 0,
             peer_window: DEFAULT_WINDOW_ACK_SIZE,
             awaiting_decision: false,
+            media_received: false,
             config,
         }
+    }
+
+    /// True once a media message (audio, video or data) of a publishing stream has arrived;
+    /// until then the caller applies the first-packet timeout.
+    pub fn media_received(&self) -> bool {
+        self.media_received
     }
 
     /// True once the handshake has completed.
@@ -402,6 +404,7 @@ impl ServerSession {
 
     fn emit_media(&mut self, stream_id: u32, kind: FrameKind, timestamp: u32, payload: Vec<u8>, metadata: bool) {
         if self.is_publishing(stream_id) {
+            self.media_received = true;
             self.events.push_back(SessionEvent::Media {
                 stream_id,
                 kind,

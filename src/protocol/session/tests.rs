@@ -334,3 +334,29 @@ fn fc_unpublish_alone_ends_the_publish() {
     let events: Vec<_> = std::iter::from_fn(|| session.poll_event()).collect();
     assert!(events.contains(&SessionEvent::Unpublish { stream_id: 1 }), "{events:?}");
 }
+
+#[test]
+fn media_received_turns_true_with_the_first_media_message_of_a_publish() {
+    // The FFmpeg capture up to its publish command holds no media: feed it until a publish
+    // request, then check before and after the first media message.
+    let mut session = new_session();
+    let mut published = false;
+    for (at, byte) in FFMPEG_PUBLISH.iter().enumerate() {
+        session.handle_input(std::slice::from_ref(byte)).unwrap();
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::PublishRequest { stream_id, .. } => {
+                    assert!(!session.media_received(), "media before the publish (byte {at})");
+                    session.accept_publish(stream_id).unwrap();
+                    published = true;
+                }
+                SessionEvent::Media { .. } => {
+                    assert!(session.media_received());
+                    return;
+                }
+                _ => assert!(!session.media_received(), "media flag set early (byte {at})"),
+            }
+        }
+    }
+    panic!("no media in the capture (published: {published})");
+}
