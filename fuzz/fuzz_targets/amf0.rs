@@ -8,7 +8,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(values) = amf0::decode_all(data, 32) else { return };
     let mut first = Vec::new();
     amf0::encode_all(&values, &mut first);
-    let again = amf0::decode_all(&first, 128).expect("our own encoding decodes");
+    // Values taken from AMF3 references (avmplus) are written out in full, so the re-encoding
+    // may exceed the decode budget the compact input fitted in: that refusal is allowed.
+    let again = match amf0::decode_all(&first, 128) {
+        Ok(again) => again,
+        Err(amf0::AmfError::TooManyValues { .. } | amf0::AmfError::TooLarge { .. }) => return,
+        Err(e) => panic!("our own encoding does not decode: {e:?}"),
+    };
     let mut second = Vec::new();
     amf0::encode_all(&again, &mut second);
     assert_eq!(first, second);
