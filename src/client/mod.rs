@@ -8,10 +8,10 @@ pub mod transport;
 pub mod url;
 
 use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
-use crate::limits::Limits;
+use crate::limits::{Limits, DEFAULT_MAX_AMF_DEPTH};
 use crate::media::FrameKind;
 use crate::protocol::amf0::{self, Amf0Value};
-use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
+use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, RawMessage};
 use crate::protocol::command::{parse_command, Command, CommandError};
 use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeError, HandshakeKind, HandshakeStatus};
 use crate::protocol::message::{self, csid, type_id, ControlMessage, UserControl};
@@ -130,12 +130,7 @@ impl RtmpClient {
 
     /// Runs the RTMP handshake and `connect` over an open transport.
     pub fn start(socket: Transport, tc_url: String, app: &str, kind: HandshakeKind) -> ClientResult<RtmpClient> {
-        let limits = Limits::default();
-        let chunk_limits = ChunkLimits {
-            max_message_size: limits.max_message_size,
-            max_chunk_streams: limits.max_chunk_streams,
-            max_partial_bytes: limits.max_partial_bytes,
-        };
+        let chunk_limits = Limits::default().chunk_limits();
         let mut client = RtmpClient {
             socket,
             decoder: ChunkDecoder::new(chunk_limits),
@@ -220,7 +215,8 @@ impl RtmpClient {
                     }
                 }
                 type_id::COMMAND_AMF0 => {
-                    let command = parse_command(message.type_id, &message.payload, 32).map_err(ClientError::Command)?;
+                    let command = parse_command(message.type_id, &message.payload, DEFAULT_MAX_AMF_DEPTH)
+                        .map_err(ClientError::Command)?;
                     if command.name == "onStatus" {
                         return Ok(PlayEvent::Status(status_code(&command)));
                     }
@@ -404,7 +400,8 @@ impl RtmpClient {
         for _ in 0..MAX_MESSAGES_PER_REPLY {
             let message = self.read_message()?;
             if message.type_id == type_id::COMMAND_AMF0 || message.type_id == type_id::COMMAND_AMF3 {
-                return parse_command(message.type_id, &message.payload, 32).map_err(ClientError::Command);
+                return parse_command(message.type_id, &message.payload, DEFAULT_MAX_AMF_DEPTH)
+                    .map_err(ClientError::Command);
             }
         }
         Err(ClientError::NoReply("command"))
