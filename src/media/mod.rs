@@ -5,4 +5,4 @@ pub mod codec;
 pub mod frame;
 pub mod gop_cache;
 
-pub use frame::{Frame, FrameKind};
+pub use frame::{Frame, FrameKind, Payload};

@@ -2,7 +2,7 @@
 //! policy (a slow player never slows anyone), and the player's writer thread that owns the
 //! socket's write side and turns shared frames into chunks with its own fmt 0 headers.
 
-use crate::media::FrameKind;
+use crate::media::{FrameKind, Payload};
 use crate::protocol::chunk::shared::{encode_whole, fmt0_header, prechunk_body};
 use crate::protocol::chunk::RawMessage;
 use crossbeam_channel::{select, Receiver, Sender, TrySendError};
@@ -36,12 +36,12 @@ pub struct SharedMedia {
     pub timestamp: u32,
     pub keyframe: bool,
     pub sequence_header: bool,
-    pub payload: Arc<[u8]>,
+    pub payload: Payload,
     body: OnceLock<(u32, Vec<u8>)>,
 }
 
 impl SharedMedia {
-    pub fn new(kind: FrameKind, timestamp: u32, keyframe: bool, sequence_header: bool, payload: Arc<[u8]>) -> Self {
+    pub fn new(kind: FrameKind, timestamp: u32, keyframe: bool, sequence_header: bool, payload: Payload) -> Self {
         SharedMedia {
             kind,
             timestamp,

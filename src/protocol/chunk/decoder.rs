@@ -434,13 +434,20 @@ fn read_ext(input: &[u8], pos: usize) -> Option<u32> {
     input.get(pos..).and_then(|r| r.get(..4)).map(BigEndian::read_u32)
 }
 
-/// Grows `buf` for `n` more bytes without ever reserving past the announced `length`.
+/// Bytes of an announced message length reserved at once, before that many arrived: most
+/// media messages fit, so their buffer is allocated once and never moved by a reallocation.
+/// Longer messages grow by doubling as their bytes arrive.
+pub const EAGER_RESERVE: usize = 256 * 1024;
+
+/// Grows `buf` for `n` more bytes without ever reserving past the announced `length`, nor
+/// more than [`EAGER_RESERVE`] (or twice what arrived) ahead of the bytes received.
 fn reserve_bounded(buf: &mut Vec<u8>, n: usize, length: usize) {
     let needed = buf.len().saturating_add(n);
     if needed <= buf.capacity() {
         return;
     }
-    let target = buf.capacity().saturating_mul(2).max(needed).min(length.max(needed));
+    let ahead = buf.capacity().saturating_mul(2).max(EAGER_RESERVE);
+    let target = ahead.max(needed).min(length.max(needed));
     buf.reserve_exact(target.saturating_sub(buf.len()));
 }
 
