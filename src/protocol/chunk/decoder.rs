@@ -4,7 +4,7 @@
 //! headers and any payload bytes present, and returns at most one finished message per call.
 //! Timestamp semantics follow FFmpeg's `rtmppkt.c` (see `ChunkDecoder::decode`).
 
-use std::collections::HashMap;
+use super::csid_map::CsidMap;
 
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 
@@ -85,7 +85,7 @@ enum Step {
 pub struct ChunkDecoder {
     limits: ChunkLimits,
     chunk_size: u32,
-    streams: HashMap<u32, StreamState>,
+    streams: CsidMap<StreamState>,
     current: Option<CurrentChunk>,
     partial_bytes: usize,
     discarded: u64,
@@ -97,7 +97,7 @@ impl ChunkDecoder {
         Self {
             limits,
             chunk_size: super::DEFAULT_CHUNK_SIZE,
-            streams: HashMap::new(),
+            streams: CsidMap::new(),
             current: None,
             partial_bytes: 0,
             discarded: 0,
