@@ -5,6 +5,8 @@ pub mod connection;
 pub mod context;
 pub mod listener;
 pub mod player;
+mod player_direct;
+mod player_writer;
 mod playing;
 mod publishing;
 pub mod registry;
