@@ -1,6 +1,7 @@
 //! The blocking glue: a listener thread accepting connections, one thread per connection
 //! driving a sans-IO session, and the registry of published streams.
 
+mod bind;
 pub mod connection;
 pub mod context;
 pub mod listener;
