@@ -3,7 +3,7 @@
 # valgrind --tool=callgrind (user-space instructions, all threads summed) while the release
 # rtmp-bench drives it, then prints instructions per MB moved. With MODE=perf the server runs
 # natively under `perf stat` instead and context switches (the kernel-side cost of waking
-# threads) are reported. Both figures stay comparable on a loaded box, unlike CPU seconds.
+# threads) and the server's peak RSS are reported. Both figures stay comparable on a loaded box, unlike CPU seconds.
 # Usage: scripts/bench-callgrind.sh fanout|ingest   (fanout: 1 publisher, 5 Mbit/s real time,
 # BENCH_PLAYERS players (default 50), no recording; ingest: BENCH_PUBLISHERS (default 1) at
 # full speed, recording to a temp dir). BENCH_SECONDS (default 6). Stops what it started.
@@ -64,6 +64,7 @@ done
 
 perf_pid=""
 if [ "$mode" = perf ]; then
+  bench_args+=(--server-pid "$server_pid") # natively: the bench also reads its peak RSS
   perf stat -x, -e context-switches,task-clock -p "$server_pid" -o "$work/perf.out" &
   perf_pid=$!
 fi
@@ -83,7 +84,7 @@ moved=$((published + ${received:-0}))
 recorded=0
 [ ! -d "$work/rec" ] || recorded="$(du -sb "$work/rec" | cut -f1)"
 echo "scenario=$scenario players=$players publishers=$publishers seconds=$seconds"
-echo "bytes_published=$published bytes_received=${received:-0} bytes_on_disk=$recorded all_kept_up=$(field "$json" all_kept_up) latency_p99_ms=$(field "$json" latency_p99_ms)"
+echo "server_peak_rss_kb=$(field "$json" server_peak_rss_kb) bytes_published=$published bytes_received=${received:-0} bytes_on_disk=$recorded all_kept_up=$(field "$json" all_kept_up) latency_p99_ms=$(field "$json" latency_p99_ms)"
 if [ "$mode" = callgrind ]; then
   [ -z "${CALLGRIND_OUT:-}" ] || cp "$work/callgrind.out" "$CALLGRIND_OUT"
   ir="$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$work/callgrind.out")"

@@ -181,7 +181,11 @@ impl PlayerHandle {
                 // Queued items belong to the writer: it owns the socket until they are sent.
                 direct.writer_owns = true;
                 self.queued_bytes.fetch_add(len, Ordering::Relaxed);
-                let sent = self.sender.try_send(PlayerItem::Media(Arc::clone(media)));
+                let sent = if self.sender.len() >= PLAYER_QUEUE_ITEMS {
+                    Err(TrySendError::Full(PlayerItem::Wake))
+                } else {
+                    self.sender.try_send(PlayerItem::Media(Arc::clone(media)))
+                };
                 sent.map_err(|e| {
                     self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
                     match e {
@@ -251,7 +255,9 @@ pub fn player_channel(
     limits: PlayerLimits,
     control: Receiver<Vec<u8>>,
 ) -> (PlayerHandle, PlayerWriterInput) {
-    let (sender, media) = crossbeam_channel::bounded(PLAYER_QUEUE_ITEMS);
+    // Unbounded in the type, bounded by `offer` (items and bytes): a bounded channel would
+    // allocate all PLAYER_QUEUE_ITEMS slots (about 200 KB) for every player up front.
+    let (sender, media) = crossbeam_channel::unbounded();
     let queued_bytes = Arc::new(AtomicUsize::new(0));
     let direct = Arc::new(Direct::default());
     let handle = PlayerHandle {

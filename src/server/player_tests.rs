@@ -206,3 +206,20 @@ fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
     assert_eq!(got.len(), sent.len());
     assert!(got == sent, "frames differ");
 }
+
+#[test]
+fn the_queue_holds_at_most_player_queue_items() {
+    let (mut player, input) = handle(1 << 30);
+    let now = Instant::now();
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 0, true, 1), true, now),
+        Offer::Queued
+    );
+    for i in 1..PLAYER_QUEUE_ITEMS {
+        let frame = media(FrameKind::Audio, i as u32, false, 1);
+        assert_eq!(player.offer(&frame, true, now), Offer::Queued, "item {i}");
+    }
+    let one_more = media(FrameKind::Audio, 0, false, 1);
+    assert_eq!(player.offer(&one_more, true, now), Offer::Dropped);
+    assert_eq!(input.media.len(), PLAYER_QUEUE_ITEMS);
+}
