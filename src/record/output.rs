@@ -1,10 +1,10 @@
 //! A recording's writer thread: the only code that touches its files. It asks the pure
 //! `Segmenter` what to do with each frame and does the I/O:
 //! - files are `NAME.flv.part` while written, renamed to `NAME.flv` when finalized;
-//! - whole tags only, written without copying payloads: the frames drained from the queue
-//!   at once go out in one vectored write (tag headers and small payloads gathered, large
-//!   payloads from the frames' own buffers), so data reaches the OS as soon as the writer
-//!   is idle; the reserved onMetaData (duration, filesize, keyframe index) and
+//! - whole tags only, written without copying payloads: frames are gathered (tag headers
+//!   and small payloads copied, large payloads by reference to the frames' own buffers) and
+//!   go out in one vectored write at each keyframe, at least every [`FLUSH_INTERVAL`], and
+//!   whenever a batch is full; the reserved onMetaData (duration, filesize, keyframe index) and
 //!   header flags are rewritten in place every [`METADATA_REFRESH_INTERVAL`] and at close,
 //!   so a file cut short by a crash is at most that stale and `repair` makes it exact;
 //! - the disk guard: below `--record-min-free` no file opens and the open one is
@@ -19,7 +19,7 @@ use super::recorder::{QueueRoom, RecordMsg, RecordShared, RecordingRequest};
 use super::recover::repair_and_finalize;
 use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY_OFFSET};
 use crate::flv::FLAGS_OFFSET;
-use crate::media::{Frame, Payload};
+use crate::media::{Frame, FrameKind, Payload};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, info, warn};
 use std::fs::File;
@@ -36,6 +36,8 @@ pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// After a failed open or write, a new file is tried no sooner than this.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
+/// Written data reaches the OS at least this often (and at every keyframe).
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 /// Most frames joined into one vectored write (two slices each: under IOV_MAX).
 pub const WRITE_BATCH_FRAMES: usize = 256;
 /// A batch is written once it holds this many bytes.
@@ -105,6 +107,7 @@ struct Writer {
     file: Option<OpenFile>,
     buf: Vec<u8>,
     batch: Batch,
+    last_flush: Instant,
     last_refresh: Instant,
     last_disk_check: Instant,
     low_disk: bool,
@@ -136,6 +139,7 @@ pub fn run(
         file: None,
         buf: Vec::with_capacity(64 * 1024),
         batch: Batch::default(),
+        last_flush: now,
         last_refresh: now,
         last_disk_check: now,
         low_disk: false,
@@ -148,7 +152,8 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        // Everything queued meanwhile joins the batch; it is written when the queue is empty.
+        // Everything queued meanwhile joins the batch (written at keyframes, when full, or
+        // when the flush interval passed).
         while let Some(msg) = next.take() {
             match msg {
                 RecordMsg::Frame(frame) => {
@@ -163,7 +168,6 @@ pub fn run(
             }
             next = receiver.try_recv().ok();
         }
-        writer.flush_batch();
         writer.on_tick(Instant::now());
     }
     writer.close_file();
@@ -221,13 +225,15 @@ impl Writer {
         batch.bytes.extend_from_slice(&trailer);
         batch.len += batch.bytes.len() - before + frame.payload.len();
         batch.frames += 1;
-        if batch.is_full() {
+        let keyframe = frame.kind == FrameKind::Video && frame.keyframe;
+        if keyframe || batch.is_full() {
             self.flush_batch();
         }
     }
 
     /// Writes the batch to the open file (a failure ends the file; the batch is dropped).
     fn flush_batch(&mut self) {
+        self.last_flush = Instant::now();
         if self.batch.frames == 0 {
             return;
         }
@@ -242,6 +248,9 @@ impl Writer {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if now.duration_since(self.last_flush) >= FLUSH_INTERVAL {
+            self.flush_batch();
+        }
         if self.file.is_some() && now.duration_since(self.last_disk_check) >= DISK_CHECK_INTERVAL {
             self.last_disk_check = now;
             if let Err(free) = disk::has_room(&self.shared.dir, self.shared.options.min_free) {
@@ -257,6 +266,8 @@ impl Writer {
         let refresh_due = now.duration_since(self.last_refresh) >= METADATA_REFRESH_INTERVAL;
         if self.file.is_some() && refresh_due {
             self.last_refresh = now;
+            // The patched statistics count every batched tag: those go to the file first.
+            self.flush_batch();
             if let Err(e) = self.refresh_metadata() {
                 self.fail(e);
             }
