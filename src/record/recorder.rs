@@ -33,16 +33,29 @@ pub const RECORD_BACKPRESSURE_COOLDOWN: Duration = Duration::from_secs(30);
 /// A waiting publisher re-checks the queue at least this often (belt and braces).
 const ROOM_POLL: Duration = Duration::from_millis(50);
 
+/// A publisher that had to wait for room resumes once the queue is down to this share of
+/// the budget (in quarters), so it and the writer do not wake each other for every frame.
+const RESUME_QUARTERS: usize = 3;
+
 /// Bytes of frames queued for one writer, and the wake-up of a publisher waiting for room.
 #[derive(Debug, Default)]
 pub struct QueueRoom {
     bytes: AtomicUsize,
+    /// A waiting publisher is woken when the queue is down to this many bytes.
+    resume_at: usize,
     waiting: AtomicBool,
     lock: Mutex<()>,
     freed: Condvar,
 }
 
 impl QueueRoom {
+    fn new(budget: usize) -> Self {
+        QueueRoom {
+            resume_at: budget / 4 * RESUME_QUARTERS,
+            ..QueueRoom::default()
+        }
+    }
+
     fn queued(&self) -> usize {
         self.bytes.load(Ordering::SeqCst)
     }
@@ -53,19 +66,23 @@ impl QueueRoom {
 
     /// The writer took `n` bytes off the queue: wakes a publisher waiting for room.
     pub fn release(&self, n: usize) {
-        self.bytes.fetch_sub(n, Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) {
+        let left = self.bytes.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
+        if left <= self.resume_at && self.waiting.load(Ordering::SeqCst) {
             let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             self.freed.notify_all();
         }
     }
 
-    /// Waits until `n` more bytes fit under `budget`; false if `deadline` passed first.
+    /// Waits until `n` more bytes fit under `budget`, and once it has to wait, until the
+    /// queue is down to `resume_at`; false if `deadline` passed first.
     fn wait_for_room(&self, n: usize, budget: usize, deadline: Instant) -> bool {
-        let fits = || self.queued().saturating_add(n) <= budget;
-        if fits() {
+        if self.queued().saturating_add(n) <= budget {
             return true;
         }
+        let fits = || {
+            let queued = self.queued();
+            queued <= self.resume_at && queued.saturating_add(n) <= budget
+        };
         // Flag first, then check under the lock: a release after the check finds the flag
         // and notifies under the same lock, so the wake-up is never lost.
         self.waiting.store(true, Ordering::SeqCst);
@@ -183,7 +200,7 @@ impl Recorder {
         tracker: &ThreadTracker,
     ) -> io::Result<Recorder> {
         let (sender, receiver) = crossbeam_channel::bounded(RECORD_QUEUE_FRAMES);
-        let room = Arc::new(QueueRoom::default());
+        let room = Arc::new(QueueRoom::new(shared.budget));
         let label = format!(
             "app={} stream={} conn_id={}",
             request.app, request.stream, request.conn_id
@@ -286,28 +303,29 @@ mod tests {
 
     #[test]
     fn a_waiting_publisher_resumes_as_soon_as_the_writer_frees_room() {
-        let room = Arc::new(QueueRoom::default());
+        let room = Arc::new(QueueRoom::new(100));
         room.add(100);
         let writer = Arc::clone(&room);
         let (started_tx, started) = crossbeam_channel::bounded::<()>(0);
         let release = std::thread::spawn(move || {
             let _ = started.recv();
-            writer.release(60);
+            writer.release(20); // 80 left: 15 more would fit, but 80 is above the resume mark
+            writer.release(20);
         });
         started_tx.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         assert!(
-            room.wait_for_room(50, 100, deadline),
+            room.wait_for_room(15, 100, deadline),
             "room appeared before the deadline"
         );
         assert!(Instant::now() < deadline);
         release.join().unwrap();
-        assert_eq!(room.queued(), 40);
+        assert_eq!(room.queued(), 60);
     }
 
     #[test]
     fn a_wait_for_room_ends_at_its_deadline() {
-        let room = QueueRoom::default();
+        let room = QueueRoom::new(100);
         room.add(100);
         let start = Instant::now();
         assert!(!room.wait_for_room(1, 100, start + Duration::from_millis(120)));
