@@ -10,6 +10,7 @@ mod player_direct;
 mod player_writer;
 mod playing;
 mod publishing;
+mod read_buffer;
 pub mod registry;
 pub mod stats;
 pub mod stream;
