@@ -267,6 +267,8 @@ for scenario in ingest1 ingest8 fanout50 fanout200; do
       printf '   %-9s run %s %-5s done (%ss elapsed)\n' "$scenario" "$run" "$kind" $(($(date +%s) - script_start))
       stop_server
       if [ "${scenario#ingest}" != "$scenario" ] && [ -n "${bytes:-}" ] && [ "$bytes" != 0 ]; then
+        add "$scenario-mb-in" "$kind" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')"
+        add "$scenario-mb-disk" "$kind" "$(awk -v r="${srv_recorded:-0}" 'BEGIN { printf "%.1f", r / 1e6 }')"
         add "$scenario-recorded-pct" "$kind" "$(awk -v r="$srv_recorded" -v b="$bytes" 'BEGIN { printf "%.1f", r / b * 100 }')"
         [ "${srv_recorded:-0}" = 0 ] ||
           add "$scenario-cpu-per-gb-rec" "$kind" "$(awk -v c="$cpu" -v r="$srv_recorded" 'BEGIN { printf "%.3f", c / (r / 1e9) }')"
@@ -451,6 +453,10 @@ row "(a) CPU-s per GB ingested, 1 publisher" ingest1-cpu-per-gb 3 1 "ratio <= 0.
 row "(a) CPU-s per GB ingested, 8 publishers" ingest8-cpu-per-gb 3 1 "ratio <= 0.5"
 row "    ingest MB/s, 1 publisher" ingest1-mbps 0 1 ""
 row "    ingest MB/s, 8 publishers" ingest8-mbps 0 1 ""
+row "    MB ingested, 1 publisher" ingest1-mb-in 0 1 ""
+row "    MB on disk, 1 publisher" ingest1-mb-disk 0 1 ""
+row "    MB ingested, 8 publishers" ingest8-mb-in 0 1 ""
+row "    MB on disk, 8 publishers" ingest8-mb-disk 0 1 ""
 row "    % of ingested bytes on disk, 1 publisher" ingest1-recorded-pct 1 1 ""
 row "    % of ingested bytes on disk, 8 publishers" ingest8-recorded-pct 1 1 ""
 row "    CPU-s per GB on disk, 1 publisher" ingest1-cpu-per-gb-rec 3 1 ""

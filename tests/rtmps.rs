@@ -172,9 +172,11 @@ fn own_client_over_tls_publishes_and_plays_verifying_the_test_ca() {
     let sent = publisher.send_flv(&source).unwrap();
     publisher.unpublish().unwrap();
     let mut received = Vec::new();
+    let mut stamps = Vec::new();
     loop {
         match player.read_play_event().unwrap() {
             PlayEvent::Media(message) if message.type_id == 8 || message.type_id == 9 => {
+                stamps.push((message.type_id, message.timestamp, message.payload.get(1) == Some(&0)));
                 received.push((message.type_id, message.payload));
             }
             PlayEvent::Media(_) => {}
@@ -184,6 +186,25 @@ fn own_client_over_tls_publishes_and_plays_verifying_the_test_ca() {
     }
     assert_eq!(received.len(), expected.len(), "player frames");
     assert!(received == expected, "the TLS player's frames differ from the source");
+    // Every frame reaches this player through its writer thread's queue (no direct sends
+    // over TLS): its timestamps are the source's, shifted by one constant.
+    let source_stamps: Vec<(u8, u32, bool)> = read_all(&source)
+        .unwrap()
+        .1
+        .into_iter()
+        .filter(|tag| tag.tag_type == 8 || tag.tag_type == 9)
+        .map(|tag| (tag.tag_type, tag.timestamp, tag.body.get(1) == Some(&0)))
+        .collect();
+    let media = |s: &[(u8, u32, bool)]| -> Vec<(u8, u32)> {
+        s.iter()
+            .filter(|(_, _, header)| !header)
+            .map(|&(t, ts, _)| (t, ts))
+            .collect()
+    };
+    let (played, sourced) = (media(&stamps), media(&source_stamps));
+    let shift = sourced[0].1.wrapping_sub(played[0].1);
+    let unshifted: Vec<(u8, u32)> = played.iter().map(|&(t, ts)| (t, ts.wrapping_add(shift))).collect();
+    assert_eq!(unshifted, sourced, "the TLS player's timestamps");
     let recording = wait_recording_closed(&server, "mine");
     let recorded = std::fs::read(&recording).unwrap();
     assert_eq!(media_bodies(&recorded), expected);

@@ -45,19 +45,29 @@ pub fn file_header(has_audio: bool, has_video: bool) -> [u8; FILE_HEADER_LEN] {
 /// Appends one whole tag (header, body, PreviousTagSize) to `out`. The 32-bit timestamp is
 /// split into 24 low bits and the extended high byte.
 pub fn encode_tag(tag_type: u8, timestamp: u32, body: &[u8], out: &mut Vec<u8>) -> Result<(), FlvWriteError> {
-    if body.len() > MAX_TAG_BODY {
-        return Err(FlvWriteError::TagTooLarge(body.len()));
-    }
-    let size = body.len() as u32;
-    let ts = timestamp.to_be_bytes();
+    let (header, trailer) = tag_frame(tag_type, timestamp, body.len())?;
     out.reserve(TAG_HEADER_LEN + body.len() + 4);
-    out.push(tag_type);
-    out.extend_from_slice(&size.to_be_bytes()[1..]);
-    out.extend_from_slice(&[ts[1], ts[2], ts[3], ts[0]]);
-    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&header);
     out.extend_from_slice(body);
-    out.extend_from_slice(&(size + TAG_HEADER_LEN as u32).to_be_bytes());
+    out.extend_from_slice(&trailer);
     Ok(())
+}
+
+/// The tag header and the previous-tag-size field that surround a body of `body_len` bytes,
+/// for a writer that sends the body from its own buffer (a vectored write, no copy).
+pub fn tag_frame(
+    tag_type: u8,
+    timestamp: u32,
+    body_len: usize,
+) -> Result<([u8; TAG_HEADER_LEN], [u8; 4]), FlvWriteError> {
+    if body_len > MAX_TAG_BODY {
+        return Err(FlvWriteError::TagTooLarge(body_len));
+    }
+    let size = body_len as u32;
+    let s = size.to_be_bytes();
+    let ts = timestamp.to_be_bytes();
+    let header = [tag_type, s[1], s[2], s[3], ts[1], ts[2], ts[3], ts[0], 0, 0, 0];
+    Ok((header, (size + TAG_HEADER_LEN as u32).to_be_bytes()))
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 use super::codec;
 use std::sync::Arc;
 
+/// A frame's bytes, shared by every consumer. An `Arc<Vec<u8>>` rather than `Arc<[u8]>`:
+/// the chunk decoder's message buffer becomes the shared payload without a copy.
+pub type Payload = Arc<Vec<u8>>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameKind {
     Audio,
@@ -31,12 +35,12 @@ pub struct Frame {
     pub keyframe: bool,
     /// True for a codec configuration record (AVC/HEVC/AAC sequence header, E-RTMP SequenceStart).
     pub sequence_header: bool,
-    pub payload: Arc<[u8]>,
+    pub payload: Payload,
 }
 
 impl Frame {
     /// Builds a frame and inspects its codec header once.
-    pub fn new(kind: FrameKind, timestamp: u32, payload: Arc<[u8]>) -> Frame {
+    pub fn new(kind: FrameKind, timestamp: u32, payload: Payload) -> Frame {
         let info = match kind {
             FrameKind::Video => codec::inspect_video(&payload),
             FrameKind::Audio => codec::inspect_audio(&payload),

@@ -7,4 +7,4 @@ pub mod frame;
 pub mod gop_cache;
 pub mod hevc_sps;
 
-pub use frame::{Frame, FrameKind};
+pub use frame::{Frame, FrameKind, Payload};

@@ -1,8 +1,10 @@
 //! A recording's writer thread: the only code that touches its files. It asks the pure
 //! `Segmenter` what to do with each frame and does the I/O:
 //! - files are `NAME.flv.part` while written, renamed to `NAME.flv` when finalized;
-//! - whole tags only; flushed to the OS at each keyframe and at least every
-//!   [`FLUSH_INTERVAL`]; the reserved onMetaData (duration, filesize, keyframe index) and
+//! - whole tags only, written without copying payloads: frames are gathered (tag headers
+//!   and small payloads copied, large payloads by reference to the frames' own buffers) and
+//!   go out in one vectored write at each keyframe, at least every [`FLUSH_INTERVAL`], and
+//!   whenever a batch is full; the reserved onMetaData (duration, filesize, keyframe index) and
 //!   header flags are rewritten in place every [`METADATA_REFRESH_INTERVAL`] and at close,
 //!   so a file cut short by a crash is at most that stale and `repair` makes it exact;
 //! - the disk guard: below `--record-min-free` no file opens and the open one is
@@ -15,40 +17,88 @@
 use super::disk;
 use super::hook::FinishedFile;
 use super::naming;
-use super::recorder::{RecordMsg, RecordShared, RecordingRequest};
+use super::recorder::{QueueRoom, RecordMsg, RecordShared, RecordingRequest};
 use super::recover::repair_and_finalize;
 use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY_OFFSET};
 use super::status::RecordingStatus;
 use crate::flv::FLAGS_OFFSET;
-use crate::media::{Frame, FrameKind};
+use crate::media::{Frame, FrameKind, Payload};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, info, warn};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// Written data reaches the OS at least this often (and at every keyframe).
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 /// The in-place onMetaData is refreshed this often while recording.
 pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 /// Free space is checked this often while recording or paused for space.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// After a failed open or write, a new file is tried no sooner than this.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
-/// Buffer between the writer and the file.
-pub const FILE_BUFFER_SIZE: usize = 256 * 1024;
+/// Written data reaches the OS at least this often (and at every keyframe).
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+/// Most frames joined into one vectored write (two slices each: under IOV_MAX).
+pub const WRITE_BATCH_FRAMES: usize = 256;
+/// A batch is written once it holds this many bytes.
+pub const WRITE_BATCH_BYTES: usize = 1024 * 1024;
+/// Payloads up to this size are copied next to their tag header instead of getting slices.
+const INLINE_PAYLOAD_MAX: usize = 1024;
 /// How often an idle writer wakes up for its timers.
 const TICK: Duration = Duration::from_millis(250);
 
 struct OpenFile {
     part: PathBuf,
-    out: BufWriter<File>,
+    out: File,
     opened: Instant,
+}
+
+/// Tags waiting for one vectored write: headers, trailers and small payloads gathered in
+/// `bytes`, large payloads by reference.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// Each large payload, after the run of `bytes` that ends at the given offset.
+    payloads: Vec<(usize, Payload)>,
+    len: usize,
+    frames: usize,
+}
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.frames >= WRITE_BATCH_FRAMES || self.len >= WRITE_BATCH_BYTES
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.payloads.clear();
+        self.len = 0;
+        self.frames = 0;
+    }
+
+    fn write_to(&self, file: &mut File) -> io::Result<()> {
+        let mut slices = Vec::with_capacity(self.payloads.len() * 2 + 1);
+        let mut start = 0;
+        for (end, payload) in &self.payloads {
+            slices.push(IoSlice::new(self.bytes.get(start..*end).unwrap_or(&[])));
+            slices.push(IoSlice::new(payload));
+            start = *end;
+        }
+        slices.push(IoSlice::new(self.bytes.get(start..).unwrap_or(&[])));
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match file.write_vectored(slices) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "recording file closed")),
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Writer {
@@ -59,6 +109,7 @@ struct Writer {
     segmenter: Segmenter,
     file: Option<OpenFile>,
     buf: Vec<u8>,
+    batch: Batch,
     last_flush: Instant,
     last_refresh: Instant,
     last_disk_check: Instant,
@@ -73,7 +124,7 @@ pub fn run(
     request: RecordingRequest,
     shared: Arc<RecordShared>,
     receiver: Receiver<RecordMsg>,
-    queued: Arc<AtomicUsize>,
+    queued: Arc<QueueRoom>,
 ) {
     let options = &shared.options;
     let rules = SegmentRules {
@@ -92,6 +143,7 @@ pub fn run(
         segmenter: Segmenter::new(rules),
         file: None,
         buf: Vec::with_capacity(64 * 1024),
+        batch: Batch::default(),
         last_flush: now,
         last_refresh: now,
         last_disk_check: now,
@@ -101,18 +153,26 @@ pub fn run(
         shared,
     };
     loop {
-        match receiver.recv_timeout(TICK) {
-            Ok(RecordMsg::Frame(frame)) => {
-                queued.fetch_sub(frame.len(), Ordering::Relaxed);
-                writer.on_frame(&frame);
-            }
-            Ok(RecordMsg::Resume { conn_id }) => {
-                writer.label = format!("app={} stream={} conn_id={conn_id}", writer.app, writer.stream);
-                writer.segmenter.resume();
-                info!("recording continues after reconnect {}", writer.label);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
+        let mut next = match receiver.recv_timeout(TICK) {
+            Ok(msg) => Some(msg),
+            Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
+        };
+        // Everything queued meanwhile joins the batch (written at keyframes, when full, or
+        // when the flush interval passed).
+        while let Some(msg) = next.take() {
+            match msg {
+                RecordMsg::Frame(frame) => {
+                    queued.release(frame.len());
+                    writer.on_frame(&frame);
+                }
+                RecordMsg::Resume { conn_id } => {
+                    writer.label = format!("app={} stream={} conn_id={conn_id}", writer.app, writer.stream);
+                    writer.segmenter.resume();
+                    info!("recording continues after reconnect {}", writer.label);
+                }
+            }
+            next = receiver.try_recv().ok();
         }
         writer.on_tick(Instant::now());
     }
@@ -149,27 +209,84 @@ impl Writer {
                 }
             }
         }
-        self.buf.clear();
-        if let Err(e) = self.segmenter.write(frame, &mut self.buf) {
-            warn!("frame not recorded {} error=\"{e}\"", self.label);
+        if self.file.is_none() {
             return;
         }
-        let Some(file) = self.file.as_mut() else {
-            return;
+        let batch = &mut self.batch;
+        let before = batch.bytes.len();
+        let trailer = match self.segmenter.write_split(frame, &mut batch.bytes) {
+            Ok(Some(trailer)) => trailer,
+            Ok(None) => return,
+            Err(e) => {
+                batch.bytes.truncate(before);
+                warn!("frame not recorded {} error=\"{e}\"", self.label);
+                return;
+            }
         };
-        let keyframe = frame.kind == FrameKind::Video && frame.keyframe;
-        let mut result = file.out.write_all(&self.buf);
-        if result.is_ok() && keyframe {
-            result = file.out.flush();
-            self.last_flush = Instant::now();
-            self.report_flushed();
+        if frame.payload.len() <= INLINE_PAYLOAD_MAX {
+            batch.bytes.extend_from_slice(&frame.payload);
+        } else {
+            batch.payloads.push((batch.bytes.len(), Arc::clone(&frame.payload)));
         }
-        if let Err(e) = result {
-            self.fail(e);
+        batch.bytes.extend_from_slice(&trailer);
+        batch.len += batch.bytes.len() - before + frame.payload.len();
+        batch.frames += 1;
+        let keyframe = frame.kind == FrameKind::Video && frame.keyframe;
+        if keyframe || batch.is_full() {
+            self.flush_batch();
         }
     }
 
+    /// Writes the batch to the open file (a failure ends the file; the batch is dropped).
+    fn flush_batch(&mut self) {
+        self.last_flush = Instant::now();
+        if self.batch.frames == 0 {
+            return;
+        }
+        let result = match self.file.as_mut() {
+            Some(file) => self.batch.write_to(&mut file.out),
+            None => Ok(()),
+        };
+        self.batch.clear();
+        match result {
+            Ok(()) => self.report_flushed(),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// After a batch reached the file: everything the segmenter counted is in it.
+    fn report_flushed(&self) {
+        if let Some(segment) = self.segmenter.segment() {
+            self.status.flushed(segment.bytes());
+        }
+    }
+
+    /// Whether the open file was deleted under the writer (e.g. `rm -rf` of the record
+    /// dir): then it is dropped, logged, and the next start point opens a new file (the
+    /// directory is recreated) instead of recording into a deleted file until the end.
+    fn file_removed(&mut self) -> bool {
+        let removed = self
+            .file
+            .as_ref()
+            .and_then(|f| f.out.metadata().ok())
+            .is_some_and(|m| m.nlink() == 0);
+        if !removed {
+            return false;
+        }
+        if let Some(file) = self.file.take() {
+            self.batch.clear();
+            self.status.closed();
+            self.shared.counters.closed(false);
+            self.segmenter.close();
+            warn!("recording file removed {} file={}", self.label, file.part.display());
+        }
+        true
+    }
+
     fn on_tick(&mut self, now: Instant) {
+        if now.duration_since(self.last_flush) >= FLUSH_INTERVAL {
+            self.flush_batch();
+        }
         if self.file.is_some() && now.duration_since(self.last_disk_check) >= DISK_CHECK_INTERVAL {
             self.last_disk_check = now;
             if self.file_removed() {
@@ -186,57 +303,22 @@ impl Writer {
             }
         }
         let refresh_due = now.duration_since(self.last_refresh) >= METADATA_REFRESH_INTERVAL;
-        let flush_due = now.duration_since(self.last_flush) >= FLUSH_INTERVAL;
-        if self.file.is_some() && (refresh_due || flush_due) {
-            self.last_flush = now;
-            let mut result = self.file.as_mut().map_or(Ok(()), |f| f.out.flush());
-            if result.is_ok() {
-                self.report_flushed();
-            }
-            if result.is_ok() && refresh_due {
-                self.last_refresh = now;
-                result = self.refresh_metadata();
-            }
-            if let Err(e) = result {
+        if self.file.is_some() && refresh_due {
+            self.last_refresh = now;
+            // The patched statistics count every batched tag: those go to the file first.
+            self.flush_batch();
+            if let Err(e) = self.refresh_metadata() {
                 self.fail(e);
             }
         }
     }
 
-    /// After a flush: everything the segmenter counted is in the file.
-    fn report_flushed(&self) {
-        if let Some(segment) = self.segmenter.segment() {
-            self.status.flushed(segment.bytes());
-        }
-    }
-
-    /// Whether the open file was deleted under the writer (e.g. `rm -rf` of the record
-    /// dir): then it is dropped, logged, and the next start point opens a new file (the
-    /// directory is recreated) instead of recording into a deleted file until the end.
-    fn file_removed(&mut self) -> bool {
-        let removed = self
-            .file
-            .as_ref()
-            .and_then(|f| f.out.get_ref().metadata().ok())
-            .is_some_and(|m| m.nlink() == 0);
-        if !removed {
-            return false;
-        }
-        if let Some(file) = self.file.take() {
-            self.status.closed();
-            self.shared.counters.closed(false);
-            self.segmenter.close();
-            warn!("recording file removed {} file={}", self.label, file.part.display());
-        }
-        true
-    }
-
-    /// Rewrites onMetaData and the header flags in place (after a flush).
+    /// Rewrites onMetaData and the header flags in place.
     fn refresh_metadata(&mut self) -> io::Result<()> {
         let (Some(file), Some(segment)) = (self.file.as_ref(), self.segmenter.segment()) else {
             return Ok(());
         };
-        patch(file.out.get_ref(), segment)
+        patch(&file.out, segment)
     }
 
     /// Opens the next file if the disk guard and the retry timer allow it.
@@ -293,13 +375,12 @@ impl Writer {
         if let Err(e) = self.segmenter.open(&mut self.buf) {
             warn!("recording header not built {} error=\"{e}\"", self.label);
         }
-        let mut out = BufWriter::with_capacity(FILE_BUFFER_SIZE, file);
+        let mut out = file;
         let written = out.write_all(&self.buf);
         self.shared.counters.opened();
         self.status.opened(part.clone());
         self.file = Some(OpenFile { part, out, opened: now });
         self.last_refresh = now;
-        self.last_flush = now;
         match written {
             Ok(()) => true,
             Err(e) => {
@@ -311,6 +392,7 @@ impl Writer {
 
     /// Finalizes the open file: flush, patch onMetaData and flags, fsync, rename.
     fn close_file(&mut self) {
+        self.flush_batch();
         let Some(file) = self.file.take() else {
             return;
         };
@@ -320,10 +402,7 @@ impl Writer {
             return;
         };
         let OpenFile { part, out, opened } = file;
-        let synced = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| patch(&f, &segment).and_then(|()| f.sync_all()));
+        let synced = patch(&out, &segment).and_then(|()| out.sync_all());
         if let Err(e) = synced {
             error!(
                 "recording stopped by I/O error {} file={} bytes={} tags={} error=\"{e}\"",
@@ -378,10 +457,10 @@ impl Writer {
             self.label,
             file.part.display()
         );
+        // Whatever is still batched is lost with the failing disk; drop without retrying.
+        self.batch.clear();
         let OpenFile { part, out, .. } = file;
-        // Whatever is still buffered is lost with the failing disk; drop without retrying.
-        let (handle, _) = out.into_parts();
-        drop(handle);
+        drop(out);
         self.salvage(part);
     }
 

@@ -1,7 +1,10 @@
 //! The recorder handle: what a connection thread holds to feed one recording. Frames go to
-//! the recording's writer thread (`output`) over a bounded channel; the connection never
-//! blocks on disk: when the writer falls behind by more than the byte budget, frames are
-//! dropped (logged) until the next keyframe. Dropping the handle ends the recording: the
+//! the recording's writer thread (`output`) over a bounded channel. Nothing recorded is lost
+//! to a burst: when the writer is behind by the byte budget (the disk is slower than a
+//! publisher sending at full speed) the publisher waits for room, like nginx-rtmp blocks,
+//! but at most [`RECORD_BACKPRESSURE_MAX`]; if that passes (a hung or far too slow disk),
+//! frames are dropped (logged) until the next keyframe and the publisher is not held again
+//! for [`RECORD_BACKPRESSURE_COOLDOWN`], so a bad disk never stalls the live relay for long. Dropping the handle ends the recording: the
 //! writer drains, finalizes the open file and exits. A parked handle (publisher lost
 //! without unpublish) can be given to the reconnecting publisher with `resume`.
 
@@ -16,12 +19,93 @@ use crossbeam_channel::{Sender, TrySendError};
 use log::warn;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 use time::UtcOffset;
 
 /// Most messages waiting in one recorder's channel (the byte budget usually binds first).
 pub const RECORD_QUEUE_FRAMES: usize = 16 * 1024;
+
+/// Longest a publisher waits for room in its recording's queue before frames are dropped.
+pub const RECORD_BACKPRESSURE_MAX: Duration = Duration::from_secs(3);
+/// After a wait for room timed out, the publisher is not held again for this long.
+pub const RECORD_BACKPRESSURE_COOLDOWN: Duration = Duration::from_secs(30);
+/// A waiting publisher re-checks the queue at least this often (belt and braces).
+const ROOM_POLL: Duration = Duration::from_millis(50);
+
+/// A publisher that had to wait for room resumes once the queue is down to this share of
+/// the budget (in quarters), so it and the writer do not wake each other for every frame.
+const RESUME_QUARTERS: usize = 3;
+
+/// Bytes of frames queued for one writer, and the wake-up of a publisher waiting for room.
+#[derive(Debug, Default)]
+pub struct QueueRoom {
+    bytes: AtomicUsize,
+    /// A waiting publisher is woken when the queue is down to this many bytes.
+    resume_at: usize,
+    waiting: AtomicBool,
+    lock: Mutex<()>,
+    freed: Condvar,
+}
+
+impl QueueRoom {
+    fn new(budget: usize) -> Self {
+        QueueRoom {
+            resume_at: budget / 4 * RESUME_QUARTERS,
+            ..QueueRoom::default()
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.bytes.load(Ordering::SeqCst)
+    }
+
+    fn add(&self, n: usize) {
+        self.bytes.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// The writer took `n` bytes off the queue: wakes a publisher waiting for room.
+    pub fn release(&self, n: usize) {
+        let left = self.bytes.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
+        if left <= self.resume_at && self.waiting.load(Ordering::SeqCst) {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.freed.notify_all();
+        }
+    }
+
+    /// Waits until `n` more bytes fit under `budget`, and once it has to wait, until the
+    /// queue is down to `resume_at`; false if `deadline` passed first.
+    fn wait_for_room(&self, n: usize, budget: usize, deadline: Instant) -> bool {
+        if self.queued().saturating_add(n) <= budget {
+            return true;
+        }
+        let fits = || {
+            let queued = self.queued();
+            queued <= self.resume_at && queued.saturating_add(n) <= budget
+        };
+        // Flag first, then check under the lock: a release after the check finds the flag
+        // and notifies under the same lock, so the wake-up is never lost.
+        self.waiting.store(true, Ordering::SeqCst);
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let room = loop {
+            if fits() {
+                break true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            guard = match self.freed.wait_timeout(guard, (deadline - now).min(ROOM_POLL)) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+        };
+        drop(guard);
+        self.waiting.store(false, Ordering::SeqCst);
+        room
+    }
+}
 
 /// What every recording shares: where files go and the recording options.
 #[derive(Debug)]
@@ -103,8 +187,10 @@ pub struct RecordingRequest {
 #[derive(Debug)]
 pub struct Recorder {
     sender: Sender<RecordMsg>,
-    queued_bytes: Arc<AtomicUsize>,
+    room: Arc<QueueRoom>,
     budget: usize,
+    /// No waiting for room before this (a wait timed out recently).
+    no_wait_until: Option<Instant>,
     dropping: bool,
     dropped: u64,
     has_video: bool,
@@ -120,19 +206,20 @@ impl Recorder {
         tracker: &ThreadTracker,
     ) -> io::Result<Recorder> {
         let (sender, receiver) = crossbeam_channel::bounded(RECORD_QUEUE_FRAMES);
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let room = Arc::new(QueueRoom::new(shared.budget));
         let label = format!(
             "app={} stream={} conn_id={}",
             request.app, request.stream, request.conn_id
         );
         let budget = shared.budget;
-        let queued = Arc::clone(&queued_bytes);
+        let queued = Arc::clone(&room);
         let name = format!("rec-{}", request.conn_id);
         tracker.spawn(name, move || output::run(request, shared, receiver, queued))?;
         Ok(Recorder {
             sender,
-            queued_bytes,
+            room,
             budget,
+            no_wait_until: None,
             dropping: false,
             dropped: 0,
             has_video: false,
@@ -150,7 +237,7 @@ impl Recorder {
     /// the recorder; ingest goes on.
     pub fn send(&mut self, frame: &Frame) -> bool {
         self.has_video |= frame.kind == FrameKind::Video;
-        let queued = self.queued_bytes.load(Ordering::Relaxed);
+        let queued = self.room.queued();
         if self.dropping {
             let can_resume = queued <= self.budget / 2 && self.is_resume_point(frame);
             if !can_resume && !frame.sequence_header {
@@ -161,26 +248,50 @@ impl Recorder {
                 warn!("recording resumed {} dropped_frames={}", self.label, self.dropped);
                 self.dropping = false;
             }
-        } else if queued.saturating_add(frame.len()) > self.budget && !frame.sequence_header {
+        } else if queued.saturating_add(frame.len()) > self.budget
+            && !frame.sequence_header
+            && !self.wait(|room, budget, deadline| room.wait_for_room(frame.len(), budget, deadline))
+        {
             warn!(
-                "recording falls behind the disk, dropping frames until a keyframe {} queued_bytes={queued}",
-                self.label
+                "recording falls behind the disk, dropping frames until a keyframe {} queued_bytes={queued} waited_ms={}",
+                self.label,
+                RECORD_BACKPRESSURE_MAX.as_millis()
             );
             self.dropping = true;
             self.dropped += 1;
             return true;
         }
-        self.queued_bytes.fetch_add(frame.len(), Ordering::Relaxed);
-        match self.sender.try_send(RecordMsg::Frame(frame.clone())) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
-                self.dropping = true;
-                self.dropped += 1;
-                true
-            }
-            Err(TrySendError::Disconnected(_)) => false,
+        self.room.add(frame.len());
+        let msg = match self.sender.try_send(RecordMsg::Frame(frame.clone())) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(msg)) => msg,
+            Err(TrySendError::Disconnected(_)) => return false,
+        };
+        let sender = self.sender.clone();
+        let mut msg = Some(msg);
+        let sent = self.wait(|_, _, deadline| match msg.take() {
+            Some(m) => sender.send_deadline(m, deadline).is_ok(),
+            None => false,
+        });
+        if !sent {
+            self.room.release(frame.len());
+            self.dropping = true;
+            self.dropped += 1;
         }
+        true
+    }
+
+    /// Runs a bounded wait for the writer unless one timed out recently; false on timeout.
+    fn wait(&mut self, wait: impl FnOnce(&QueueRoom, usize, Instant) -> bool) -> bool {
+        let now = Instant::now();
+        if self.no_wait_until.is_some_and(|until| now < until) {
+            return false;
+        }
+        let done = wait(&self.room, self.budget, now + RECORD_BACKPRESSURE_MAX);
+        if !done {
+            self.no_wait_until = Some(Instant::now() + RECORD_BACKPRESSURE_COOLDOWN);
+        }
+        done
     }
 
     fn is_resume_point(&self, frame: &Frame) -> bool {
@@ -189,5 +300,42 @@ impl Recorder {
         } else {
             frame.kind == FrameKind::Audio
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_publisher_resumes_as_soon_as_the_writer_frees_room() {
+        let room = Arc::new(QueueRoom::new(100));
+        room.add(100);
+        let writer = Arc::clone(&room);
+        let (started_tx, started) = crossbeam_channel::bounded::<()>(0);
+        let release = std::thread::spawn(move || {
+            let _ = started.recv();
+            writer.release(20); // 80 left: 15 more would fit, but 80 is above the resume mark
+            writer.release(20);
+        });
+        started_tx.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        assert!(
+            room.wait_for_room(15, 100, deadline),
+            "room appeared before the deadline"
+        );
+        assert!(Instant::now() < deadline);
+        release.join().unwrap();
+        assert_eq!(room.queued(), 60);
+    }
+
+    #[test]
+    fn a_wait_for_room_ends_at_its_deadline() {
+        let room = QueueRoom::new(100);
+        room.add(100);
+        let start = Instant::now();
+        assert!(!room.wait_for_room(1, 100, start + Duration::from_millis(120)));
+        assert!(start.elapsed() >= Duration::from_millis(120));
+        assert!(room.wait_for_room(0, 100, start), "a fit needs no waiting");
     }
 }

@@ -15,7 +15,7 @@
 
 use super::timeline::{Jump, Timeline};
 use crate::flv::metadata::{parse_onmetadata, MetaStats, MetadataLayout, KEYFRAME_INDEX_CAPACITY};
-use crate::flv::writer::{encode_tag, file_header, header_flags, FlvWriteError};
+use crate::flv::writer::{encode_tag, file_header, header_flags, tag_frame, FlvWriteError};
 use crate::flv::{FILE_HEADER_LEN, TAG_HEADER_LEN, TAG_SCRIPT};
 use crate::media::avc_sps::avc_picture_size;
 use crate::media::{Frame, FrameKind};
@@ -266,12 +266,34 @@ impl Segmenter {
         self.append(frame, file_time, out)
     }
 
+    /// Like `write`, but appends only the tag header: the caller writes the payload from the
+    /// frame's own buffer, then the returned previous-tag-size field (None: nothing to write).
+    pub fn write_split(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<Option<[u8; 4]>, FlvWriteError> {
+        let start = self.segment.as_ref().map(|s| s.start_time).unwrap_or(0);
+        let file_time = u32::try_from((self.time - start).max(0)).unwrap_or(u32::MAX);
+        self.append_split(frame, file_time, out)
+    }
+
     fn append(&mut self, frame: &Frame, file_time: u32, out: &mut Vec<u8>) -> Result<(), FlvWriteError> {
+        if let Some(trailer) = self.append_split(frame, file_time, out)? {
+            out.extend_from_slice(&frame.payload);
+            out.extend_from_slice(&trailer);
+        }
+        Ok(())
+    }
+
+    /// Appends a tag header for `frame` at `file_time` and accounts for the whole tag.
+    fn append_split(
+        &mut self,
+        frame: &Frame,
+        file_time: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<[u8; 4]>, FlvWriteError> {
         let Some(segment) = self.segment.as_mut() else {
-            return Ok(());
+            return Ok(None);
         };
-        let before = out.len();
-        encode_tag(frame.kind.tag_type(), file_time, &frame.payload, out)?;
+        let (header, trailer) = tag_frame(frame.kind.tag_type(), file_time, frame.payload.len())?;
+        out.extend_from_slice(&header);
         let position = segment.stats.filesize;
         let stats = &mut segment.stats;
         match frame.kind {
@@ -279,13 +301,13 @@ impl Segmenter {
             FrameKind::Video => stats.note_video(file_time, position, frame.keyframe),
             FrameKind::Data => {}
         }
-        stats.filesize += (out.len() - before) as u64;
+        stats.filesize += (TAG_HEADER_LEN + frame.payload.len() + trailer.len()) as u64;
         if frame.kind != FrameKind::Data {
             stats.last_timestamp = stats.last_timestamp.max(file_time);
             stats.duration_ms = stats.last_timestamp;
         }
         segment.tags += 1;
-        Ok(())
+        Ok(Some(trailer))
     }
 }
 

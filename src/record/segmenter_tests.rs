@@ -5,7 +5,7 @@ use crate::flv::reader::read_all;
 use std::sync::Arc;
 
 fn frame(kind: FrameKind, timestamp: u32, payload: &[u8]) -> Frame {
-    Frame::new(kind, timestamp, Arc::from(payload))
+    Frame::new(kind, timestamp, Arc::new(payload.to_vec()))
 }
 
 fn video(timestamp: u32, key: bool) -> Frame {

@@ -18,9 +18,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Bytes read from the socket at a time.
-pub const READ_BUFFER_SIZE: usize = 64 * 1024;
-
 /// How often a playing connection (which rarely sends anything) checks its wait timeout.
 pub const PLAYER_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -167,7 +164,7 @@ impl Connection {
             return CloseReason::Io(e);
         }
         let _ = self.socket.tcp().set_nodelay(true);
-        let mut buffer = vec![0u8; READ_BUFFER_SIZE];
+        let mut buffer = super::read_buffer::ReadBuffer::default();
         loop {
             if self.ctx.is_shutting_down() {
                 return CloseReason::Shutdown;
@@ -190,7 +187,7 @@ impl Connection {
             if let Err(e) = self.socket.tcp().set_read_timeout(Some(timeout)) {
                 return CloseReason::Io(e);
             }
-            let read = match self.socket.read(&mut buffer) {
+            let read = match self.socket.read(buffer.space()) {
                 Ok(0) if self.ctx.is_shutting_down() => return CloseReason::Shutdown,
                 Ok(0) => return CloseReason::PeerClosed,
                 Ok(n) => n,
@@ -209,7 +206,7 @@ impl Connection {
             };
             self.bytes_in += read as u64;
             Metrics::add(&self.ctx.metrics.bytes_in, read as u64);
-            let input = buffer.get(..read).unwrap_or(&[]);
+            let input = buffer.filled(read);
             let handled = self.session.handle_input(input);
             if let Err(e) = handled {
                 // Replies produced before the error still go out (e.g. an _error result).

@@ -57,7 +57,7 @@ impl ShutdownHandle {
 
 impl Server {
     pub fn bind(config: Config, local_offset: UtcOffset) -> io::Result<Server> {
-        let listener = TcpListener::bind(config.listen)?;
+        let listener = super::bind::listen(config.listen)?;
         Server::from_listener(listener, config, local_offset)
     }
 

@@ -1,12 +1,16 @@
 //! The blocking glue: a listener thread accepting connections, one thread per connection
 //! driving a sans-IO session, and the registry of published streams.
 
+mod bind;
 pub mod connection;
 pub mod context;
 pub mod listener;
 pub mod player;
+mod player_direct;
+mod player_writer;
 mod playing;
 mod publishing;
+mod read_buffer;
 pub mod registry;
 pub mod stats;
 pub mod stream;

@@ -1,17 +1,17 @@
-//! Players: the publisher-side handle that queues shared frames for one player with a drop
-//! policy (a slow player never slows anyone), and the player's writer thread that owns the
-//! socket's write side and turns shared frames into chunks with its own fmt 0 headers.
+//! Players: the publisher-side handle that delivers shared frames to one player with a drop
+//! policy (a slow player never slows anyone): straight to the socket with a non-blocking
+//! send while nothing is queued (`player_direct`), else through the player's queue to its
+//! writer thread (`player_writer`), which turns frames into chunks with its own headers.
 
-use super::transport::PlayerSocket;
-use crate::media::FrameKind;
-use crate::protocol::chunk::shared::{encode_whole, fmt0_header, prechunk_body};
-use crate::protocol::chunk::RawMessage;
-use crossbeam_channel::{select, Receiver, Sender, TrySendError};
-use log::debug;
-use std::io::{self, IoSlice, Write};
+use super::player_direct::{Direct, Sent};
+use crate::media::{FrameKind, Payload};
+use crate::protocol::chunk::shared::prechunk_body;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+pub use super::player_writer::run_writer;
 
 /// Most items waiting in one player's queue (the byte budget usually binds first).
 pub const PLAYER_QUEUE_ITEMS: usize = 8 * 1024;
@@ -19,13 +19,11 @@ pub const PLAYER_QUEUE_ITEMS: usize = 8 * 1024;
 pub const DEFAULT_PLAYER_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 /// Default time a player may stay behind (dropping frames) before it is disconnected.
 pub const DEFAULT_PLAYER_MAX_LAG: Duration = Duration::from_secs(10);
-/// Most queued items the writer joins into one vectored write.
-const WRITE_BATCH_ITEMS: usize = 32;
 /// Chunk streams the writer thread uses; the session's own replies use 2, 3 and 5.
 const CSID_DATA: u32 = 4;
 const CSID_AUDIO: u32 = 6;
 const CSID_VIDEO: u32 = 7;
-const CSID_NOTICE: u32 = 8;
+pub(super) const CSID_NOTICE: u32 = 8;
 
 /// A frame as players receive it: parsed once, on the stream's timeline, its body split into
 /// chunks once (lazily, by the first writer that needs it) and shared by every player.
@@ -36,12 +34,12 @@ pub struct SharedMedia {
     pub timestamp: u32,
     pub keyframe: bool,
     pub sequence_header: bool,
-    pub payload: Arc<[u8]>,
+    pub payload: Payload,
     body: OnceLock<(u32, Vec<u8>)>,
 }
 
 impl SharedMedia {
-    pub fn new(kind: FrameKind, timestamp: u32, keyframe: bool, sequence_header: bool, payload: Arc<[u8]>) -> Self {
+    pub fn new(kind: FrameKind, timestamp: u32, keyframe: bool, sequence_header: bool, payload: Payload) -> Self {
         SharedMedia {
             kind,
             timestamp,
@@ -52,7 +50,7 @@ impl SharedMedia {
         }
     }
 
-    fn csid(&self) -> u32 {
+    pub(super) fn csid(&self) -> u32 {
         match self.kind {
             FrameKind::Audio => CSID_AUDIO,
             FrameKind::Video => CSID_VIDEO,
@@ -61,7 +59,7 @@ impl SharedMedia {
     }
 
     /// The chunked body for `chunk_size` (computed once; another size is computed afresh).
-    fn body(&self, chunk_size: u32) -> std::borrow::Cow<'_, [u8]> {
+    pub(super) fn body(&self, chunk_size: u32) -> std::borrow::Cow<'_, [u8]> {
         let (size, body) = self
             .body
             .get_or_init(|| (chunk_size, prechunk_body(self.csid(), chunk_size, &self.payload)));
@@ -86,6 +84,8 @@ pub enum StreamNotice {
 pub enum PlayerItem {
     Media(Arc<SharedMedia>),
     Notice(StreamNotice),
+    /// The publisher sent part of a frame: wakes the writer to send the rest.
+    Wake,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +130,7 @@ pub struct PlayerHandle {
     pub conn_id: u64,
     sender: Sender<PlayerItem>,
     queued_bytes: Arc<AtomicUsize>,
+    direct: Arc<Direct>,
     limits: PlayerLimits,
     delivery: Delivery,
     /// Frames dropped in the current episode, and in all.
@@ -168,16 +169,43 @@ impl PlayerHandle {
             self.count_drop();
             return Offer::Dropped;
         }
-        self.queued_bytes.fetch_add(len, Ordering::Relaxed);
-        match self.sender.try_send(PlayerItem::Media(Arc::clone(media))) {
+        let mut direct = self.direct.lock();
+        let queued = match direct.try_send(media) {
+            Sent::Whole => Ok(()),
+            Sent::Part(rest) => {
+                self.queued_bytes.fetch_add(rest, Ordering::Relaxed);
+                self.sender.try_send(PlayerItem::Wake).map_err(|e| match e {
+                    TrySendError::Full(_) => TrySendError::Full(()),
+                    TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
+                })
+            }
+            Sent::No => {
+                // Queued items belong to the writer: it owns the socket until they are sent.
+                direct.writer_owns = true;
+                self.queued_bytes.fetch_add(len, Ordering::Relaxed);
+                let sent = if self.sender.len() >= PLAYER_QUEUE_ITEMS {
+                    Err(TrySendError::Full(PlayerItem::Wake))
+                } else {
+                    self.sender.try_send(PlayerItem::Media(Arc::clone(media)))
+                };
+                sent.map_err(|e| {
+                    self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                    match e {
+                        TrySendError::Full(_) => TrySendError::Full(()),
+                        TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
+                    }
+                })
+            }
+        };
+        drop(direct);
+        match queued {
             Ok(()) => {
                 if resume_point && self.delivery == Delivery::WaitKeyframe {
                     self.delivery = Delivery::Normal;
                 }
                 Offer::Queued
             }
-            Err(TrySendError::Full(_)) => {
-                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            Err(TrySendError::Full(())) => {
                 if !matches!(self.delivery, Delivery::Dropping { .. }) {
                     self.delivery = Delivery::Dropping { since: now };
                 }
@@ -204,6 +232,8 @@ impl PlayerHandle {
     }
 
     pub fn notify(&self, notice: StreamNotice) -> bool {
+        let mut direct = self.direct.lock();
+        direct.writer_owns = true;
         !matches!(
             self.sender.try_send(PlayerItem::Notice(notice)),
             Err(TrySendError::Disconnected(_))
@@ -218,6 +248,7 @@ pub struct PlayerWriterInput {
     /// Session replies (acks, pings, status) to send in order with the media.
     pub control: Receiver<Vec<u8>>,
     pub queued_bytes: Arc<AtomicUsize>,
+    pub direct: Arc<Direct>,
 }
 
 /// Creates a handle (for the stream) and the writer's inputs (for the writer thread).
@@ -226,12 +257,16 @@ pub fn player_channel(
     limits: PlayerLimits,
     control: Receiver<Vec<u8>>,
 ) -> (PlayerHandle, PlayerWriterInput) {
-    let (sender, media) = crossbeam_channel::bounded(PLAYER_QUEUE_ITEMS);
+    // Unbounded in the type, bounded by `offer` (items and bytes): a bounded channel would
+    // allocate all PLAYER_QUEUE_ITEMS slots (about 200 KB) for every player up front.
+    let (sender, media) = crossbeam_channel::unbounded();
     let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let direct = Arc::new(Direct::default());
     let handle = PlayerHandle {
         conn_id,
         sender,
         queued_bytes: Arc::clone(&queued_bytes),
+        direct: Arc::clone(&direct),
         limits,
         delivery: Delivery::WaitKeyframe,
         dropped_now: 0,
@@ -244,189 +279,9 @@ pub fn player_channel(
             media,
             control,
             queued_bytes,
+            direct,
         },
     )
-}
-
-/// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0.
-#[derive(Debug, Clone, Copy)]
-struct PlayerClock {
-    base: Option<u32>,
-}
-
-impl PlayerClock {
-    fn out(&mut self, media: &SharedMedia) -> u32 {
-        let Some(base) = self.base else {
-            if media.sequence_header || media.kind == FrameKind::Data {
-                return 0;
-            }
-            self.base = Some(media.timestamp);
-            return 0;
-        };
-        let offset = media.timestamp.wrapping_sub(base);
-        if offset > i32::MAX as u32 {
-            0
-        } else {
-            offset
-        }
-    }
-}
-
-/// The writer thread of one player. Ends when the connection closes its control channel,
-/// the stream drops the player, or a write fails or times out; then shuts the socket down so
-/// the connection thread's read ends too.
-pub fn run_writer<S: PlayerSocket>(
-    mut socket: S,
-    input: PlayerWriterInput,
-    stream_id: u32,
-    chunk_size: u32,
-    base: Option<u32>,
-) {
-    let mut clock = PlayerClock { base };
-    let result = write_loop(&mut socket, &input, stream_id, chunk_size, &mut clock);
-    if let Err(e) = result {
-        debug!("player writer ended error=\"{e}\"");
-    }
-    socket.shutdown_both();
-}
-
-fn write_loop<W: Write>(
-    socket: &mut W,
-    input: &PlayerWriterInput,
-    stream_id: u32,
-    chunk_size: u32,
-    clock: &mut PlayerClock,
-) -> io::Result<()> {
-    let mut scratch = Vec::with_capacity(4096);
-    let mut batch: Vec<Arc<SharedMedia>> = Vec::with_capacity(WRITE_BATCH_ITEMS);
-    loop {
-        let first = select! {
-            recv(input.control) -> bytes => match bytes {
-                Ok(bytes) => {
-                    socket.write_all(&bytes)?;
-                    continue;
-                }
-                Err(_) => return Ok(()),
-            },
-            recv(input.media) -> item => match item {
-                Ok(item) => item,
-                Err(_) => return Ok(()),
-            },
-        };
-        // Replies queued meanwhile go first, so a ping never waits behind a burst.
-        while let Ok(bytes) = input.control.try_recv() {
-            socket.write_all(&bytes)?;
-        }
-        scratch.clear();
-        batch.clear();
-        let mut pending = Some(first);
-        while let Some(item) = pending.take() {
-            match item {
-                PlayerItem::Media(media) => {
-                    input.queued_bytes.fetch_sub(media.payload.len(), Ordering::Relaxed);
-                    batch.push(media);
-                }
-                PlayerItem::Notice(notice) => {
-                    write_batch(socket, &batch, &mut scratch, stream_id, chunk_size, clock)?;
-                    batch.clear();
-                    socket.write_all(&notice_bytes(notice, stream_id, chunk_size))?;
-                }
-            }
-            if batch.len() < WRITE_BATCH_ITEMS {
-                pending = input.media.try_recv().ok();
-            }
-        }
-        write_batch(socket, &batch, &mut scratch, stream_id, chunk_size, clock)?;
-    }
-}
-
-/// Writes a batch of media with one vectored write: per-player headers from `scratch`,
-/// shared chunked bodies by reference.
-fn write_batch<W: Write>(
-    socket: &mut W,
-    batch: &[Arc<SharedMedia>],
-    scratch: &mut Vec<u8>,
-    stream_id: u32,
-    chunk_size: u32,
-    clock: &mut PlayerClock,
-) -> io::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    scratch.clear();
-    let mut header_ends = Vec::with_capacity(batch.len());
-    let mut bodies = Vec::with_capacity(batch.len());
-    for media in batch {
-        let timestamp = clock.out(media);
-        let type_id = media.kind.tag_type();
-        if fmt0_header(
-            media.csid(),
-            timestamp,
-            media.payload.len(),
-            type_id,
-            stream_id,
-            scratch,
-        ) {
-            bodies.push(media.body(chunk_size));
-        } else {
-            let message = RawMessage {
-                csid: media.csid(),
-                timestamp,
-                type_id,
-                stream_id,
-                payload: media.payload.to_vec(),
-            };
-            encode_whole(&message, chunk_size, scratch);
-            bodies.push(std::borrow::Cow::Borrowed(&[][..]));
-        }
-        header_ends.push(scratch.len());
-    }
-    let mut slices = Vec::with_capacity(batch.len() * 2);
-    let mut start = 0;
-    for (end, body) in header_ends.iter().zip(&bodies) {
-        slices.push(IoSlice::new(scratch.get(start..*end).unwrap_or(&[])));
-        slices.push(IoSlice::new(body));
-        start = *end;
-    }
-    write_all_vectored(socket, &mut slices)
-}
-
-fn write_all_vectored<W: Write>(socket: &mut W, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !slices.is_empty() {
-        match socket.write_vectored(slices) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "player socket closed")),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// StreamEOF/UnpublishNotify or StreamBegin/PublishNotify, on the writer's own chunk stream.
-fn notice_bytes(notice: StreamNotice, stream_id: u32, chunk_size: u32) -> Vec<u8> {
-    use crate::protocol::command::on_status;
-    use crate::protocol::message::{build_control, ControlMessage, UserControl};
-    let (event, code, description) = match notice {
-        StreamNotice::Unpublished => (
-            UserControl::StreamEof(stream_id),
-            "NetStream.Play.UnpublishNotify",
-            "Stream unpublished",
-        ),
-        StreamNotice::Published => (
-            UserControl::StreamBegin(stream_id),
-            "NetStream.Play.PublishNotify",
-            "Stream published",
-        ),
-    };
-    let mut out = Vec::new();
-    let mut control = build_control(&ControlMessage::UserControl(event));
-    control.csid = CSID_NOTICE;
-    encode_whole(&control, chunk_size, &mut out);
-    let mut status = on_status(stream_id, "status", code, description);
-    status.csid = CSID_NOTICE;
-    encode_whole(&status, chunk_size, &mut out);
-    out
 }
 
 #[cfg(test)]

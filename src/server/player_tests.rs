@@ -2,6 +2,7 @@
 //! a player that stays behind too long.
 
 use super::*;
+use crate::server::player_direct::PlayerClock;
 
 fn media(kind: FrameKind, timestamp: u32, keyframe: bool, len: usize) -> Arc<SharedMedia> {
     Arc::new(SharedMedia::new(
@@ -135,4 +136,90 @@ fn player_clock_starts_at_zero_and_clamps_earlier_frames() {
     assert_eq!(clock.out(&media(FrameKind::Video, 60_000, true, 1)), 0);
     assert_eq!(clock.out(&media(FrameKind::Audio, 60_023, false, 1)), 23);
     assert_eq!(clock.out(&media(FrameKind::Audio, 59_990, false, 1)), 0);
+}
+
+/// The direct path and the writer thread share one socket: whatever mix of direct sends,
+/// partial sends and queued frames a slow reader causes, the player receives every frame
+/// once, in order, intact.
+#[test]
+fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
+    use crate::protocol::chunk::{ChunkDecoder, ChunkLimits};
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let (_control_tx, control) = crossbeam_channel::bounded(1);
+    let limits = PlayerLimits {
+        queue_bytes: 256 * 1024 * 1024,
+        max_lag: Duration::from_secs(600),
+    };
+    let (mut player, input) = player_channel(1, limits, control);
+    let writer = std::thread::spawn(move || run_writer(server_side, input, 1, 4096, None));
+    // Direct sends begin once the writer has handed the socket back (nothing queued).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while player.direct.lock().writer_owns {
+        assert!(Instant::now() < deadline, "writer never handed the socket back");
+        std::thread::yield_now();
+    }
+    let mut sent = Vec::new();
+    let mut writer_took_over = false;
+    for i in 0..1000u32 {
+        let len = [90usize, 5_000, 70_000, 300][i as usize % 4];
+        let payload: Vec<u8> = (0..len)
+            .map(|j| (j as u32).wrapping_mul(31).wrapping_add(i) as u8)
+            .collect();
+        let kind = if i % 2 == 0 { FrameKind::Video } else { FrameKind::Audio };
+        let frame = Arc::new(SharedMedia::new(
+            kind,
+            1000 + i * 20,
+            i == 0,
+            false,
+            Arc::new(payload.clone()),
+        ));
+        assert_eq!(player.offer(&frame, true, Instant::now()), Offer::Queued, "frame {i}");
+        sent.push((kind.tag_type(), i * 20, payload));
+        writer_took_over |= player.direct.lock().writer_owns;
+    }
+    // 19 MB unread: the socket filled up, so the writer had to take over at some point.
+    assert!(writer_took_over);
+    drop(player); // the writer drains its queue, then closes the socket
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    writer.join().unwrap();
+    let mut decoder = ChunkDecoder::new(ChunkLimits::default());
+    decoder.set_chunk_size(4096).unwrap();
+    let mut rest = &wire[..];
+    let mut got = Vec::new();
+    while !rest.is_empty() {
+        let decoded = decoder.decode(rest).unwrap();
+        assert!(
+            decoded.consumed > 0 || decoded.message.is_some(),
+            "stuck with {} bytes",
+            rest.len()
+        );
+        rest = &rest[decoded.consumed..];
+        if let Some(m) = decoded.message {
+            got.push((m.type_id, m.timestamp, m.payload));
+        }
+    }
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "frames differ");
+}
+
+#[test]
+fn the_queue_holds_at_most_player_queue_items() {
+    let (mut player, input) = handle(1 << 30);
+    let now = Instant::now();
+    assert_eq!(
+        player.offer(&media(FrameKind::Video, 0, true, 1), true, now),
+        Offer::Queued
+    );
+    for i in 1..PLAYER_QUEUE_ITEMS {
+        let frame = media(FrameKind::Audio, i as u32, false, 1);
+        assert_eq!(player.offer(&frame, true, now), Offer::Queued, "item {i}");
+    }
+    let one_more = media(FrameKind::Audio, 0, false, 1);
+    assert_eq!(player.offer(&one_more, true, now), Offer::Dropped);
+    assert_eq!(input.media.len(), PLAYER_QUEUE_ITEMS);
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Most session replies waiting for the player writer.
-const CONTROL_QUEUE: usize = 1024;
+/// Most session replies waiting for the player writer (it sends them before any media, so
+/// few ever wait; a bounded channel allocates every slot up front, for every player).
+const CONTROL_QUEUE: usize = 64;
 
 /// The stream this connection plays and its writer thread.
 pub(super) struct Playback {

@@ -29,7 +29,7 @@ fn received(input: &PlayerWriterInput) -> Vec<(FrameKind, u32)> {
         .try_iter()
         .filter_map(|item| match item {
             PlayerItem::Media(m) => Some((m.kind, m.timestamp)),
-            PlayerItem::Notice(_) => None,
+            PlayerItem::Notice(_) | PlayerItem::Wake => None,
         })
         .collect()
 }

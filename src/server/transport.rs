@@ -23,17 +23,28 @@ pub enum WriteHalf {
 /// connection thread's read ends too.
 pub trait PlayerSocket: Write {
     fn shutdown_both(&self);
+    /// A second handle the publisher's thread may send frames on directly (non-blocking,
+    /// see `player_direct`); None for TLS, whose records only the writer can produce.
+    fn direct_handle(&self) -> Option<TcpStream>;
 }
 
 impl PlayerSocket for TcpStream {
     fn shutdown_both(&self) {
         let _ = self.shutdown(Shutdown::Both);
     }
+
+    fn direct_handle(&self) -> Option<TcpStream> {
+        self.try_clone().ok()
+    }
 }
 
 impl PlayerSocket for TlsWriter {
     fn shutdown_both(&self) {
         self.shutdown();
+    }
+
+    fn direct_handle(&self) -> Option<TcpStream> {
+        None
     }
 }
 

@@ -4,7 +4,7 @@
 //! headers and any payload bytes present, and returns at most one finished message per call.
 //! Timestamp semantics follow FFmpeg's `rtmppkt.c` (see `ChunkDecoder::decode`).
 
-use std::collections::HashMap;
+use super::csid_map::CsidMap;
 
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 
@@ -85,7 +85,7 @@ enum Step {
 pub struct ChunkDecoder {
     limits: ChunkLimits,
     chunk_size: u32,
-    streams: HashMap<u32, StreamState>,
+    streams: CsidMap<StreamState>,
     current: Option<CurrentChunk>,
     partial_bytes: usize,
     omitted_extended: u64,
@@ -96,7 +96,7 @@ impl ChunkDecoder {
         Self {
             limits,
             chunk_size: super::DEFAULT_CHUNK_SIZE,
-            streams: HashMap::new(),
+            streams: CsidMap::new(),
             current: None,
             partial_bytes: 0,
             omitted_extended: 0,
@@ -462,7 +462,10 @@ fn read_ext(input: &[u8], pos: usize) -> Option<u32> {
     input.get(pos..).and_then(|r| r.get(..4)).map(BigEndian::read_u32)
 }
 
-/// Grows `buf` for `n` more bytes without ever reserving past the announced `length`.
+/// Grows `buf` for `n` more bytes, doubling, but never reserving past the announced `length`
+/// nor more than twice what arrived: a peer's announced length alone allocates nothing
+/// (issue 7: never allocate more than has arrived). A message's last growth step lands
+/// exactly on its length, so the finished payload has no spare capacity.
 fn reserve_bounded(buf: &mut Vec<u8>, n: usize, length: usize) {
     let needed = buf.len().saturating_add(n);
     if needed <= buf.capacity() {

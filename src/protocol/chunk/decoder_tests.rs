@@ -441,3 +441,38 @@ fn errors_display() {
         assert!(!boxed.to_string().is_empty());
     }
 }
+
+#[test]
+fn a_media_sized_message_is_assembled_in_one_allocation() {
+    // 100 000 bytes in 128-byte chunks: reserved once, never reallocated (so never copied).
+    let payload = pattern(100_000, 3);
+    let mut bytes = cat(&[&[0x06], &fmt0(5, 100_000, 9, 1)]);
+    for (i, piece) in payload.chunks(128).enumerate() {
+        if i > 0 {
+            bytes.push(0xC6);
+        }
+        bytes.extend_from_slice(piece);
+    }
+    let out = decode_all(&mut dec(), &bytes).unwrap();
+    assert_eq!(out, vec![msg(6, 5, 9, 1, payload)]);
+    assert_eq!(out[0].payload.capacity(), 100_000);
+}
+
+#[test]
+fn a_long_announced_message_reserves_only_a_bounded_amount_ahead() {
+    let mut decoder = dec();
+    decoder.set_chunk_size(4096).unwrap();
+    let bytes = cat(&[&[0x06], &fmt0(5, 1_000_000, 9, 1), &[1u8; 4096]]);
+    let decoded = decoder.decode(&bytes).unwrap();
+    assert!(decoded.message.is_none());
+    let decoded = decoder.decode(&bytes[decoded.consumed..]).unwrap();
+    assert!(decoded.message.is_none());
+    let capacity = decoder
+        .streams
+        .get(&6)
+        .and_then(|s| s.partial.as_ref())
+        .map(Vec::capacity)
+        .unwrap();
+    // 4096 bytes arrived of 1 000 000 announced: at most twice what arrived is reserved.
+    assert!((4096..=8192).contains(&capacity), "capacity {capacity}");
+}

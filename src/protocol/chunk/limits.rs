@@ -12,7 +12,8 @@ pub const MAX_HEADER_LEN: usize = 18;
 pub(crate) const EXTENDED_MARKER: u32 = 0x00FF_FFFF;
 
 /// Resource limits a peer cannot exceed. Every byte held by the decoder is bounded by
-/// `max_partial_bytes` (plus a few hundred bytes of bookkeeping per chunk stream).
+/// `max_partial_bytes` (plus a few hundred bytes of bookkeeping per chunk stream, and buffer
+/// capacity reserved ahead: per unfinished message at most the bytes it received).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkLimits {
     /// Largest announced message length accepted (the wire field is 24 bits, so at most 0xFFFFFF matters).

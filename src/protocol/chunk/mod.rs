@@ -1,5 +1,6 @@
 //! RTMP chunk stream: splitting messages into chunks (encoder) and joining them (decoder).
 
+mod csid_map;
 mod decoder;
 mod encoder;
 mod limits;

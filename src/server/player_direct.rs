@@ -1,0 +1,177 @@
+//! Who writes a player's socket next. While the player's writer thread has nothing queued,
+//! the publisher's thread sends each frame straight to the socket with one non-blocking
+//! vectored send (no thread wake-up per frame per player); when the socket would block, or
+//! anything else is queued, the writer thread owns the socket until its queues are empty.
+//! One mutex-guarded flag says who writes, so a player's bytes stay in order; the mutex is
+//! held for non-blocking sends only, never a blocking one, so a slow player never slows the
+//! publisher.
+
+use super::player::SharedMedia;
+use crate::media::FrameKind;
+use crate::protocol::chunk::shared::fmt0_header;
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
+use std::io::{self, IoSlice, Write};
+use std::net::TcpStream;
+use std::sync::{Mutex, MutexGuard};
+
+/// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlayerClock {
+    pub base: Option<u32>,
+}
+
+impl PlayerClock {
+    pub fn out(&mut self, media: &SharedMedia) -> u32 {
+        let Some(base) = self.base else {
+            if media.sequence_header || media.kind == FrameKind::Data {
+                return 0;
+            }
+            self.base = Some(media.timestamp);
+            return 0;
+        };
+        let offset = media.timestamp.wrapping_sub(base);
+        if offset > i32::MAX as u32 {
+            0
+        } else {
+            offset
+        }
+    }
+}
+
+/// What the publisher's thread needs to send to the player itself (set by the writer
+/// thread once it runs, i.e. after Play.Start went out).
+#[derive(Debug)]
+pub struct DirectSink {
+    pub socket: TcpStream,
+    pub stream_id: u32,
+    pub chunk_size: u32,
+}
+
+#[derive(Debug)]
+pub struct DirectState {
+    /// The writer thread sends (it has something queued or in hand); the publisher queues.
+    pub writer_owns: bool,
+    /// The clock, kept here while the publisher sends; the writer takes it while it owns.
+    pub clock: PlayerClock,
+    /// The writer holds the current clock (it took it and has not handed the socket back):
+    /// `clock` above is stale until `hand_back` stores it again.
+    pub writer_has_clock: bool,
+    /// Bytes of a frame the publisher sent in part: the writer sends them before anything else.
+    pub rest: Option<Vec<u8>>,
+    pub sink: Option<DirectSink>,
+    header: Vec<u8>,
+}
+
+/// The ownership state shared by a player's handle and its writer thread.
+#[derive(Debug)]
+pub struct Direct {
+    state: Mutex<DirectState>,
+}
+
+/// What a direct send did with a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// All of it went out.
+    Whole,
+    /// Part went out; the rest (this many bytes) waits in `rest` for the writer.
+    Part(usize),
+    /// Nothing went out (not allowed now, the socket is full, or it failed): queue it.
+    No,
+}
+
+impl Default for Direct {
+    fn default() -> Self {
+        Direct {
+            state: Mutex::new(DirectState {
+                writer_owns: true,
+                clock: PlayerClock::default(),
+                writer_has_clock: false,
+                rest: None,
+                sink: None,
+                header: Vec::with_capacity(crate::protocol::chunk::shared::MAX_FMT0_HEADER),
+            }),
+        }
+    }
+}
+
+impl Direct {
+    pub fn lock(&self) -> MutexGuard<'_, DirectState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl DirectState {
+    /// Sends `media` now if the publisher may: nothing queued and the writer running. On
+    /// anything but a whole send the writer owns the socket afterwards (the caller queues).
+    pub fn try_send(&mut self, media: &SharedMedia) -> Sent {
+        if self.writer_owns {
+            return Sent::No;
+        }
+        let sent = self.send_now(media);
+        if sent != Sent::Whole {
+            self.writer_owns = true;
+        }
+        sent
+    }
+
+    fn send_now(&mut self, media: &SharedMedia) -> Sent {
+        let Some(sink) = self.sink.as_ref() else {
+            return Sent::No;
+        };
+        let mut clock = self.clock;
+        let timestamp = clock.out(media);
+        self.header.clear();
+        let length = media.payload.len();
+        if !fmt0_header(
+            media.csid(),
+            timestamp,
+            length,
+            media.kind.tag_type(),
+            sink.stream_id,
+            &mut self.header,
+        ) {
+            return Sent::No; // extended timestamps: the writer encodes the whole message
+        }
+        let body = media.body(sink.chunk_size);
+        let total = self.header.len() + body.len();
+        let slices = [IoSlice::new(&self.header), IoSlice::new(&body)];
+        let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        let sent = loop {
+            match sendmsg(&sink.socket, &slices, &mut SendAncillaryBuffer::default(), flags) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Ok(n) => break n,
+                // Would block, or an error the writer will meet and report: it takes over.
+                Err(_) => return Sent::No,
+            }
+        };
+        // The frame went out (at least in part): its timestamp counts from now on.
+        self.clock = clock;
+        if sent >= total {
+            return Sent::Whole;
+        }
+        let mut rest = Vec::with_capacity(total - sent);
+        let header_len = self.header.len();
+        if sent < header_len {
+            rest.extend_from_slice(self.header.get(sent..).unwrap_or(&[]));
+            rest.extend_from_slice(&body);
+        } else {
+            rest.extend_from_slice(body.get(sent - header_len..).unwrap_or(&[]));
+        }
+        let len = rest.len();
+        self.rest = Some(rest);
+        Sent::Part(len)
+    }
+}
+
+/// Writes everything (blocking) or fails; used by the writer thread.
+pub fn write_all_vectored(socket: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !slices.is_empty() {
+        match socket.write_vectored(slices) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "player socket closed")),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
