@@ -32,9 +32,10 @@ impl ThreadTracker {
     }
 
     /// Spawns a tracked worker thread.
-    pub fn spawn<F>(&self, name: String, work: F) -> io::Result<JoinHandle<()>>
+    pub fn spawn<F, T>(&self, name: String, work: F) -> io::Result<JoinHandle<T>>
     where
-        F: FnOnce() + Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
     {
         {
             let mut count = self.running.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -47,7 +48,7 @@ impl ThreadTracker {
             .stack_size(WORKER_STACK_SIZE)
             .spawn(move || {
                 let _guard = guard;
-                work();
+                work()
             })
     }
 

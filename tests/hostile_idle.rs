@@ -196,7 +196,10 @@ fn a_player_that_stops_reading_is_closed_by_the_write_timeout() {
     }
     publisher.flush().unwrap();
     let line = closed_line(server, stuck_addr);
-    eprintln!("{line}");
+    assert!(
+        line.contains("reason=write_timeout"),
+        "the close names the write timeout: {line}"
+    );
     let writer = server.wait_for_log("player writer ended error=", DEADLINE);
     assert!(
         writer.contains("os error 11") || writer.contains("timed out"),

@@ -183,4 +183,10 @@ fn api_answers_checked_field_by_field_while_ffmpeg_publishes() {
             .unwrap()
             .is_empty()
     });
+    // Bytes out count the media the player got (sent by its writer thread or directly by
+    // the publisher's thread), not only session replies: the player joined a second or two
+    // in, from a keyframe, so it got well over half of what was recorded.
+    common::wait_until("bytes out counting the player's media", DEADLINE, || {
+        metrics(api)["rtmp_bytes_out_total"] >= final_bytes as f64 / 2.0
+    });
 }

@@ -189,10 +189,11 @@ impl Connection {
             }
             let read = match self.socket.read(buffer.space()) {
                 Ok(0) if self.ctx.is_shutting_down() => return CloseReason::Shutdown,
-                Ok(0) => return CloseReason::PeerClosed,
+                Ok(0) => return self.player_write_failure().unwrap_or(CloseReason::PeerClosed),
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     if self.playback.is_some() {
+                        self.collect_player_bytes();
                         continue;
                     }
                     return CloseReason::Timeout(phase);
@@ -202,7 +203,7 @@ impl Connection {
                     debug!("read after shutdown conn_id={} error=\"{e}\"", self.conn_id);
                     return CloseReason::Shutdown;
                 }
-                Err(e) => return CloseReason::Io(e),
+                Err(e) => return self.player_write_failure().unwrap_or(CloseReason::Io(e)),
             };
             self.bytes_in += read as u64;
             Metrics::add(&self.ctx.metrics.bytes_in, read as u64);

@@ -12,6 +12,7 @@ use crate::protocol::chunk::shared::fmt0_header;
 use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0.
@@ -56,6 +57,8 @@ pub struct DirectState {
     /// The writer holds the current clock (it took it and has not handed the socket back):
     /// `clock` above is stale until `hand_back` stores it again.
     pub writer_has_clock: bool,
+    /// Bytes the publisher sent directly since the connection last collected them.
+    pub sent_direct: u64,
     /// Bytes of a frame the publisher sent in part: the writer sends them before anything else.
     pub rest: Option<Vec<u8>>,
     pub sink: Option<DirectSink>,
@@ -66,6 +69,8 @@ pub struct DirectState {
 #[derive(Debug)]
 pub struct Direct {
     state: Mutex<DirectState>,
+    /// Media bytes the writer thread sent since the connection last collected them.
+    pub sent_by_writer: AtomicU64,
 }
 
 /// What a direct send did with a frame.
@@ -86,10 +91,12 @@ impl Default for Direct {
                 writer_owns: true,
                 clock: PlayerClock::default(),
                 writer_has_clock: false,
+                sent_direct: 0,
                 rest: None,
                 sink: None,
                 header: Vec::with_capacity(crate::protocol::chunk::shared::MAX_FMT0_HEADER),
             }),
+            sent_by_writer: AtomicU64::new(0),
         }
     }
 }
@@ -97,6 +104,12 @@ impl Default for Direct {
 impl Direct {
     pub fn lock(&self) -> MutexGuard<'_, DirectState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Media bytes sent to the player (directly or by its writer) since the last call.
+    pub fn take_sent(&self) -> u64 {
+        let direct = std::mem::take(&mut self.lock().sent_direct);
+        direct.saturating_add(self.sent_by_writer.swap(0, Ordering::Relaxed))
     }
 }
 
@@ -146,6 +159,7 @@ impl DirectState {
         };
         // The frame went out (at least in part): its timestamp counts from now on.
         self.clock = clock;
+        self.sent_direct = self.sent_direct.saturating_add(sent as u64);
         if sent >= total {
             return Sent::Whole;
         }

@@ -20,14 +20,15 @@ const WRITE_BATCH_ITEMS: usize = 32;
 
 /// The writer thread of one player. Ends when the connection closes its control channel,
 /// the stream drops the player, or a write fails or times out; then shuts the socket down so
-/// the connection thread's read ends too.
+/// the connection thread's read ends too. Returns the write error that ended it, if any
+/// (the connection reports it as the close reason).
 pub fn run_writer<S: PlayerSocket>(
     mut socket: S,
     input: PlayerWriterInput,
     stream_id: u32,
     chunk_size: u32,
     base: Option<u32>,
-) {
+) -> Option<io::Error> {
     {
         let mut state = input.direct.lock();
         state.clock = PlayerClock { base };
@@ -53,10 +54,14 @@ pub fn run_writer<S: PlayerSocket>(
         state.writer_owns = true;
         state.sink = None;
     }
-    if let Err(e) = result {
-        debug!("player writer ended error=\"{e}\"");
-    }
     socket.shutdown_both();
+    match result {
+        Ok(()) => None,
+        Err(e) => {
+            debug!("player writer ended error=\"{e}\"");
+            Some(e)
+        }
+    }
 }
 
 struct Writer<'a> {
@@ -121,6 +126,7 @@ impl Writer<'_> {
         };
         if let Some(rest) = rest {
             socket.write_all(&rest)?;
+            self.count(rest.len());
             self.input.queued_bytes.fetch_sub(rest.len(), Ordering::Relaxed);
         }
         Ok(())
@@ -151,7 +157,9 @@ impl Writer<'_> {
                 }
                 PlayerItem::Notice(notice) => {
                     self.write_batch(socket)?;
-                    socket.write_all(&notice_bytes(notice, self.stream_id, self.chunk_size))?;
+                    let notice = notice_bytes(notice, self.stream_id, self.chunk_size);
+                    socket.write_all(&notice)?;
+                    self.count(notice.len());
                 }
                 PlayerItem::Wake => {}
             }
@@ -160,6 +168,14 @@ impl Writer<'_> {
             }
         }
         self.write_batch(socket)
+    }
+
+    /// Media bytes sent (session replies are counted by the connection that made them).
+    fn count(&self, bytes: usize) {
+        self.input
+            .direct
+            .sent_by_writer
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Writes the batch with one vectored write: per-player headers from `scratch`, shared
@@ -198,7 +214,11 @@ impl Writer<'_> {
             slices.push(IoSlice::new(body));
             start = *end;
         }
+        let total: usize = slices.iter().map(|s| s.len()).sum();
         let result = write_all_vectored(socket, &mut slices);
+        if result.is_ok() {
+            self.count(total);
+        }
         drop(slices);
         drop(bodies);
         self.batch.clear();

@@ -3,6 +3,7 @@
 
 use super::connection::{CloseReason, Connection};
 use super::player::{player_channel, run_writer, PlayerWriterInput};
+use super::player_direct::Direct;
 use super::registry::StreamKey;
 use super::stream::Stream;
 use super::transport::{PlayerSocket, WriteHalf};
@@ -16,13 +17,18 @@ use std::time::Instant;
 /// Most session replies waiting for the player writer (it sends them before any media, so
 /// few ever wait; a bounded channel allocates every slot up front, for every player).
 const CONTROL_QUEUE: usize = 64;
+/// How long a connection whose player socket ended waits for the writer thread to report
+/// why (it returns right after shutting the socket down).
+const WRITER_EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The stream this connection plays and its writer thread.
 pub(super) struct Playback {
     key: StreamKey,
     stream: Arc<Stream>,
     control: Sender<Vec<u8>>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<Option<std::io::Error>>>,
+    /// Counts the media bytes sent to the player (collected into bytes_out and metrics).
+    sent: Arc<Direct>,
     /// Since when the stream has had no publisher (for --play-wait-timeout).
     waiting_since: Option<Instant>,
 }
@@ -73,6 +79,7 @@ impl Connection {
         let stream = self.ctx.registry.stream_for_play(&key);
         let (control, control_rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
         let (handle, input) = player_channel(self.conn_id, self.ctx.config.play.player, control_rx);
+        let sent = Arc::clone(&input.direct);
         let base = stream.add_player(handle);
         if let Err(e) = self.flush_output() {
             self.ctx.registry.stop_play(&stream, self.conn_id);
@@ -104,6 +111,7 @@ impl Connection {
             stream,
             control,
             writer: Some(writer),
+            sent,
             waiting_since,
         });
         None
@@ -146,6 +154,42 @@ impl Connection {
         if let Some(writer) = playback.writer.take() {
             let _ = writer.join();
         }
+        self.count_sent(&playback.sent);
+    }
+
+    /// Adds the media bytes sent to the player since the last call to bytes_out and /metrics
+    /// (its writer and the publisher's direct sends write them, not this thread).
+    pub(super) fn collect_player_bytes(&mut self) {
+        if let Some(sent) = self.playback.as_ref().map(|p| Arc::clone(&p.sent)) {
+            self.count_sent(&sent);
+        }
+    }
+
+    fn count_sent(&mut self, sent: &Direct) {
+        let bytes = sent.take_sent();
+        if bytes > 0 {
+            self.bytes_out = self.bytes_out.saturating_add(bytes);
+            crate::ops::metrics::Metrics::add(&self.ctx.metrics.bytes_out, bytes);
+        }
+    }
+
+    /// After the player's socket ended: the write error, when the writer thread ended it
+    /// (a write timeout or reset) rather than the peer closing.
+    pub(super) fn player_write_failure(&mut self) -> Option<CloseReason> {
+        let playback = self.playback.as_mut()?;
+        // The writer shuts the socket down just before it returns: give it that moment.
+        let deadline = Instant::now() + WRITER_EXIT_GRACE;
+        while !playback.writer.as_ref()?.is_finished() {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+        let error = playback.writer.take()?.join().ok()??;
+        Some(match error.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => CloseReason::Timeout("write"),
+            _ => CloseReason::Io(error),
+        })
     }
 }
 
@@ -158,7 +202,7 @@ fn spawn_writer<S: PlayerSocket + Send + 'static>(
     stream_id: u32,
     chunk_size: u32,
     base: Option<u32>,
-) -> std::io::Result<JoinHandle<()>> {
+) -> std::io::Result<JoinHandle<Option<std::io::Error>>> {
     threads.spawn(name, move || run_writer(socket, input, stream_id, chunk_size, base))
 }
 
