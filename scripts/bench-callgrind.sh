@@ -28,13 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! port_in_use "$candidate"; then port="$candidate"; break; fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+# shellcheck source=lib/free-port.sh
+. scripts/lib/free-port.sh
+port="$(free_port)"
 
 server_args=(--listen "127.0.0.1:$port" --http-listen off --log-level warn --chunk-size 4096)
 bench_args=(--server "127.0.0.1:$port" --json --duration "$seconds" --timeout 60)

@@ -88,17 +88,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Below the ephemeral range (32768+), so no client socket of ours holds the port.
-free_port() {
-  local candidate
-  for _ in $(seq 1 50); do
-    candidate=$((20000 + RANDOM % 12000))
-    if ! port_in_use "$candidate"; then echo "$candidate"; return; fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
+# shellcheck source=lib/free-port.sh
+. scripts/lib/free-port.sh
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # Server state set by start_server: port, main pid (the one we stop), measured pid.

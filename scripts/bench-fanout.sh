@@ -17,13 +17,9 @@ fi
 echo "== cargo build --release"
 cargo build --release --quiet
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! port_in_use "$candidate"; then port="$candidate"; break; fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+# shellcheck source=lib/free-port.sh
+. scripts/lib/free-port.sh
+port="$(free_port)"
 
 log="$(mktemp -t rtmp-bench-server.XXXXXX)"
 target/release/rtmp-server --listen "127.0.0.1:$port" --http-listen off --log-level warn 2>"$log" &

@@ -63,13 +63,9 @@ limit_ms=$((seconds * 1000))
 awk -F',' -v limit="$limit_ms" '{ if ($2 + 0 >= limit) exit; print }' "$work/source.md5" >"$work/sent.md5"
 sent_packets="$(wc -l <"$work/sent.md5")"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! port_in_use "$candidate"; then port="$candidate"; break; fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+# shellcheck source=lib/free-port.sh
+. scripts/lib/free-port.sh
+port="$(free_port)"
 
 target/release/rtmp-server --listen "127.0.0.1:$port" --http-listen off --log-level info \
   --record-all --record-dir "$work/rec" 2>"$work/server.log" &

@@ -4,7 +4,9 @@
 //! session); `media` holds the shared `Frame`; `flv` writes and reads FLV bytes; `record`
 //! runs one writer thread per recording; `server` is the thin blocking glue (listener,
 //! connection threads, stream registry); `client` is the one RTMP client used by tests and
-//! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level concerns (signals); `push` relays streams to upstream servers; `config` turns flags into `Config`.
+//! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level
+//! concerns (signals, systemd, auth, HTTP API, metrics); `push` relays streams to upstream
+//! servers; `tls` builds rustls configurations; `config` turns flags into `Config`.
 
 pub mod bench;
 pub mod client;
@@ -21,3 +23,4 @@ pub mod record;
 pub mod server;
 pub mod threads;
 pub mod tls;
+pub mod vectored;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::pki::make_pki;
+use common::pki::{make_pki, recording_tls_server};
 use common::*;
 
 fn recording_server(dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
@@ -20,19 +20,7 @@ fn push_to_an_rtmps_origin_verifies_the_test_ca_and_records_exactly() {
     let pki = make_pki(dir.path(), "origin");
     let clip = make_clip(dir.path(), "source.flv", 4);
     let origin_dir = dir.path().join("origin");
-    let origin = recording_server(
-        &origin_dir,
-        &[
-            "--tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            pki.cert.to_str().unwrap(),
-            "--tls-key",
-            pki.key.to_str().unwrap(),
-        ],
-    );
-    let line = origin.wait_for_log("RTMPS server listening", DEADLINE);
-    let tls_addr: std::net::SocketAddr = field(&line, "addr").unwrap().parse().unwrap();
+    let (origin, tls_addr) = recording_tls_server(&origin_dir, &pki, &[]);
     // The certificate names localhost: the push verifies that name, not the address.
     let push = format!("rtmps://localhost:{}/{{app}}/{{stream}}", tls_addr.port());
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::pki::{make_pki, Pki};
+use common::pki::{make_pki, recording_tls_server, Pki};
 use common::*;
 use rtmp_server::client::{ClientError, PlayEvent, RtmpClient};
 use rtmp_server::flv::reader::read_all;
@@ -19,25 +19,9 @@ use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A recording server with an RTMPS listener; returns it and its TLS address.
+/// A recording server (into DIR/rec) with an RTMPS listener; returns it and its TLS address.
 fn tls_server(dir: &Path, pki: &Pki, extra: &[&str]) -> (ServerProcess, SocketAddr) {
-    let record_dir = dir.join("rec");
-    let mut args = vec![
-        "--record-all",
-        "--record-dir",
-        record_dir.to_str().unwrap(),
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        pki.cert.to_str().unwrap(),
-        "--tls-key",
-        pki.key.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let server = ServerProcess::start(&args);
-    let line = server.wait_for_log("RTMPS server listening", DEADLINE);
-    let addr = field(&line, "addr").expect("addr in the RTMPS listening line");
-    (server, addr.parse().unwrap())
+    recording_tls_server(&dir.join("rec"), pki, extra)
 }
 
 fn tls_client(addr: SocketAddr, ca: &Path) -> Result<RtmpClient, ClientError> {

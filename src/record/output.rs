@@ -88,16 +88,7 @@ impl Batch {
             start = *end;
         }
         slices.push(IoSlice::new(self.bytes.get(start..).unwrap_or(&[])));
-        let mut slices = &mut slices[..];
-        while !slices.is_empty() {
-            match file.write_vectored(slices) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "recording file closed")),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        crate::vectored::write_all_vectored(file, &mut slices)
     }
 }
 

@@ -10,7 +10,7 @@ use super::player::SharedMedia;
 use crate::media::FrameKind;
 use crate::protocol::chunk::shared::fmt0_header;
 use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
-use std::io::{self, IoSlice, Write};
+use std::io::IoSlice;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -175,17 +175,4 @@ impl DirectState {
         self.rest = Some(rest);
         Sent::Part(len)
     }
-}
-
-/// Writes everything (blocking) or fails; used by the writer thread.
-pub fn write_all_vectored(socket: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !slices.is_empty() {
-        match socket.write_vectored(slices) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "player socket closed")),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

@@ -5,10 +5,11 @@
 //! back and sleeps until something is queued.
 
 use super::player::{PlayerItem, PlayerWriterInput, SharedMedia, StreamNotice, CSID_NOTICE};
-use super::player_direct::{write_all_vectored, DirectSink, PlayerClock};
+use super::player_direct::{DirectSink, PlayerClock};
 use super::transport::PlayerSocket;
 use crate::protocol::chunk::shared::{encode_whole, fmt0_header};
 use crate::protocol::chunk::RawMessage;
+use crate::vectored::write_all_vectored;
 use crossbeam_channel::select;
 use log::debug;
 use std::io::{self, IoSlice, Write};

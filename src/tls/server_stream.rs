@@ -204,19 +204,27 @@ impl Read for TlsServerStream {
     }
 }
 
-impl Write for TlsServerStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_locked(&self.shared, &self.tcp, &[IoSlice::new(buf)])
-    }
+/// `Write` for a type holding the session (`shared`) and its `tcp`: both halves write the
+/// same way, through `write_locked`.
+macro_rules! locked_write {
+    ($type:ty) => {
+        impl Write for $type {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                write_locked(&self.shared, &self.tcp, &[IoSlice::new(buf)])
+            }
 
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        write_locked(&self.shared, &self.tcp, bufs)
-    }
+            fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                write_locked(&self.shared, &self.tcp, bufs)
+            }
 
-    fn flush(&mut self) -> io::Result<()> {
-        send_pending(&mut lock(&self.shared), &self.tcp)
-    }
+            fn flush(&mut self) -> io::Result<()> {
+                send_pending(&mut lock(&self.shared), &self.tcp)
+            }
+        }
+    };
 }
+
+locked_write!(TlsServerStream);
 
 /// Encrypts and sends under the lock, so records leave in the order they were sealed.
 fn write_locked(shared: &Shared, tcp: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -239,16 +247,4 @@ impl TlsWriter {
     }
 }
 
-impl Write for TlsWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_locked(&self.shared, &self.tcp, &[IoSlice::new(buf)])
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        write_locked(&self.shared, &self.tcp, bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        send_pending(&mut lock(&self.shared), &self.tcp)
-    }
-}
+locked_write!(TlsWriter);

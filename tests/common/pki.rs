@@ -1,10 +1,12 @@
 //! Test certificates: a CA and a server certificate for localhost/127.0.0.1 it signed
-//! (rcgen), written as PEM files.
+//! (rcgen), written as PEM files, and a recording server with an RTMPS listener using them.
 
+use super::{field, ServerProcess, DEADLINE};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// A test CA and a server certificate it signed, as PEM files.
@@ -36,4 +38,25 @@ pub fn make_pki(dir: &Path, name: &str) -> Pki {
     std::fs::write(&pki.cert, cert.pem()).unwrap();
     std::fs::write(&pki.key, key.serialize_pem()).unwrap();
     pki
+}
+
+/// A server recording everything into `record_dir` with an RTMPS listener on 127.0.0.1 using
+/// `pki`'s certificate; returns it and its TLS address.
+pub fn recording_tls_server(record_dir: &Path, pki: &Pki, extra: &[&str]) -> (ServerProcess, SocketAddr) {
+    let mut args = vec![
+        "--record-all",
+        "--record-dir",
+        record_dir.to_str().unwrap(),
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        pki.cert.to_str().unwrap(),
+        "--tls-key",
+        pki.key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let server = ServerProcess::start(&args);
+    let line = server.wait_for_log("RTMPS server listening", DEADLINE);
+    let addr = field(&line, "addr").expect("addr in the RTMPS listening line");
+    (server, addr.parse().unwrap())
 }
