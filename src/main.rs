@@ -37,6 +37,7 @@ fn main() -> ExitCode {
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let inherited = systemd::inherited_listener();
     logging::init(config.log_level);
+    rtmp_server::ops::fd_limit::raise_for(config.limits.max_connections);
     if config.recording.records_anything(config.record_all) {
         prepare_record_dir(&config);
     }

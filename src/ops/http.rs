@@ -101,6 +101,7 @@ fn respond(request: Request, ctx: &ServerContext) {
             | ["metrics"]
             | ["api", "streams"]
             | ["api", "recording"]
+            | ["api", "pushes"]
             | ["api", "streams", _, _, "kick"]
             | ["api", "streams", _, _, "record", "start" | "stop"],
         ) => error(405, "method not allowed"),

@@ -1,9 +1,10 @@
 //! Process-level concerns: signals, systemd integration, stream-key auth, address ranges,
-//! and their settings.
+//! the open-files limit, the HTTP API and metrics, and their settings.
 
 pub mod auth;
 pub mod bitrate;
 pub mod cidr;
+pub mod fd_limit;
 pub mod http;
 pub mod metrics;
 pub mod options;

@@ -150,8 +150,15 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         // Everything queued meanwhile joins the batch (written at keyframes, when full, or
-        // when the flush interval passed).
+        // when the flush interval passed). A queue that never empties (a disk slower than
+        // ingest) still runs the timers: disk guard, deleted-file check, metadata refresh.
+        let mut last_tick = Instant::now();
         while let Some(msg) = next.take() {
+            let now = Instant::now();
+            if now.duration_since(last_tick) >= TICK {
+                last_tick = now;
+                writer.on_tick(now);
+            }
             match msg {
                 RecordMsg::Frame(frame) => {
                     queued.release(frame.len());
@@ -214,13 +221,16 @@ impl Writer {
                 return;
             }
         };
-        if frame.payload.len() <= INLINE_PAYLOAD_MAX {
+        // Inlined payloads are counted with `bytes`; referenced ones on their own.
+        let referenced = if frame.payload.len() <= INLINE_PAYLOAD_MAX {
             batch.bytes.extend_from_slice(&frame.payload);
+            0
         } else {
             batch.payloads.push((batch.bytes.len(), Arc::clone(&frame.payload)));
-        }
+            frame.payload.len()
+        };
         batch.bytes.extend_from_slice(&trailer);
-        batch.len += batch.bytes.len() - before + frame.payload.len();
+        batch.len += batch.bytes.len() - before + referenced;
         batch.frames += 1;
         let keyframe = frame.kind == FrameKind::Video && frame.keyframe;
         if keyframe || batch.is_full() {

@@ -76,7 +76,7 @@ impl Server {
 
     /// Also accepts RTMPS on `addr` with this TLS configuration; returns the bound address.
     pub fn listen_tls(&mut self, addr: SocketAddr, config: Arc<ServerConfig>) -> io::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr)?;
+        let listener = super::bind::listen(addr)?;
         let local_addr = listener.local_addr()?;
         self.tls = Some(TlsListener {
             listener,

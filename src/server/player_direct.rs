@@ -10,7 +10,7 @@ use super::player::SharedMedia;
 use crate::media::FrameKind;
 use crate::protocol::chunk::shared::fmt0_header;
 use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -71,6 +71,9 @@ pub struct Direct {
     state: Mutex<DirectState>,
     /// Media bytes the writer thread sent since the connection last collected them.
     pub sent_by_writer: AtomicU64,
+    /// The write error that ended the writer thread, stored before it shuts the socket
+    /// down, so the connection that then reads EOF can name it without waiting.
+    pub writer_error: Mutex<Option<io::Error>>,
 }
 
 /// What a direct send did with a frame.
@@ -97,6 +100,7 @@ impl Default for Direct {
                 header: Vec::with_capacity(crate::protocol::chunk::shared::MAX_FMT0_HEADER),
             }),
             sent_by_writer: AtomicU64::new(0),
+            writer_error: Mutex::new(None),
         }
     }
 }

@@ -21,15 +21,15 @@ const WRITE_BATCH_ITEMS: usize = 32;
 
 /// The writer thread of one player. Ends when the connection closes its control channel,
 /// the stream drops the player, or a write fails or times out; then shuts the socket down so
-/// the connection thread's read ends too. Returns the write error that ended it, if any
-/// (the connection reports it as the close reason).
+/// the connection thread's read ends too. A write error that ended it is left in
+/// `Direct::writer_error` first, for the connection's close reason.
 pub fn run_writer<S: PlayerSocket>(
     mut socket: S,
     input: PlayerWriterInput,
     stream_id: u32,
     chunk_size: u32,
     base: Option<u32>,
-) -> Option<io::Error> {
+) {
     {
         let mut state = input.direct.lock();
         state.clock = PlayerClock { base };
@@ -55,14 +55,11 @@ pub fn run_writer<S: PlayerSocket>(
         state.writer_owns = true;
         state.sink = None;
     }
-    socket.shutdown_both();
-    match result {
-        Ok(()) => None,
-        Err(e) => {
-            debug!("player writer ended error=\"{e}\"");
-            Some(e)
-        }
+    if let Err(e) = result {
+        debug!("player writer ended error=\"{e}\"");
+        *input.direct.writer_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
     }
+    socket.shutdown_both();
 }
 
 struct Writer<'a> {

@@ -17,17 +17,15 @@ use std::time::Instant;
 /// Most session replies waiting for the player writer (it sends them before any media, so
 /// few ever wait; a bounded channel allocates every slot up front, for every player).
 const CONTROL_QUEUE: usize = 64;
-/// How long a connection whose player socket ended waits for the writer thread to report
-/// why (it returns right after shutting the socket down).
-const WRITER_EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The stream this connection plays and its writer thread.
 pub(super) struct Playback {
     key: StreamKey,
     stream: Arc<Stream>,
     control: Sender<Vec<u8>>,
-    writer: Option<JoinHandle<Option<std::io::Error>>>,
-    /// Counts the media bytes sent to the player (collected into bytes_out and metrics).
+    writer: Option<JoinHandle<()>>,
+    /// The player's shared send state: media bytes sent (collected into bytes_out and
+    /// metrics) and the error that ended its writer.
     sent: Arc<Direct>,
     /// Since when the stream has had no publisher (for --play-wait-timeout).
     waiting_since: Option<Instant>,
@@ -174,18 +172,16 @@ impl Connection {
     }
 
     /// After the player's socket ended: the write error, when the writer thread ended it
-    /// (a write timeout or reset) rather than the peer closing.
+    /// (a write timeout or reset) rather than the peer closing. The writer stores it before
+    /// shutting the socket down, so it is there by the time this thread reads EOF.
     pub(super) fn player_write_failure(&mut self) -> Option<CloseReason> {
-        let playback = self.playback.as_mut()?;
-        // The writer shuts the socket down just before it returns: give it that moment.
-        let deadline = Instant::now() + WRITER_EXIT_GRACE;
-        while !playback.writer.as_ref()?.is_finished() {
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::yield_now();
-        }
-        let error = playback.writer.take()?.join().ok()??;
+        let playback = self.playback.as_ref()?;
+        let error = playback
+            .sent
+            .writer_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
         Some(match error.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => CloseReason::Timeout("write"),
             _ => CloseReason::Io(error),
@@ -202,7 +198,7 @@ fn spawn_writer<S: PlayerSocket + Send + 'static>(
     stream_id: u32,
     chunk_size: u32,
     base: Option<u32>,
-) -> std::io::Result<JoinHandle<Option<std::io::Error>>> {
+) -> std::io::Result<JoinHandle<()>> {
     threads.spawn(name, move || run_writer(socket, input, stream_id, chunk_size, base))
 }
 

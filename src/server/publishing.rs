@@ -126,6 +126,12 @@ impl Connection {
             return;
         };
         let frame = Frame::new(kind, timestamp, Arc::from(payload));
+        // Players first: a recorder waiting for a slow disk (bounded backpressure) must not
+        // hold this frame back from them.
+        let report = publication
+            .ticket
+            .stream
+            .push(publication.ticket.generation, &frame, metadata);
         if let Some(recorder) = publication.recorder.as_mut() {
             if !recorder.send(&frame) {
                 warn!(
@@ -135,10 +141,6 @@ impl Connection {
                 publication.recorder = None;
             }
         }
-        let report = publication
-            .ticket
-            .stream
-            .push(publication.ticket.generation, &frame, metadata);
         let key = &publication.key;
         for conn_id in &report.fell_behind {
             warn!(
