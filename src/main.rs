@@ -11,7 +11,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    // `env::args` panics on an argument that is not UTF-8; that is a usage error (exit 2).
+    let args: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+        Ok(args) => args,
+        Err(bad) => {
+            say(
+                std::io::stderr(),
+                format_args!("rtmp-server: argument {bad:?} is not valid UTF-8\n"),
+            );
+            return ExitCode::from(2);
+        }
+    };
     let program = args
         .first()
         .map(|p| p.rsplit('/').next().unwrap_or(p))

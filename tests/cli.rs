@@ -118,3 +118,23 @@ fn repair_goes_on_when_stdout_is_a_closed_pipe() {
     }
     assert!(parts.iter().all(|p| !p.exists()), ".part files renamed");
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"rec\xff.flv");
+    for args in [
+        vec![std::ffi::OsStr::new("repair"), bad],
+        vec![std::ffi::OsStr::new("--record-dir"), bad],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        // `std::env::args` panicked here (exit 101).
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    }
+}
