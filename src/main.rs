@@ -11,7 +11,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    // `env::args` panics on an argument that is not UTF-8; that is a usage error (exit 2).
+    let args: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+        Ok(args) => args,
+        Err(bad) => {
+            say(
+                std::io::stderr(),
+                format_args!("rtmp-server: argument {bad:?} is not valid UTF-8\n"),
+            );
+            return ExitCode::from(2);
+        }
+    };
     let program = args
         .first()
         .map(|p| p.rsplit('/').next().unwrap_or(p))
@@ -23,12 +33,14 @@ fn main() -> ExitCode {
     let config = match parse_args(program, &rest) {
         Invocation::Run(config) => *config,
         Invocation::Print(text) => {
-            print!("{text}");
+            say(std::io::stdout(), format_args!("{text}"));
             return ExitCode::SUCCESS;
         }
         Invocation::UsageError(line) => {
-            eprintln!("{line}");
-            eprintln!("Run {program} --help for usage.");
+            say(
+                std::io::stderr(),
+                format_args!("{line}\nRun {program} --help for usage.\n"),
+            );
             return ExitCode::from(2);
         }
     };
@@ -181,24 +193,30 @@ fn prepare_record_dir(config: &rtmp_server::config::Config) {
 /// `rtmp-server repair FILE...`: each file repaired in place (a `.part` also renamed).
 fn repair_command(program: &str, files: &[&str]) -> ExitCode {
     if files.is_empty() || files.iter().any(|f| f.starts_with('-')) {
-        eprintln!("{program} repair: expected one or more FLV files: {program} repair FILE...");
+        say(
+            std::io::stderr(),
+            format_args!("{program} repair: expected one or more FLV files: {program} repair FILE...\n"),
+        );
         return ExitCode::from(2);
     }
     let mut failed = false;
     for file in files {
         let path = std::path::Path::new(file);
         match rtmp_server::record::recover::repair_and_finalize(path) {
-            Ok((report, done)) => println!(
-                "repaired {} -> {} tags={} cut_bytes={} bytes={} duration_ms={}",
-                path.display(),
-                done.display(),
-                report.tags,
-                report.cut_bytes,
-                report.bytes,
-                report.duration_ms
+            Ok((report, done)) => say(
+                std::io::stdout(),
+                format_args!(
+                    "repaired {} -> {} tags={} cut_bytes={} bytes={} duration_ms={}\n",
+                    path.display(),
+                    done.display(),
+                    report.tags,
+                    report.cut_bytes,
+                    report.bytes,
+                    report.duration_ms
+                ),
             ),
             Err(e) => {
-                eprintln!("{program} repair: {e}");
+                say(std::io::stderr(), format_args!("{program} repair: {e}\n"));
                 failed = true;
             }
         }
@@ -208,4 +226,11 @@ fn repair_command(program: &str, files: &[&str]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Writes `text` to stdout or stderr. `print!` and friends panic when the stream is a closed
+/// pipe (`rtmp-server repair *.flv | head -1`); a lost line is not worth a crash, and the exit
+/// code still tells the outcome.
+fn say(mut out: impl std::io::Write, text: std::fmt::Arguments) {
+    let _ = out.write_fmt(text).and_then(|()| out.flush());
 }

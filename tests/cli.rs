@@ -1,4 +1,7 @@
-//! The binary's command line: usage errors exit 2 with one line naming the flag.
+//! The binary's command line: usage errors exit 2 with one line naming the flag; a closed
+//! stdout/stderr pipe is not a panic.
+
+mod common;
 
 use std::process::{Command, Stdio};
 
@@ -46,4 +49,92 @@ fn address_in_use_exits_1_with_a_log_line() {
     let output = run(&["--listen", &addr]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+}
+
+/// A stdout (or stderr) pipe whose reader is gone: writes fail with EPIPE.
+fn broken_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer)
+}
+
+#[test]
+fn closed_stdout_or_stderr_is_not_a_panic() {
+    // `print!` would panic here (exit 101, "failed printing to stdout").
+    let help = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .arg("--help")
+        .stdin(Stdio::null())
+        .stdout(broken_pipe())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0), "{}", String::from_utf8_lossy(&help.stderr));
+    let usage = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .arg("--no-such-flag")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(broken_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(usage.code(), Some(2));
+    let repair = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(["repair", "/nonexistent/rtmp-server-cli-test.flv"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(broken_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(repair.code(), Some(1));
+}
+
+#[test]
+fn repair_goes_on_when_stdout_is_a_closed_pipe() {
+    let dir = common::TempDir::new("cli-repair-epipe");
+    let clip = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/clip2s.flv")).unwrap();
+    let parts: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|n| dir.path().join(format!("{n}.flv.part")))
+        .collect();
+    for part in &parts {
+        std::fs::write(part, &clip).unwrap();
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .arg("repair")
+        .args(&parts)
+        .stdin(Stdio::null())
+        .stdout(broken_pipe())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    // `println!` panicked on the first "repaired" line: exit 101 and b.flv.part left alone.
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for name in ["a.flv", "b.flv"] {
+        assert!(dir.path().join(name).exists(), "{name} finalized");
+    }
+    assert!(parts.iter().all(|p| !p.exists()), ".part files renamed");
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"rec\xff.flv");
+    for args in [
+        vec![std::ffi::OsStr::new("repair"), bad],
+        vec![std::ffi::OsStr::new("--record-dir"), bad],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        // `std::env::args` panicked here (exit 101).
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    }
 }

@@ -176,10 +176,10 @@ impl RtmpClient {
             self.socket.write_all(&out)?;
             match status {
                 HandshakeStatus::InProgress { consumed } => {
-                    self.pending.drain(..consumed);
+                    self.pending.drain(..consumed.min(self.pending.len()));
                 }
                 HandshakeStatus::Done { consumed } => {
-                    self.pending.drain(..consumed);
+                    self.pending.drain(..consumed.min(self.pending.len()));
                     return Ok(());
                 }
             }
@@ -366,7 +366,7 @@ impl RtmpClient {
         let mut buffer = [0u8; 16 * 1024];
         loop {
             let decoded = self.decoder.decode(&self.pending).map_err(ClientError::Chunk)?;
-            self.pending.drain(..decoded.consumed);
+            self.pending.drain(..decoded.consumed.min(self.pending.len()));
             if let Some(message) = decoded.message {
                 self.on_control(&message)?;
                 return Ok(message);

@@ -46,10 +46,6 @@ impl std::fmt::Display for FlvReadError {
 
 impl std::error::Error for FlvReadError {}
 
-fn be24(bytes: &[u8]) -> u32 {
-    bytes.iter().take(3).fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
-}
-
 /// Parses the file header. `Ok(None)` means more bytes are needed.
 pub fn parse_header(input: &[u8]) -> Result<Option<FlvHeader>, FlvReadError> {
     let Some(head) = input.get(..9) else {
@@ -65,7 +61,8 @@ pub fn parse_header(input: &[u8]) -> Result<Option<FlvHeader>, FlvReadError> {
     let flags = head.get(4).copied().unwrap_or(0);
     let header_len = head
         .get(5..9)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
         .unwrap_or(0);
     if !(9..=1024).contains(&header_len) {
         return Err(FlvReadError::BadHeaderLength(header_len));
@@ -84,22 +81,24 @@ pub fn parse_header(input: &[u8]) -> Result<Option<FlvHeader>, FlvReadError> {
 /// Parses one tag and its trailing PreviousTagSize at the start of `input`.
 /// `Ok(None)` means the tag is not complete yet; on success returns the tag and bytes used.
 pub fn parse_tag(input: &[u8]) -> Result<Option<(FlvTag<'_>, usize)>, FlvReadError> {
-    let Some(header) = input.get(..TAG_HEADER_LEN) else {
+    let Some(&[first, s0, s1, s2, t0, t1, t2, t3, i0, i1, i2]) = input.first_chunk::<TAG_HEADER_LEN>() else {
         return Ok(None);
     };
-    let tag_type = header[0] & 0x1F;
+    let tag_type = first & 0x1F;
     if !matches!(tag_type, 8 | 9 | 18) {
-        return Err(FlvReadError::UnknownTagType(header[0]));
+        return Err(FlvReadError::UnknownTagType(first));
     }
-    let size = be24(&header[1..4]);
-    let timestamp = be24(&header[4..7]) | (u32::from(header[7]) << 24);
-    let stream_id = be24(&header[8..11]);
+    let size = u32::from_be_bytes([0, s0, s1, s2]);
+    let timestamp = u32::from_be_bytes([t3, t0, t1, t2]);
+    let stream_id = u32::from_be_bytes([0, i0, i1, i2]);
     let body_end = TAG_HEADER_LEN + size as usize;
     let total = body_end + 4;
-    let (Some(body), Some(prev)) = (input.get(TAG_HEADER_LEN..body_end), input.get(body_end..total)) else {
+    let body = input.get(TAG_HEADER_LEN..body_end);
+    let prev = input.get(body_end..total).and_then(|b| <[u8; 4]>::try_from(b).ok());
+    let (Some(body), Some(prev)) = (body, prev) else {
         return Ok(None);
     };
-    let found = u32::from_be_bytes([prev[0], prev[1], prev[2], prev[3]]);
+    let found = u32::from_be_bytes(prev);
     let expected = size + TAG_HEADER_LEN as u32;
     if found != expected {
         return Err(FlvReadError::BadPreviousTagSize { expected, found });

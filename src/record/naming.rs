@@ -8,7 +8,8 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use time::OffsetDateTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+use time::{OffsetDateTime, UtcOffset};
 
 /// Longest sanitized app or stream part kept in a file name (bytes); keeps names under
 /// the 255-byte limit of common file systems.
@@ -163,6 +164,20 @@ impl PathTemplate {
     }
 }
 
+/// `now` in `offset`, for a file name. `time` panics on instants outside years ±9999
+/// (`OffsetDateTime::from(SystemTime)`, `to_offset`); a clock set that far names the file
+/// as of the Unix epoch instead of stopping the recording thread.
+pub fn local_time(now: SystemTime, offset: UtcOffset) -> OffsetDateTime {
+    let nanos = match now.duration_since(UNIX_EPOCH) {
+        Ok(after) => i128::try_from(after.as_nanos()).ok(),
+        Err(before) => i128::try_from(before.duration().as_nanos()).ok().map(|n| -n),
+    };
+    nanos
+        .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .and_then(|utc| utc.checked_to_offset(offset))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// Creates `dir/REL.flv.part` (folders too), or with `-1`, `-2`... when `REL.flv` or its part
 /// exists. Never opens an existing file.
 pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
@@ -230,7 +245,32 @@ pub fn finalize_part(part: &Path) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
+    use time::macros::{datetime, offset};
+
+    #[test]
+    fn local_time_is_the_clock_in_the_offset_and_an_out_of_range_clock_is_not_a_panic() {
+        let at = UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123);
+        let local = local_time(at, offset!(+2));
+        assert_eq!(local, OffsetDateTime::from(at).to_offset(offset!(+2)));
+        assert_eq!(
+            (local.hour(), local.millisecond(), local.offset()),
+            (13, 123, offset!(+2))
+        );
+        let before_1970 = UNIX_EPOCH - std::time::Duration::from_secs(86_400);
+        assert_eq!(local_time(before_1970, UtcOffset::UTC), datetime!(1969-12-31 0:00 UTC));
+        // About year 14000 and year -10000: `OffsetDateTime::from(SystemTime)` panics on both.
+        let years = std::time::Duration::from_secs(12_000 * 366 * 86_400);
+        for far in [UNIX_EPOCH + years, UNIX_EPOCH - years] {
+            assert_eq!(local_time(far, offset!(+2)), OffsetDateTime::UNIX_EPOCH);
+        }
+        let last = datetime!(9999-12-31 23:30 UTC);
+        let edge = UNIX_EPOCH + std::time::Duration::from_secs(last.unix_timestamp() as u64);
+        assert_eq!(
+            local_time(edge, offset!(+2)),
+            OffsetDateTime::UNIX_EPOCH,
+            "to_offset overflows"
+        );
+    }
 
     #[test]
     fn default_template_renders_the_classic_name_and_custom_ones_make_folders() {

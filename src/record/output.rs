@@ -31,7 +31,6 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use time::OffsetDateTime;
 
 /// The in-place onMetaData is refreshed this often while recording.
 pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
@@ -348,7 +347,7 @@ impl Writer {
             self.low_disk = false;
         }
         let index = self.segmenter.next_index();
-        let at = OffsetDateTime::now_utc().to_offset(self.shared.local_offset);
+        let at = naming::local_time(std::time::SystemTime::now(), self.shared.local_offset);
         let relative = self
             .shared
             .options

@@ -11,6 +11,10 @@ use crate::media::FrameKind;
 pub const MAX_FORWARD_JUMP_MS: i64 = 10_000;
 /// Where a rebased track continues: this far after the latest time of any track.
 pub const REBASE_STEP_MS: i64 = 1;
+/// Bound on the extended published time. Past it the count restarts at the raw timestamp,
+/// which `map` sees as a discontinuity and rebases, so none of its sums can overflow (only a
+/// publisher stepping about 2^31 ms on each of some 2^31 frames gets that far).
+const MAX_EXTENDED: i64 = 1 << 62;
 
 /// A rebase the caller should log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +56,10 @@ impl Timeline {
     fn extend(&mut self, raw: u32) -> i64 {
         let value = match self.extended {
             None => i64::from(raw),
-            Some((last_raw, last)) => last + i64::from(raw.wrapping_sub(last_raw) as i32),
+            Some((last_raw, last)) => last
+                .checked_add(i64::from(raw.wrapping_sub(last_raw) as i32))
+                .filter(|value| value.abs() <= MAX_EXTENDED)
+                .unwrap_or(i64::from(raw)),
         };
         self.extended = Some((raw, value));
         value
@@ -151,6 +158,24 @@ mod tests {
         assert_eq!(t.map(Video, 7040, false).0, 40);
         assert_eq!(t.map(Video, 0, true), (40, None), "mid-stream header at 0");
         assert_eq!(t.map(Video, 7080, false), (80, None));
+    }
+
+    #[test]
+    fn extended_time_far_out_restarts_as_a_rebase_not_an_overflow() {
+        // A publisher stepping ±2^31 ms per frame pushes the extended time this far out
+        // (unbounded, it went on to overflow i64).
+        let edge = MAX_EXTENDED - 10;
+        for (far, step) in [(edge, i32::MAX as u32), (-edge, 1u32 << 31)] {
+            let mut t = Timeline::new();
+            t.map(Video, 0, false);
+            t.extended = Some((0, far));
+            t.offset = Some(-far);
+            let (time, jump) = t.map(Video, step, false);
+            assert_eq!(time, 1, "continues just after the latest time");
+            assert_eq!(jump.map(|j| j.to), Some(1));
+            assert_eq!(t.extended, Some((step, i64::from(step))), "restarted at the raw time");
+            assert_eq!(t.map(Video, step.wrapping_add(40), false), (41, None));
+        }
     }
 
     #[test]

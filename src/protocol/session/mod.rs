@@ -234,6 +234,8 @@ impl ServerSession {
             Err(_) => buffer.len(),
         };
         self.pending_input = buffer;
+        // The decoders never report more than they were given; `min` keeps that obvious.
+        let consumed = consumed.min(self.pending_input.len());
         self.pending_input.drain(..consumed);
         used.map(|_| ())
     }
