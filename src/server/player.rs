@@ -17,6 +17,10 @@ pub use super::player_writer::run_writer;
 pub const PLAYER_QUEUE_ITEMS: usize = 8 * 1024;
 /// Default bytes of media that may wait for one player before it drops to the next keyframe.
 pub const DEFAULT_PLAYER_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+/// Sequence headers and script data are never dropped, so they may overdraw the byte budget,
+/// up to this many times it; a player that cannot take even those is disconnected (a
+/// publisher flooding data messages must not grow a stalled player's queue without bound).
+pub const ESSENTIAL_OVERDRAFT: usize = 2;
 /// Default time a player may stay behind (dropping frames) before it is disconnected.
 pub const DEFAULT_PLAYER_MAX_LAG: Duration = Duration::from_secs(10);
 /// Chunk streams the writer thread uses; the session's own replies use 2, 3 and 5.
@@ -164,6 +168,9 @@ impl PlayerHandle {
             _ => {}
         }
         let queued = self.queued_bytes.load(Ordering::Relaxed);
+        if essential && queued.saturating_add(len) > self.limits.queue_bytes.saturating_mul(ESSENTIAL_OVERDRAFT) {
+            return Offer::Disconnect;
+        }
         if !essential && queued.saturating_add(len) > self.limits.queue_bytes {
             self.delivery = Delivery::Dropping { since: now };
             self.count_drop();

@@ -103,7 +103,8 @@ fn player_resumes_at_a_keyframe_once_drained() {
 
 #[test]
 fn sequence_headers_and_metadata_are_never_dropped() {
-    let (mut player, input) = handle(10);
+    // 100 bytes of essentials against a 50-byte budget: over it, within the overdraft.
+    let (mut player, input) = handle(50);
     let now = Instant::now();
     let header = Arc::new(SharedMedia::new(
         FrameKind::Video,
@@ -222,4 +223,27 @@ fn the_queue_holds_at_most_player_queue_items() {
     let one_more = media(FrameKind::Audio, 0, false, 1);
     assert_eq!(player.offer(&one_more, true, now), Offer::Dropped);
     assert_eq!(input.media.len(), PLAYER_QUEUE_ITEMS);
+}
+
+#[test]
+fn a_flood_of_script_data_to_a_stalled_player_is_bounded_by_disconnecting_it() {
+    let (mut player, _input) = handle(1000);
+    let now = Instant::now();
+    let data = |ts| {
+        Arc::new(SharedMedia::new(
+            FrameKind::Data,
+            ts,
+            false,
+            false,
+            Arc::from(vec![0u8; 300]),
+        ))
+    };
+    // Nobody reads: script data is kept past the 1000-byte budget, up to twice it.
+    let mut offers = Vec::new();
+    for ts in 0..10 {
+        offers.push(player.offer(&data(ts), true, now));
+    }
+    let kept = offers.iter().filter(|o| **o == Offer::Queued).count();
+    assert_eq!(kept, 2000 / 300, "{offers:?}");
+    assert_eq!(offers.get(kept), Some(&Offer::Disconnect), "{offers:?}");
 }
