@@ -13,7 +13,7 @@ use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
 use std::io::{self, IoSlice};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,9 +60,32 @@ pub struct DirectState {
     /// Bytes the publisher sent directly since the connection last collected them.
     pub sent_direct: u64,
     /// Bytes of a frame the publisher sent in part: the writer sends them before anything else.
-    pub rest: Option<Vec<u8>>,
+    pub rest: Option<Rest>,
     pub sink: Option<DirectSink>,
     header: Vec<u8>,
+}
+
+/// What a partial direct send left for the writer: the unsent part of the per-player header
+/// (at most a few bytes) and where in the frame's shared chunked body to go on, so nothing
+/// of the frame is copied per player.
+#[derive(Debug)]
+pub struct Rest {
+    pub header: Vec<u8>,
+    pub media: Arc<SharedMedia>,
+    pub chunk_size: u32,
+    pub body_offset: usize,
+}
+
+impl Rest {
+    /// Bytes still to send.
+    pub fn len(&self) -> usize {
+        let body = self.media.body(self.chunk_size).len();
+        self.header.len() + body.saturating_sub(self.body_offset)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The ownership state shared by a player's handle and its writer thread.
@@ -120,7 +143,7 @@ impl Direct {
 impl DirectState {
     /// Sends `media` now if the publisher may: nothing queued and the writer running. On
     /// anything but a whole send the writer owns the socket afterwards (the caller queues).
-    pub fn try_send(&mut self, media: &SharedMedia) -> Sent {
+    pub fn try_send(&mut self, media: &Arc<SharedMedia>) -> Sent {
         if self.writer_owns {
             return Sent::No;
         }
@@ -131,7 +154,7 @@ impl DirectState {
         sent
     }
 
-    fn send_now(&mut self, media: &SharedMedia) -> Sent {
+    fn send_now(&mut self, media: &Arc<SharedMedia>) -> Sent {
         let Some(sink) = self.sink.as_ref() else {
             return Sent::No;
         };
@@ -167,15 +190,14 @@ impl DirectState {
         if sent >= total {
             return Sent::Whole;
         }
-        let mut rest = Vec::with_capacity(total - sent);
         let header_len = self.header.len();
-        if sent < header_len {
-            rest.extend_from_slice(self.header.get(sent..).unwrap_or(&[]));
-            rest.extend_from_slice(&body);
-        } else {
-            rest.extend_from_slice(body.get(sent - header_len..).unwrap_or(&[]));
-        }
-        let len = rest.len();
+        let rest = Rest {
+            header: self.header.get(sent.min(header_len)..).unwrap_or(&[]).to_vec(),
+            media: Arc::clone(media),
+            chunk_size: sink.chunk_size,
+            body_offset: sent.saturating_sub(header_len),
+        };
+        let len = total - sent;
         self.rest = Some(rest);
         Sent::Part(len)
     }

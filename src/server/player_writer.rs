@@ -123,9 +123,15 @@ impl Writer<'_> {
             state.rest.take()
         };
         if let Some(rest) = rest {
-            socket.write_all(&rest)?;
-            self.count(rest.len());
-            self.input.queued_bytes.fetch_sub(rest.len(), Ordering::Relaxed);
+            let len = rest.len();
+            let body = rest.media.body(rest.chunk_size);
+            let mut slices = [
+                IoSlice::new(&rest.header),
+                IoSlice::new(body.get(rest.body_offset..).unwrap_or(&[])),
+            ];
+            write_all_vectored(socket, &mut slices)?;
+            self.count(len);
+            self.input.queued_bytes.fetch_sub(len, Ordering::Relaxed);
         }
         Ok(())
     }
