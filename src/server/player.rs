@@ -63,7 +63,11 @@ impl SharedMedia {
     }
 
     /// The chunked body for `chunk_size` (computed once; another size is computed afresh).
+    /// A payload that fits one chunk is its own body: no copy.
     pub(super) fn body(&self, chunk_size: u32) -> std::borrow::Cow<'_, [u8]> {
+        if self.payload.len() <= chunk_size.max(1) as usize {
+            return std::borrow::Cow::Borrowed(&self.payload[..]);
+        }
         let (size, body) = self
             .body
             .get_or_init(|| (chunk_size, prechunk_body(self.csid(), chunk_size, &self.payload)));

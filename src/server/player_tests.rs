@@ -247,3 +247,17 @@ fn a_flood_of_script_data_to_a_stalled_player_is_bounded_by_disconnecting_it() {
     assert_eq!(kept, 2000 / 300, "{offers:?}");
     assert_eq!(offers.get(kept), Some(&Offer::Disconnect), "{offers:?}");
 }
+
+#[test]
+fn a_payload_within_one_chunk_is_its_own_body_and_a_longer_one_is_chunked_once() {
+    let small = media(FrameKind::Audio, 0, false, 4096);
+    let body = small.body(4096);
+    assert!(std::ptr::eq(body.as_ptr(), small.payload.as_ptr()), "no copy");
+    let large = media(FrameKind::Video, 0, true, 5000);
+    let body = large.body(4096);
+    assert_eq!(
+        body.as_ref(),
+        crate::protocol::chunk::shared::prechunk_body(7, 4096, &large.payload).as_slice()
+    );
+    assert_eq!(body.len(), 5000 + 1, "one fmt 3 basic header between the two chunks");
+}
