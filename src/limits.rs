@@ -31,7 +31,10 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A write to a peer that makes no progress for this long fails.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of frames that may wait for one recorder's writer thread.
-pub const DEFAULT_RECORD_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// With backpressure on the publisher (a full queue makes it wait, up to 3 s) the queue only
+/// absorbs bursts: 16 MiB is about half a minute of a 5 Mbit/s stream, and caps what eight
+/// full-speed publishers can hold in memory at 128 MiB.
+pub const DEFAULT_RECORD_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Most simultaneous client connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 /// Most simultaneous connections from one address; 0 is no limit.
