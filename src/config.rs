@@ -407,9 +407,30 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
                 .lines()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("invalid arguments");
-            Invocation::UsageError(format!("{program}: {}", line.trim()))
+            Invocation::UsageError(format!("{program}: {}", redact_secret_value(line.trim())))
         }
     }
+}
+
+/// Options whose values may carry a secret (a platform stream key in a push URL).
+const SECRET_OPTIONS: &[&str] = &["--push"];
+
+/// argh quotes the bad value in its error line; for a secret-bearing option the value is
+/// replaced, so a mistyped push URL does not put its key into the journal.
+fn redact_secret_value(line: &str) -> String {
+    for option in SECRET_OPTIONS {
+        let marker = format!("Error parsing option '{option}' with value '");
+        if let Some(start) = line.find(&marker).map(|i| i + marker.len()) {
+            if let Some(end) = line.get(start..).and_then(|rest| rest.find("': ")).map(|i| start + i) {
+                return format!(
+                    "{}***{}",
+                    line.get(..start).unwrap_or(""),
+                    line.get(end..).unwrap_or("")
+                );
+            }
+        }
+    }
+    line.to_owned()
 }
 
 #[cfg(test)]

@@ -172,3 +172,14 @@ fn version_prints_the_package_version() {
     };
     assert!(text.contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn a_bad_push_url_is_refused_without_echoing_its_key() {
+    match parse_args("rtmp-server", &["--push", "ftp://x/live/KEYSECRET"]) {
+        Invocation::UsageError(line) => {
+            assert!(line.contains("--push") && line.contains("expected rtmp://"), "{line}");
+            assert!(!line.contains("KEYSECRET"), "{line}");
+        }
+        _ => panic!("a bad --push must be a usage error"),
+    }
+}
