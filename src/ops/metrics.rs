@@ -93,7 +93,7 @@ pub fn render(ctx: &ServerContext) -> String {
     metric(
         "rtmp_bytes_out_total",
         "counter",
-        "Session bytes sent to RTMP peers (player media excluded).",
+        "Bytes sent to RTMP peers (session replies and player media).",
         load(&m.bytes_out),
     );
     metric(
