@@ -232,7 +232,11 @@ impl ChunkDecoder {
             });
         }
         let length = usize::try_from(state.length).unwrap_or(usize::MAX);
-        reserve_bounded(partial, n, length);
+        // The only message in progress may size itself by all the input that has arrived
+        // (usually the whole message: one allocation, no regrowth); with several in progress
+        // each grows by what it received, so one read can't reserve for many.
+        let arrived = if self.partial_bytes == 0 { input.len() } else { n };
+        reserve_bounded(partial, n, length, arrived);
         partial.extend_from_slice(bytes);
         self.partial_bytes = total;
         if partial.len() < length {
@@ -463,15 +467,21 @@ fn read_ext(input: &[u8], pos: usize) -> Option<u32> {
 }
 
 /// Grows `buf` for `n` more bytes, doubling, but never reserving past the announced `length`
-/// nor more than twice what arrived: a peer's announced length alone allocates nothing
-/// (issue 7: never allocate more than has arrived). A message's last growth step lands
-/// exactly on its length, so the finished payload has no spare capacity.
-fn reserve_bounded(buf: &mut Vec<u8>, n: usize, length: usize) {
+/// nor more than twice what arrived (`arrived`: the input bytes present from this payload on,
+/// at least `n`): a peer's announced length alone allocates nothing (issue 7: never allocate
+/// more than has arrived). A message's last growth step lands exactly on its length, so the
+/// finished payload has no spare capacity.
+fn reserve_bounded(buf: &mut Vec<u8>, n: usize, length: usize, arrived: usize) {
     let needed = buf.len().saturating_add(n);
     if needed <= buf.capacity() {
         return;
     }
-    let target = buf.capacity().saturating_mul(2).max(needed).min(length.max(needed));
+    let target = buf
+        .capacity()
+        .saturating_mul(2)
+        .max(needed)
+        .max(buf.len().saturating_add(arrived))
+        .min(length.max(needed));
     buf.reserve_exact(target.saturating_sub(buf.len()));
 }
 

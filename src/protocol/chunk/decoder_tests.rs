@@ -476,3 +476,65 @@ fn a_long_announced_message_reserves_only_a_bounded_amount_ahead() {
     // 4096 bytes arrived of 1 000 000 announced: at most twice what arrived is reserved.
     assert!((4096..=8192).contains(&capacity), "capacity {capacity}");
 }
+
+#[test]
+fn a_message_whose_bytes_have_arrived_is_reserved_once_at_its_length() {
+    // All of a 100 000-byte message but its last byte, in 4096-byte chunks, in one input: the
+    // first chunk already reserves the whole message (no regrowth, no copies).
+    let mut decoder = dec();
+    decoder.set_chunk_size(4096).unwrap();
+    let payload = pattern(100_000, 5);
+    let mut bytes = cat(&[&[0x06], &fmt0(5, 100_000, 9, 1)]);
+    for (i, piece) in payload.chunks(4096).enumerate() {
+        if i > 0 {
+            bytes.push(0xC6);
+        }
+        bytes.extend_from_slice(piece);
+    }
+    let last = bytes.pop().unwrap();
+    let decoded = decoder.decode(&bytes).unwrap();
+    assert!(decoded.message.is_none());
+    assert_eq!(decoded.consumed, bytes.len());
+    let capacity = decoder
+        .streams
+        .get(&6)
+        .and_then(|s| s.partial.as_ref())
+        .map(Vec::capacity);
+    assert_eq!(capacity, Some(100_000));
+    let out = decoder.decode(&[last]).unwrap().message.unwrap();
+    assert_eq!(out, msg(6, 5, 9, 1, payload));
+}
+
+#[test]
+fn interleaved_messages_reserve_by_their_own_bytes_not_the_whole_input() {
+    // Chunk 1 of a 200 000-byte message on csid 6, then chunk 1 of another on csid 7, then
+    // 200 KB of filler input: only the first (alone in progress) may size itself by the
+    // input; the second grows by what it received.
+    let mut decoder = dec();
+    decoder.set_chunk_size(4096).unwrap();
+    let bytes = cat(&[
+        &[0x06],
+        &fmt0(5, 200_000, 9, 1),
+        &[1u8; 4096],
+        &[0x07],
+        &fmt0(5, 200_000, 9, 1),
+        &[2u8; 4096],
+        &[0xC6],
+        &[3u8; 4096],
+    ]);
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let decoded = decoder.decode(rest).unwrap();
+        assert!(decoded.message.is_none());
+        rest = &rest[decoded.consumed..];
+    }
+    let capacity = |csid| {
+        decoder
+            .streams
+            .get(&csid)
+            .and_then(|s| s.partial.as_ref())
+            .map_or(0, Vec::capacity)
+    };
+    assert!(capacity(6) <= bytes.len(), "csid 6 reserved {}", capacity(6));
+    assert!((4096..=8192).contains(&capacity(7)), "csid 7 reserved {}", capacity(7));
+}
