@@ -15,6 +15,7 @@ pub mod recorder;
 pub mod recover;
 pub mod retention;
 pub mod segmenter;
+pub mod sink;
 pub mod status;
 pub mod timeline;
 pub mod walk;

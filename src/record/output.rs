@@ -1,12 +1,11 @@
 //! A recording's writer thread: the only code that touches its files. It asks the pure
 //! `Segmenter` what to do with each frame and does the I/O:
 //! - files are `NAME.flv.part` while written, renamed to `NAME.flv` when finalized;
-//! - whole tags only, written without copying payloads: frames are gathered (tag headers
-//!   and small payloads copied, large payloads by reference to the frames' own buffers) and
-//!   go out in one vectored write at each keyframe, at least every [`FLUSH_INTERVAL`], and
-//!   whenever a batch is full; the reserved onMetaData (duration, filesize, keyframe index) and
-//!   header flags are rewritten in place every [`METADATA_REFRESH_INTERVAL`] and at close,
-//!   so a file cut short by a crash is at most that stale and `repair` makes it exact;
+//! - whole tags go through a [`FileSink`]: staged, full stages written with `O_DIRECT`, and
+//!   everything staged handed to the kernel at least every [`FLUSH_INTERVAL`] (so a crash
+//!   loses at most that much); the reserved onMetaData (duration, filesize, keyframe index)
+//!   and header flags are rewritten in place every [`METADATA_REFRESH_INTERVAL`] and at
+//!   close, so a file cut short by a crash is at most that stale and `repair` makes it exact;
 //! - the disk guard: below `--record-min-free` no file opens and the open one is
 //!   finalized (warning); the next start point after space returns opens a new file;
 //! - an I/O error finalizes what is on disk (torn tail cut by repair), logs, and the
@@ -20,14 +19,14 @@ use super::naming;
 use super::recorder::{QueueRoom, RecordMsg, RecordShared, RecordingRequest};
 use super::recover::repair_and_finalize;
 use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY_OFFSET};
+use super::sink::FileSink;
 use super::status::RecordingStatus;
 use crate::flv::FLAGS_OFFSET;
-use crate::media::{Frame, FrameKind, Payload};
+use crate::media::Frame;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, info, warn};
-use std::fs::File;
-use std::io::{self, IoSlice, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,57 +37,16 @@ pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// After a failed open or write, a new file is tried no sooner than this.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
-/// Written data reaches the OS at least this often (and at every keyframe).
+/// Recorded data reaches the OS at least this often (a crash of the process loses at most
+/// this much).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
-/// Most frames joined into one vectored write (two slices each: under IOV_MAX).
-pub const WRITE_BATCH_FRAMES: usize = 256;
-/// A batch is written once it holds this many bytes.
-pub const WRITE_BATCH_BYTES: usize = 1024 * 1024;
-/// Payloads up to this size are copied next to their tag header instead of getting slices.
-const INLINE_PAYLOAD_MAX: usize = 1024;
 /// How often an idle writer wakes up for its timers.
 const TICK: Duration = Duration::from_millis(250);
 
 struct OpenFile {
     part: PathBuf,
-    out: File,
+    sink: FileSink,
     opened: Instant,
-}
-
-/// Tags waiting for one vectored write: headers, trailers and small payloads gathered in
-/// `bytes`, large payloads by reference.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    /// Each large payload, after the run of `bytes` that ends at the given offset.
-    payloads: Vec<(usize, Payload)>,
-    len: usize,
-    frames: usize,
-}
-
-impl Batch {
-    fn is_full(&self) -> bool {
-        self.frames >= WRITE_BATCH_FRAMES || self.len >= WRITE_BATCH_BYTES
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.payloads.clear();
-        self.len = 0;
-        self.frames = 0;
-    }
-
-    fn write_to(&self, file: &mut File) -> io::Result<()> {
-        let mut slices = Vec::with_capacity(self.payloads.len() * 2 + 1);
-        let mut start = 0;
-        for (end, payload) in &self.payloads {
-            slices.push(IoSlice::new(self.bytes.get(start..*end).unwrap_or(&[])));
-            slices.push(IoSlice::new(payload));
-            start = *end;
-        }
-        slices.push(IoSlice::new(self.bytes.get(start..).unwrap_or(&[])));
-        crate::vectored::write_all_vectored(file, &mut slices)
-    }
 }
 
 struct Writer {
@@ -98,8 +56,8 @@ struct Writer {
     label: String,
     segmenter: Segmenter,
     file: Option<OpenFile>,
+    /// Scratch for one tag header (and the file header when a file opens).
     buf: Vec<u8>,
-    batch: Batch,
     last_flush: Instant,
     last_refresh: Instant,
     last_disk_check: Instant,
@@ -132,8 +90,7 @@ pub fn run(
         stream: request.stream,
         segmenter: Segmenter::new(rules),
         file: None,
-        buf: Vec::with_capacity(64 * 1024),
-        batch: Batch::default(),
+        buf: Vec::with_capacity(1024),
         last_flush: now,
         last_refresh: now,
         last_disk_check: now,
@@ -148,8 +105,8 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        // Everything queued meanwhile joins the batch (written at keyframes, when full, or
-        // when the flush interval passed). A queue that never empties (a disk slower than
+        // Everything queued meanwhile is staged (handed to the kernel when the flush interval
+        // passed). A queue that never empties (a disk slower than
         // ingest) still runs the timers: disk guard, deleted-file check, metadata refresh.
         let mut last_tick = Instant::now();
         while let Some(msg) = next.take() {
@@ -209,55 +166,38 @@ impl Writer {
         if self.file.is_none() {
             return;
         }
-        let batch = &mut self.batch;
-        let before = batch.bytes.len();
-        let trailer = match self.segmenter.write_split(frame, &mut batch.bytes) {
+        self.buf.clear();
+        let trailer = match self.segmenter.write_split(frame, &mut self.buf) {
             Ok(Some(trailer)) => trailer,
             Ok(None) => return,
             Err(e) => {
-                batch.bytes.truncate(before);
                 warn!("frame not recorded {} error=\"{e}\"", self.label);
                 return;
             }
         };
-        // Inlined payloads are counted with `bytes`; referenced ones on their own.
-        let referenced = if frame.payload.len() <= INLINE_PAYLOAD_MAX {
-            batch.bytes.extend_from_slice(&frame.payload);
-            0
-        } else {
-            batch.payloads.push((batch.bytes.len(), Arc::clone(&frame.payload)));
-            frame.payload.len()
-        };
-        batch.bytes.extend_from_slice(&trailer);
-        batch.len += batch.bytes.len() - before + referenced;
-        batch.frames += 1;
-        let keyframe = frame.kind == FrameKind::Video && frame.keyframe;
-        if keyframe || batch.is_full() {
-            self.flush_batch();
-        }
-    }
-
-    /// Writes the batch to the open file (a failure ends the file; the batch is dropped).
-    fn flush_batch(&mut self) {
-        self.last_flush = Instant::now();
-        if self.batch.frames == 0 {
+        let Some(file) = self.file.as_mut() else {
             return;
-        }
-        let result = match self.file.as_mut() {
-            Some(file) => self.batch.write_to(&mut file.out),
-            None => Ok(()),
         };
-        self.batch.clear();
-        match result {
-            Ok(()) => self.report_flushed(),
+        let sink = &mut file.sink;
+        let staged = sink
+            .append(&self.buf)
+            .and_then(|()| sink.append(&frame.payload))
+            .and_then(|()| sink.append(&trailer));
+        match staged {
+            Ok(()) => self.status.flushed(sink.written()),
             Err(e) => self.fail(e),
         }
     }
 
-    /// After a batch reached the file: everything the segmenter counted is in it.
-    fn report_flushed(&self) {
-        if let Some(segment) = self.segmenter.segment() {
-            self.status.flushed(segment.bytes());
+    /// Hands everything staged to the kernel (a failure ends the file).
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        match file.sink.flush() {
+            Ok(()) => self.status.flushed(file.sink.written()),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -268,13 +208,12 @@ impl Writer {
         let removed = self
             .file
             .as_ref()
-            .and_then(|f| f.out.metadata().ok())
+            .and_then(|f| f.sink.file().metadata().ok())
             .is_some_and(|m| m.nlink() == 0);
         if !removed {
             return false;
         }
         if let Some(file) = self.file.take() {
-            self.batch.clear();
             self.status.closed();
             self.shared.counters.closed(false);
             self.segmenter.close();
@@ -285,7 +224,7 @@ impl Writer {
 
     fn on_tick(&mut self, now: Instant) {
         if now.duration_since(self.last_flush) >= FLUSH_INTERVAL {
-            self.flush_batch();
+            self.flush();
         }
         if self.file.is_some() && now.duration_since(self.last_disk_check) >= DISK_CHECK_INTERVAL {
             self.last_disk_check = now;
@@ -305,8 +244,6 @@ impl Writer {
         let refresh_due = now.duration_since(self.last_refresh) >= METADATA_REFRESH_INTERVAL;
         if self.file.is_some() && refresh_due {
             self.last_refresh = now;
-            // The patched statistics count every batched tag: those go to the file first.
-            self.flush_batch();
             if let Err(e) = self.refresh_metadata() {
                 self.fail(e);
             }
@@ -315,10 +252,10 @@ impl Writer {
 
     /// Rewrites onMetaData and the header flags in place.
     fn refresh_metadata(&mut self) -> io::Result<()> {
-        let (Some(file), Some(segment)) = (self.file.as_ref(), self.segmenter.segment()) else {
+        let (Some(file), Some(segment)) = (self.file.as_mut(), self.segmenter.segment()) else {
             return Ok(());
         };
-        patch(&file.out, segment)
+        patch(&mut file.sink, segment)
     }
 
     /// Opens the next file if the disk guard and the retry timer allow it.
@@ -375,11 +312,15 @@ impl Writer {
         if let Err(e) = self.segmenter.open(&mut self.buf) {
             warn!("recording header not built {} error=\"{e}\"", self.label);
         }
-        let mut out = file;
-        let written = out.write_all(&self.buf);
+        let mut sink = FileSink::new(file, &part);
+        let written = sink.append(&self.buf);
         self.shared.counters.opened();
         self.status.opened(part.clone());
-        self.file = Some(OpenFile { part, out, opened: now });
+        self.file = Some(OpenFile {
+            part,
+            sink,
+            opened: now,
+        });
         self.last_refresh = now;
         match written {
             Ok(()) => true,
@@ -392,7 +333,7 @@ impl Writer {
 
     /// Finalizes the open file: flush, patch onMetaData and flags, fsync, rename.
     fn close_file(&mut self) {
-        self.flush_batch();
+        self.flush();
         let Some(file) = self.file.take() else {
             return;
         };
@@ -401,8 +342,8 @@ impl Writer {
             self.shared.counters.closed(false);
             return;
         };
-        let OpenFile { part, out, opened } = file;
-        let synced = patch(&out, &segment).and_then(|()| out.sync_all());
+        let OpenFile { part, mut sink, opened } = file;
+        let synced = patch(&mut sink, &segment).and_then(|()| sink.file().sync_all());
         if let Err(e) = synced {
             error!(
                 "recording stopped by I/O error {} file={} bytes={} tags={} error=\"{e}\"",
@@ -457,10 +398,9 @@ impl Writer {
             self.label,
             file.part.display()
         );
-        // Whatever is still batched is lost with the failing disk; drop without retrying.
-        self.batch.clear();
-        let OpenFile { part, out, .. } = file;
-        drop(out);
+        // Whatever is still staged is lost with the failing disk; drop without retrying.
+        let OpenFile { part, sink, .. } = file;
+        drop(sink);
         self.salvage(part);
     }
 
@@ -477,8 +417,9 @@ impl Writer {
     }
 }
 
-/// Writes the segment's onMetaData body and header flags at their reserved places.
-fn patch(file: &File, segment: &Segment) -> io::Result<()> {
-    file.write_all_at(&segment.metadata_body(), METADATA_BODY_OFFSET)?;
-    file.write_all_at(&[segment.flags()], FLAGS_OFFSET)
+/// Writes the segment's onMetaData body and header flags at their reserved places (after
+/// handing the kernel everything staged, so the patched statistics match the file).
+fn patch(sink: &mut FileSink, segment: &Segment) -> io::Result<()> {
+    sink.write_at(&segment.metadata_body(), METADATA_BODY_OFFSET)?;
+    sink.write_at(&[segment.flags()], FLAGS_OFFSET)
 }
