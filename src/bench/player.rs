@@ -30,6 +30,9 @@ pub struct Played {
     pub bytes: u64,
     /// Receive minus send time of each stamped video frame, in nanoseconds.
     pub latencies: Vec<u64>,
+    /// The same split: keyframes, and every other stamped frame.
+    pub keyframe_latencies: Vec<u64>,
+    pub inter_latencies: Vec<u64>,
     /// The publisher's unpublish arrived (the player saw the stream to its end).
     pub saw_unpublish: bool,
     /// Why reading stopped early, if it did.
@@ -64,7 +67,13 @@ pub fn watch(mut client: RtmpClient, plan: &PlayPlan, clock: &Clock) -> Played {
                     }
                 }
                 if let Some(sent) = read_stamp(&message.payload) {
-                    played.latencies.push(received.saturating_sub(sent));
+                    let latency = received.saturating_sub(sent);
+                    played.latencies.push(latency);
+                    if info.keyframe {
+                        played.keyframe_latencies.push(latency);
+                    } else {
+                        played.inter_latencies.push(latency);
+                    }
                 }
             }
             Ok(PlayEvent::Status(code)) => {

@@ -62,6 +62,10 @@ pub struct Summary {
     pub video_frames_received: Option<(u64, u64)>,
     pub players_kept_up: usize,
     pub latency: Option<Latency>,
+    /// Keyframes only (the largest frames, so the slowest to fan out).
+    pub keyframe_latency: Option<Latency>,
+    /// Every other stamped frame.
+    pub inter_latency: Option<Latency>,
     pub server_usage: Option<ServerUsage>,
     pub bench_cpu_s: f64,
     pub errors: Vec<String>,
@@ -108,16 +112,16 @@ impl Summary {
             "all kept up",
             format!("{kept} ({}/{})", self.players_kept_up, self.players),
         );
-        row(
-            "latency ms p50/p99/max",
-            match self.latency {
-                Some(l) => format!(
-                    "{:.3} / {:.3} / {:.3} ({} samples)",
-                    l.p50_ms, l.p99_ms, l.max_ms, l.samples
-                ),
-                None => "-".to_owned(),
-            },
-        );
+        let latency = |l: Option<Latency>| match l {
+            Some(l) => format!(
+                "{:.3} / {:.3} / {:.3} ({} samples)",
+                l.p50_ms, l.p99_ms, l.max_ms, l.samples
+            ),
+            None => "-".to_owned(),
+        };
+        row("latency ms p50/p99/max", latency(self.latency));
+        row("  keyframes only", latency(self.keyframe_latency));
+        row("  other frames only", latency(self.inter_latency));
         match self.server_usage {
             Some(u) => {
                 row(
@@ -177,6 +181,25 @@ impl Summary {
         field("latency_p99_ms", latency.map_or("null".into(), |l| number(l.p99_ms)));
         field("latency_max_ms", latency.map_or("null".into(), |l| number(l.max_ms)));
         field("latency_samples", latency.map_or(0, |l| l.samples).to_string());
+        let key = self.keyframe_latency;
+        field(
+            "keyframe_latency_p50_ms",
+            key.map_or("null".into(), |l| number(l.p50_ms)),
+        );
+        field(
+            "keyframe_latency_p99_ms",
+            key.map_or("null".into(), |l| number(l.p99_ms)),
+        );
+        field("keyframe_latency_samples", key.map_or(0, |l| l.samples).to_string());
+        let inter = self.inter_latency;
+        field(
+            "inter_latency_p50_ms",
+            inter.map_or("null".into(), |l| number(l.p50_ms)),
+        );
+        field(
+            "inter_latency_p99_ms",
+            inter.map_or("null".into(), |l| number(l.p99_ms)),
+        );
         let usage = self.server_usage;
         field("server_cpu_s", usage.map_or("null".into(), |u| number(u.cpu_s)));
         field("server_cpu_pct", usage.map_or("null".into(), |u| number(u.cpu_pct)));
@@ -256,6 +279,8 @@ mod tests {
             video_frames_received: Some((50, 50)),
             players_kept_up: 2,
             latency: Latency::from_nanos(vec![3_000_000, 1_000_000, 2_000_000]),
+            keyframe_latency: Latency::from_nanos(vec![3_000_000]),
+            inter_latency: Latency::from_nanos(vec![1_000_000, 2_000_000]),
             server_usage: None,
             bench_cpu_s: 0.1,
             errors: vec!["a \"quoted\"\nline".into()],
@@ -275,6 +300,7 @@ mod tests {
         assert!(json.starts_with('{') && json.ends_with('}'));
         assert!(json.contains("\"all_kept_up\":false"), "{json}");
         assert!(json.contains("\"latency_p50_ms\":2.000"));
+        assert!(json.contains("\"keyframe_latency_p99_ms\":3.000"), "{json}");
         assert!(json.contains("\"server_cpu_pct\":null"));
         assert!(json.contains("\"errors\":[\"a \\\"quoted\\\"\\nline\"]"));
         assert!(!json.contains('\n'));
@@ -288,6 +314,8 @@ mod tests {
             "frames published",
             "all kept up",
             "latency",
+            "keyframes only",
+            "other frames only",
             "server CPU",
             "bench CPU",
         ] {

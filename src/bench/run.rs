@@ -176,6 +176,8 @@ fn summarize(
     let mut player_errors: BTreeMap<String, usize> = BTreeMap::new();
     let mut kept_up = 0;
     let mut latencies = Vec::new();
+    let mut keyframe_latencies = Vec::new();
+    let mut inter_latencies = Vec::new();
     let mut bytes_received = 0;
     let range = |values: Vec<u64>| Some((*values.iter().min()?, *values.iter().max()?));
     let frames = range(played.iter().map(|(_, p)| p.frames).collect());
@@ -190,6 +192,8 @@ fn summarize(
         }
         bytes_received += p.bytes;
         latencies.extend(p.latencies);
+        keyframe_latencies.extend(p.keyframe_latencies);
+        inter_latencies.extend(p.inter_latencies);
     }
     errors.extend(
         player_errors
@@ -215,6 +219,8 @@ fn summarize(
         video_frames_received: video_frames,
         players_kept_up: kept_up,
         latency: Latency::from_nanos(latencies),
+        keyframe_latency: Latency::from_nanos(keyframe_latencies),
+        inter_latency: Latency::from_nanos(inter_latencies),
         server_usage,
         bench_cpu_s,
         errors,
