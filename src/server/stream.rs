@@ -1,6 +1,8 @@
 //! One live stream: who publishes it (by generation, so a taken-over publisher's late frames
 //! are ignored), its timeline (monotonic across republishes), the headers and GOP cache a new
-//! player starts from, and its players. The lock guards these fields only, never I/O.
+//! player starts from, and its players. The stream's lock guards these fields only, never
+//! I/O: each player sits behind a lock of its own, and the publisher's thread offers a frame
+//! (a non-blocking send, or a queue push) to each player after releasing the stream's lock.
 
 use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
 use super::registry::StreamKey;
@@ -83,7 +85,22 @@ struct Inner {
     video_header: Option<Arc<SharedMedia>>,
     audio_header: Option<Arc<SharedMedia>>,
     gop: GopCache<Arc<SharedMedia>>,
-    players: Vec<PlayerHandle>,
+    players: Vec<Arc<PlayerSlot>>,
+}
+
+/// One player of the stream: its handle behind its own lock (taken by the publisher's thread
+/// per offer, and briefly by the API), and what the list is searched and counted by.
+#[derive(Debug)]
+struct PlayerSlot {
+    conn_id: u64,
+    push: bool,
+    handle: Mutex<PlayerHandle>,
+}
+
+impl PlayerSlot {
+    fn lock(&self) -> MutexGuard<'_, PlayerHandle> {
+        self.handle.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A run-time recording request from the API, taken by the publisher's thread.
@@ -151,7 +168,8 @@ impl Stream {
             ..PublishInfo::default()
         };
         if replaced.is_some() || inner.last_timestamp.is_some() {
-            for player in inner.players.iter_mut() {
+            for slot in &inner.players {
+                let mut player = slot.lock();
                 player.wait_for_keyframe();
                 player.notify(StreamNotice::Published);
             }
@@ -218,7 +236,12 @@ impl Stream {
             bytes: inner.info.bytes,
             frames: inner.info.frames,
             players: inner.players.iter().filter(|p| !p.push).count(),
-            dropped_frames: inner.players.iter().filter(|p| !p.push).map(|p| p.dropped_total).sum(),
+            dropped_frames: inner
+                .players
+                .iter()
+                .filter(|p| !p.push)
+                .map(|p| p.lock().dropped_total)
+                .sum(),
             recording: self.recording.load(Ordering::Relaxed),
             video_codec_name: inner.info.video_codec_name,
             audio_codec_name: inner.info.audio_codec_name,
@@ -238,8 +261,8 @@ impl Stream {
         }
         inner.publisher = None;
         inner.gop.clear();
-        for player in &inner.players {
-            player.notify(StreamNotice::Unpublished);
+        for slot in &inner.players {
+            slot.lock().notify(StreamNotice::Unpublished);
         }
         true
     }
@@ -311,40 +334,50 @@ impl Stream {
             _ => {}
         }
         let has_video = inner.has_video;
-        inner.players.retain_mut(|player| {
+        let players = inner.players.clone();
+        drop(inner);
+        for slot in &players {
+            let mut player = slot.lock();
             let was_behind = player.is_behind();
             let dropped_before = player.dropped_now;
             match player.offer(&media, has_video, now) {
-                Offer::Disconnect => {
-                    report.removed.push(RemovedPlayer {
-                        conn_id: player.conn_id,
-                        dropped_frames: player.dropped_total,
-                    });
-                    return false;
-                }
+                Offer::Disconnect => report.removed.push(RemovedPlayer {
+                    conn_id: player.conn_id,
+                    dropped_frames: player.dropped_total,
+                }),
                 _ if !was_behind && player.is_behind() => report.fell_behind.push(player.conn_id),
                 _ if was_behind && !player.is_behind() => report.caught_up.push((player.conn_id, dropped_before)),
                 _ => {}
             }
-            true
-        });
+        }
+        if !report.removed.is_empty() {
+            let removed = &report.removed;
+            self.lock()
+                .players
+                .retain(|slot| !removed.iter().any(|r| r.conn_id == slot.conn_id));
+        }
         report
     }
 
     /// Adds a player and queues what it starts from: metadata, sequence headers and the
     /// cached GOP. Returns the timestamp its clock should start at (earliest cached frame).
-    pub fn add_player(&self, mut player: PlayerHandle) -> Option<u32> {
+    /// The start is offered after the stream's lock is released, under the player's own lock
+    /// (taken before the player joins the list), so the publisher's next frame follows it.
+    pub fn add_player(&self, player: PlayerHandle) -> Option<u32> {
+        let slot = Arc::new(PlayerSlot {
+            conn_id: player.conn_id,
+            push: player.push,
+            handle: Mutex::new(player),
+        });
+        let mut player = slot.lock();
         let mut inner = self.lock();
         let has_video = inner.has_video;
-        let now = Instant::now();
-        let headers: Vec<Arc<SharedMedia>> = [&inner.metadata, &inner.video_header, &inner.audio_header]
+        let start: Vec<Arc<SharedMedia>> = [&inner.metadata, &inner.video_header, &inner.audio_header]
             .into_iter()
             .flatten()
+            .chain(inner.gop.items())
             .cloned()
             .collect();
-        for media in &headers {
-            player.offer(media, has_video, now);
-        }
         let base = inner.gop.items().map(|m| m.timestamp).reduce(|earliest, ts| {
             if earliest.wrapping_sub(ts) < 0x8000_0000 {
                 ts
@@ -352,10 +385,12 @@ impl Stream {
                 earliest
             }
         });
-        for media in inner.gop.items() {
+        inner.players.push(Arc::clone(&slot));
+        drop(inner);
+        let now = Instant::now();
+        for media in &start {
             player.offer(media, has_video, now);
         }
-        inner.players.push(player);
         base
     }
 
