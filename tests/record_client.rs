@@ -195,3 +195,57 @@ fn disconnect_without_unpublish_still_finalizes_the_recording() {
     assert!(header.has_video && !header.has_audio);
     server.wait_for_log("reason=peer_closed", DEADLINE);
 }
+
+/// Frames large and many enough (about 24 MB in well under a flush interval's worth of
+/// stages) that the recorder writes full stages with O_DIRECT between its buffered flushes.
+fn bulk_frames() -> Vec<(FrameKind, u32, Vec<u8>)> {
+    let mut frames = vec![
+        (FrameKind::Video, 0, vec![0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f]),
+        (FrameKind::Audio, 0, vec![0xAF, 0x00, 0x12, 0x10]),
+    ];
+    for i in 0..240u32 {
+        let keyframe = i % 30 == 0;
+        let mut video = vec![if keyframe { 0x17 } else { 0x27 }, 0x01, 0, 0, 0];
+        let len = if keyframe {
+            400_000
+        } else {
+            50_000 + (i * 7_919) % 90_000
+        };
+        video.extend((0..len).map(|b| (b.wrapping_mul(31) ^ i) as u8));
+        frames.push((FrameKind::Video, i * 40, video));
+        frames.push((FrameKind::Audio, i * 40 + 5, vec![0xAF, 0x01, i as u8, 7, 9]));
+    }
+    frames
+}
+
+#[test]
+fn a_full_speed_publish_is_recorded_exactly_through_direct_and_buffered_writes() {
+    let dir = TempDir::new("client-bulk");
+    let server = record_server(&dir);
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    client.publish("bulk").unwrap();
+    let frames = bulk_frames();
+    for (kind, timestamp, body) in &frames {
+        client.send_frame(*kind, *timestamp, body).unwrap();
+    }
+    client.flush().unwrap();
+    client.unpublish().unwrap();
+    let path = wait_recording_closed(&server, "bulk");
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 20_000_000, "{} bytes", bytes.len());
+    let (header, tags) = read_all(&bytes).unwrap();
+    assert!(header.has_audio && header.has_video);
+    assert_eq!(tags[0].tag_type, 18, "onMetaData first");
+    let fields = parse_onmetadata(tags[0].body, 16).expect("onMetaData");
+    let filesize = fields.iter().find(|(k, _)| k == "filesize").map(|(_, v)| v.clone());
+    assert_eq!(filesize, Some(Amf0Value::Number(bytes.len() as f64)));
+    assert_eq!(tags.len(), frames.len() + 1);
+    for (tag, (kind, timestamp, body)) in tags[1..].iter().zip(&frames) {
+        assert_eq!((tag.tag_type, tag.timestamp), (kind.tag_type(), *timestamp));
+        assert!(tag.body == body.as_slice(), "tag at {timestamp} ms differs");
+    }
+    assert!(
+        !server.log_lines().iter().any(|l| l.contains("O_DIRECT")),
+        "no fallback to buffered writes"
+    );
+}
