@@ -10,6 +10,7 @@ use rtmp_server::flv::reader::read_all;
 use rtmp_server::media::FrameKind;
 use rtmp_server::protocol::amf0::{self, Amf0Value};
 use rtmp_server::protocol::handshake::HandshakeKind;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -17,6 +18,20 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 fn record_server(dir: &TempDir) -> ServerProcess {
     let record_dir = dir.path().join("rec");
     ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()])
+}
+
+/// Publishes `frames` as `name` (query and all) with the project's client, unpublishes, and
+/// returns the finalized recording.
+fn publish_and_wait_recording(server: &ServerProcess, name: &str, frames: &[(FrameKind, u32, Vec<u8>)]) -> PathBuf {
+    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    client.publish(name).unwrap();
+    for (kind, timestamp, body) in frames {
+        client.send_frame(*kind, *timestamp, body).unwrap();
+    }
+    client.flush().unwrap();
+    client.unpublish().unwrap();
+    let stream = name.split('?').next().unwrap_or(name);
+    wait_recording_closed(server, stream)
 }
 
 fn metadata_body() -> Vec<u8> {
@@ -31,13 +46,18 @@ fn metadata_body() -> Vec<u8> {
     body
 }
 
+/// AVC and AAC sequence headers at `timestamp`.
+fn sequence_headers(timestamp: u32) -> Vec<(FrameKind, u32, Vec<u8>)> {
+    vec![
+        (FrameKind::Video, timestamp, vec![0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f]),
+        (FrameKind::Audio, timestamp, vec![0xAF, 0x00, 0x12, 0x10]),
+    ]
+}
+
 /// Synthetic frames: AVC/AAC sequence headers then 3 s of 25 fps video with keyframes every
 /// second and 43 fps audio, timestamps starting at 1000 to check the rebase to 0.
 fn synthetic_frames() -> Vec<(FrameKind, u32, Vec<u8>)> {
-    let mut frames = vec![
-        (FrameKind::Video, 1000, vec![0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f]),
-        (FrameKind::Audio, 1000, vec![0xAF, 0x00, 0x12, 0x10]),
-    ];
+    let mut frames = sequence_headers(1000);
     for i in 0..75u32 {
         let keyframe = i % 25 == 0;
         let mut video = vec![if keyframe { 0x17 } else { 0x27 }, 0x01, 0, 0, 0];
@@ -54,16 +74,10 @@ fn synthetic_frames() -> Vec<(FrameKind, u32, Vec<u8>)> {
 fn own_client_publish_is_recorded_tag_for_tag_with_rebased_timestamps() {
     let dir = TempDir::new("client-record");
     let server = record_server(&dir);
-    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
-    client.publish("synthetic?key=secret").unwrap();
-    client.send_frame(FrameKind::Data, 0, &metadata_body()).unwrap();
     let frames = synthetic_frames();
-    for (kind, timestamp, body) in &frames {
-        client.send_frame(*kind, *timestamp, body).unwrap();
-    }
-    client.flush().unwrap();
-    client.unpublish().unwrap();
-    let path = wait_recording_closed(&server, "synthetic");
+    let mut sent = vec![(FrameKind::Data, 0, metadata_body())];
+    sent.extend(frames.iter().cloned());
+    let path = publish_and_wait_recording(&server, "synthetic?key=secret", &sent);
     assert!(path
         .file_name()
         .unwrap()
@@ -199,10 +213,7 @@ fn disconnect_without_unpublish_still_finalizes_the_recording() {
 /// Frames large and many enough (about 24 MB in well under a flush interval's worth of
 /// stages) that the recorder writes full stages with O_DIRECT between its buffered flushes.
 fn bulk_frames() -> Vec<(FrameKind, u32, Vec<u8>)> {
-    let mut frames = vec![
-        (FrameKind::Video, 0, vec![0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f]),
-        (FrameKind::Audio, 0, vec![0xAF, 0x00, 0x12, 0x10]),
-    ];
+    let mut frames = sequence_headers(0);
     for i in 0..240u32 {
         let keyframe = i % 30 == 0;
         let mut video = vec![if keyframe { 0x17 } else { 0x27 }, 0x01, 0, 0, 0];
@@ -222,15 +233,8 @@ fn bulk_frames() -> Vec<(FrameKind, u32, Vec<u8>)> {
 fn a_full_speed_publish_is_recorded_exactly_through_direct_and_buffered_writes() {
     let dir = TempDir::new("client-bulk");
     let server = record_server(&dir);
-    let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
-    client.publish("bulk").unwrap();
     let frames = bulk_frames();
-    for (kind, timestamp, body) in &frames {
-        client.send_frame(*kind, *timestamp, body).unwrap();
-    }
-    client.flush().unwrap();
-    client.unpublish().unwrap();
-    let path = wait_recording_closed(&server, "bulk");
+    let path = publish_and_wait_recording(&server, "bulk", &frames);
     let bytes = std::fs::read(&path).unwrap();
     assert!(bytes.len() > 20_000_000, "{} bytes", bytes.len());
     let (header, tags) = read_all(&bytes).unwrap();

@@ -181,25 +181,20 @@ impl Summary {
         field("latency_p99_ms", latency.map_or("null".into(), |l| number(l.p99_ms)));
         field("latency_max_ms", latency.map_or("null".into(), |l| number(l.max_ms)));
         field("latency_samples", latency.map_or(0, |l| l.samples).to_string());
-        let key = self.keyframe_latency;
-        field(
-            "keyframe_latency_p50_ms",
-            key.map_or("null".into(), |l| number(l.p50_ms)),
-        );
-        field(
-            "keyframe_latency_p99_ms",
-            key.map_or("null".into(), |l| number(l.p99_ms)),
-        );
-        field("keyframe_latency_samples", key.map_or(0, |l| l.samples).to_string());
-        let inter = self.inter_latency;
-        field(
-            "inter_latency_p50_ms",
-            inter.map_or("null".into(), |l| number(l.p50_ms)),
-        );
-        field(
-            "inter_latency_p99_ms",
-            inter.map_or("null".into(), |l| number(l.p99_ms)),
-        );
+        for (prefix, split) in [("keyframe", self.keyframe_latency), ("inter", self.inter_latency)] {
+            field(
+                &format!("{prefix}_latency_p50_ms"),
+                split.map_or("null".into(), |l| number(l.p50_ms)),
+            );
+            field(
+                &format!("{prefix}_latency_p99_ms"),
+                split.map_or("null".into(), |l| number(l.p99_ms)),
+            );
+            field(
+                &format!("{prefix}_latency_samples"),
+                split.map_or(0, |l| l.samples).to_string(),
+            );
+        }
         let usage = self.server_usage;
         field("server_cpu_s", usage.map_or("null".into(), |u| number(u.cpu_s)));
         field("server_cpu_pct", usage.map_or("null".into(), |u| number(u.cpu_pct)));

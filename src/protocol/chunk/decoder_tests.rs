@@ -442,17 +442,24 @@ fn errors_display() {
     }
 }
 
-#[test]
-fn a_media_sized_message_is_assembled_in_one_allocation() {
-    // 100 000 bytes in 128-byte chunks: reserved once, never reallocated (so never copied).
-    let payload = pattern(100_000, 3);
-    let mut bytes = cat(&[&[0x06], &fmt0(5, 100_000, 9, 1)]);
-    for (i, piece) in payload.chunks(128).enumerate() {
+/// `payload` as one message (timestamp 5, type 9, stream 1) on csid 6: a fmt 0 chunk, then
+/// fmt 3 continuations every `chunk_size` bytes.
+fn chunked_on_csid6(payload: &[u8], chunk_size: usize) -> Vec<u8> {
+    let mut bytes = cat(&[&[0x06], &fmt0(5, payload.len() as u32, 9, 1)]);
+    for (i, piece) in payload.chunks(chunk_size).enumerate() {
         if i > 0 {
             bytes.push(0xC6);
         }
         bytes.extend_from_slice(piece);
     }
+    bytes
+}
+
+#[test]
+fn a_media_sized_message_is_assembled_in_one_allocation() {
+    // 100 000 bytes in 128-byte chunks: reserved once, never reallocated (so never copied).
+    let payload = pattern(100_000, 3);
+    let bytes = chunked_on_csid6(&payload, 128);
     let out = decode_all(&mut dec(), &bytes).unwrap();
     assert_eq!(out, vec![msg(6, 5, 9, 1, payload)]);
     assert_eq!(out[0].payload.capacity(), 100_000);
@@ -484,13 +491,7 @@ fn a_message_whose_bytes_have_arrived_is_reserved_once_at_its_length() {
     let mut decoder = dec();
     decoder.set_chunk_size(4096).unwrap();
     let payload = pattern(100_000, 5);
-    let mut bytes = cat(&[&[0x06], &fmt0(5, 100_000, 9, 1)]);
-    for (i, piece) in payload.chunks(4096).enumerate() {
-        if i > 0 {
-            bytes.push(0xC6);
-        }
-        bytes.extend_from_slice(piece);
-    }
+    let mut bytes = chunked_on_csid6(&payload, 4096);
     let last = bytes.pop().unwrap();
     let decoded = decoder.decode(&bytes).unwrap();
     assert!(decoded.message.is_none());
