@@ -1,5 +1,5 @@
 //! `write_all_vectored` on stable Rust: writes every slice (one `writev` per call the writer
-//! accepts), retrying on EINTR; used by the player writer and the recorder.
+//! accepts), retrying on EINTR; used by the player writer.
 
 use std::io::{self, IoSlice, Write};
 

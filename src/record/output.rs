@@ -106,8 +106,8 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         // Everything queued meanwhile is staged (handed to the kernel when the flush interval
-        // passed). A queue that never empties (a disk slower than
-        // ingest) still runs the timers: disk guard, deleted-file check, metadata refresh.
+        // passed). A queue that never empties (a disk slower than ingest) still runs the
+        // timers: disk guard, deleted-file check, metadata refresh.
         let mut last_tick = Instant::now();
         while let Some(msg) = next.take() {
             let now = Instant::now();
