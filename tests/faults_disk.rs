@@ -53,6 +53,18 @@ impl Drop for Immutable {
     }
 }
 
+/// A server recording every stream into `rec`, with the free-space guard off (these tests
+/// fail the disk itself).
+fn recording_server(rec: &Path) -> ServerProcess {
+    ServerProcess::start(&[
+        "--record-all",
+        "--record-dir",
+        rec.to_str().unwrap(),
+        "--record-min-free",
+        "0",
+    ])
+}
+
 #[test]
 fn record_disk_turning_read_only_mid_stream_keeps_the_relay_and_recording_resumes_on_a_good_disk() {
     let dir = TempDir::new("disk-ro");
@@ -70,13 +82,7 @@ fn record_disk_turning_read_only_mid_stream_keeps_the_relay_and_recording_resume
     let _bare_mount_point = Immutable::set(&rec);
     let image_arg = image.to_str().unwrap();
     let broken = Mount::new(&["-o", "loop,errors=remount-ro", image_arg], &rec).unwrap();
-    let server = ServerProcess::start(&[
-        "--record-all",
-        "--record-dir",
-        rec.to_str().unwrap(),
-        "--record-min-free",
-        "0",
-    ]);
+    let server = recording_server(&rec);
     let player = Player::join(server.addr, "ro");
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/ro"), true);
     let started = server.wait_for_log("recording started app=live stream=ro", DEADLINE);
@@ -146,13 +152,7 @@ fn record_disk_filling_up_mid_stream_keeps_the_relay_and_recording_resumes_when_
     let filler = rec.join("filler.bin");
     let free = rtmp_server::record::disk::free_bytes(&rec).unwrap();
     std::fs::write(&filler, vec![1u8; (free - 150 * 1024) as usize]).unwrap();
-    let server = ServerProcess::start(&[
-        "--record-all",
-        "--record-dir",
-        rec.to_str().unwrap(),
-        "--record-min-free",
-        "0",
-    ]);
+    let server = recording_server(&rec);
     let player = Player::join(server.addr, "full");
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/full"), true);
     let error = server.wait_for_log("recording stopped by I/O error app=live stream=full", DEADLINE);
