@@ -1,6 +1,7 @@
 //! Process-wide counters and their Prometheus text rendering (GET /metrics).
 
 use crate::server::context::ServerContext;
+use crate::server::stream::StreamSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -48,6 +49,27 @@ fn escape_label(value: &str) -> String {
 }
 
 /// The Prometheus text exposition of the server's state.
+/// One metric with a sample per stream, labelled by app and stream name.
+fn per_stream(
+    out: &mut String,
+    (name, kind): (&str, &str),
+    help: &str,
+    streams: &[StreamSnapshot],
+    value: impl Fn(&StreamSnapshot) -> u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for s in streams {
+        let _ = writeln!(
+            out,
+            "{name}{{app=\"{}\",stream=\"{}\"}} {}",
+            escape_label(&s.app),
+            escape_label(&s.stream),
+            value(s)
+        );
+    }
+}
+
 pub fn render(ctx: &ServerContext) -> String {
     let m = &ctx.metrics;
     let streams = ctx.registry.snapshot();
@@ -159,35 +181,24 @@ pub fn render(ctx: &ServerContext) -> String {
         "Frames dropped for slow players of current streams.",
         dropped,
     );
-    let _ = writeln!(
-        out,
-        "# HELP rtmp_stream_bytes_total Media bytes received per published stream."
+    per_stream(
+        &mut out,
+        ("rtmp_stream_bytes_total", "counter"),
+        "Media bytes received per published stream.",
+        &streams,
+        |s| s.bytes,
     );
-    let _ = writeln!(out, "# TYPE rtmp_stream_bytes_total counter");
-    for s in &streams {
-        let _ = writeln!(
-            out,
-            "rtmp_stream_bytes_total{{app=\"{}\",stream=\"{}\"}} {}",
-            escape_label(&s.app),
-            escape_label(&s.stream),
-            s.bytes
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rtmp_stream_bitrate_bits_per_second Media bitrate per stream over the last {} s.",
+    let help = format!(
+        "Media bitrate per stream over the last {} s.",
         super::bitrate::BITRATE_WINDOW.as_secs()
     );
-    let _ = writeln!(out, "# TYPE rtmp_stream_bitrate_bits_per_second gauge");
-    for s in &streams {
-        let _ = writeln!(
-            out,
-            "rtmp_stream_bitrate_bits_per_second{{app=\"{}\",stream=\"{}\"}} {}",
-            escape_label(&s.app),
-            escape_label(&s.stream),
-            s.bitrate
-        );
-    }
+    per_stream(
+        &mut out,
+        ("rtmp_stream_bitrate_bits_per_second", "gauge"),
+        &help,
+        &streams,
+        |s| s.bitrate,
+    );
     crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
     out
 }
