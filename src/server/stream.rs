@@ -85,7 +85,9 @@ struct Inner {
     video_header: Option<Arc<SharedMedia>>,
     audio_header: Option<Arc<SharedMedia>>,
     gop: GopCache<Arc<SharedMedia>>,
-    players: Vec<Arc<PlayerSlot>>,
+    /// Shared with a fan-out in progress (which takes it with one reference count, no
+    /// copy); joins and leaves copy it only while a fan-out still holds the old list.
+    players: Arc<Vec<Arc<PlayerSlot>>>,
 }
 
 /// One player of the stream: its handle behind its own lock (taken by the publisher's thread
@@ -130,7 +132,7 @@ impl Stream {
             video_header: None,
             audio_header: None,
             gop: GopCache::new(gop_cache_bytes),
-            players: Vec::new(),
+            players: Arc::new(Vec::new()),
         };
         Stream {
             key,
@@ -168,7 +170,7 @@ impl Stream {
             ..PublishInfo::default()
         };
         if replaced.is_some() || inner.last_timestamp.is_some() {
-            for slot in &inner.players {
+            for slot in inner.players.iter() {
                 let mut player = slot.lock();
                 player.wait_for_keyframe();
                 player.notify(StreamNotice::Published);
@@ -261,7 +263,7 @@ impl Stream {
         }
         inner.publisher = None;
         inner.gop.clear();
-        for slot in &inner.players {
+        for slot in inner.players.iter() {
             slot.lock().notify(StreamNotice::Unpublished);
         }
         true
@@ -334,9 +336,9 @@ impl Stream {
             _ => {}
         }
         let has_video = inner.has_video;
-        let players = inner.players.clone();
+        let players = Arc::clone(&inner.players);
         drop(inner);
-        for slot in &players {
+        for slot in players.iter() {
             let mut player = slot.lock();
             let was_behind = player.is_behind();
             let dropped_before = player.dropped_now;
@@ -350,11 +352,10 @@ impl Stream {
                 _ => {}
             }
         }
+        drop(players);
         if !report.removed.is_empty() {
             let removed = &report.removed;
-            self.lock()
-                .players
-                .retain(|slot| !removed.iter().any(|r| r.conn_id == slot.conn_id));
+            Arc::make_mut(&mut self.lock().players).retain(|slot| !removed.iter().any(|r| r.conn_id == slot.conn_id));
         }
         report
     }
@@ -385,7 +386,7 @@ impl Stream {
                 earliest
             }
         });
-        inner.players.push(Arc::clone(&slot));
+        Arc::make_mut(&mut inner.players).push(Arc::clone(&slot));
         drop(inner);
         let now = Instant::now();
         for media in &start {
@@ -395,7 +396,10 @@ impl Stream {
     }
 
     pub fn remove_player(&self, conn_id: u64) {
-        self.lock().players.retain(|p| p.conn_id != conn_id);
+        let mut inner = self.lock();
+        if inner.players.iter().any(|p| p.conn_id == conn_id) {
+            Arc::make_mut(&mut inner.players).retain(|p| p.conn_id != conn_id);
+        }
     }
 
     pub fn player_count(&self) -> usize {
