@@ -28,14 +28,13 @@ pub struct FileSink {
     file: File,
     /// The same file opened with `O_DIRECT`, while direct writes work.
     direct: Option<File>,
-    /// `STAGE_BYTES + DIRECT_ALIGN` bytes; the stage is the aligned window inside.
+    /// Capacity for `STAGE_BYTES + DIRECT_ALIGN` bytes, never reallocated: the stage is
+    /// `memory[window..]`, so it grows (and touches pages) only as far as bytes arrive.
     memory: Vec<u8>,
-    /// Where the aligned window starts in `memory`.
+    /// Where the aligned stage starts in `memory` (filler bytes before it).
     window: usize,
     /// The file offset of the stage's first byte (a multiple of `DIRECT_ALIGN`).
     base: u64,
-    /// Bytes in the stage.
-    staged: usize,
     /// Stage bytes `[..handed]` are already in the kernel (buffered or direct).
     handed: usize,
 }
@@ -58,18 +57,23 @@ impl FileSink {
     }
 
     fn with_direct(file: File, direct: Option<File>) -> FileSink {
-        let memory = vec![0u8; STAGE_BYTES + DIRECT_ALIGN];
+        let mut memory = Vec::with_capacity(STAGE_BYTES + DIRECT_ALIGN);
         let address = memory.as_ptr() as usize;
         let window = (DIRECT_ALIGN - address % DIRECT_ALIGN) % DIRECT_ALIGN;
+        memory.resize(window, 0);
         FileSink {
             file,
             direct,
             memory,
             window,
             base: 0,
-            staged: 0,
             handed: 0,
         }
+    }
+
+    /// Bytes in the stage.
+    fn staged(&self) -> usize {
+        self.memory.len() - self.window
     }
 
     /// The buffered descriptor (metadata, fsync).
@@ -90,15 +94,13 @@ impl FileSink {
     /// Appends `data` at the end of the file (staged; a full stage is written out).
     pub fn append(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let room = STAGE_BYTES - self.staged;
+            let room = STAGE_BYTES - self.staged();
             let (now, later) = data.split_at(room.min(data.len()));
-            let at = self.window + self.staged;
-            if let Some(place) = self.memory.get_mut(at..at + now.len()) {
-                place.copy_from_slice(now);
-            }
-            self.staged += now.len();
+            // Within the capacity reserved up front: never a reallocation (which would lose
+            // the alignment; direct writes would then be refused and fall back, still correct).
+            self.memory.extend_from_slice(now);
             data = later;
-            if self.staged == STAGE_BYTES {
+            if self.staged() == STAGE_BYTES {
                 self.write_out_stage()?;
             }
         }
@@ -107,20 +109,21 @@ impl FileSink {
 
     /// Hands every staged byte to the kernel (buffered write of what is not there yet).
     pub fn flush(&mut self) -> io::Result<()> {
-        if self.handed < self.staged {
+        let staged = self.staged();
+        if self.handed < staged {
             let at = self.base + self.handed as u64;
-            self.file.write_all_at(self.stage(self.handed, self.staged), at)?;
-            self.handed = self.staged;
+            self.file.write_all_at(self.stage(self.handed, staged), at)?;
+            self.handed = staged;
         }
         // Start the stage over at the last partial block (the only one a direct write must
         // re-cover), so a slow stream keeps touching the same few pages.
-        let whole = self.staged - self.staged % DIRECT_ALIGN;
+        let whole = staged - staged % DIRECT_ALIGN;
         if whole > 0 {
             let from = self.window + whole;
-            self.memory.copy_within(from..from + self.staged - whole, self.window);
+            self.memory.copy_within(from.., self.window);
+            self.memory.truncate(self.window + staged - whole);
             self.base += whole as u64;
-            self.staged -= whole;
-            self.handed = self.staged;
+            self.handed = staged - whole;
         }
         Ok(())
     }
@@ -130,7 +133,7 @@ impl FileSink {
         self.flush()?;
         self.file.write_all_at(data, offset)?;
         let end = offset.saturating_add(data.len() as u64);
-        let staged_end = self.base + self.staged as u64;
+        let staged_end = self.base + self.staged() as u64;
         let from = offset.max(self.base);
         let to = end.min(staged_end);
         if from < to {
@@ -152,7 +155,7 @@ impl FileSink {
             self.write_direct_or_buffered(start)?;
         }
         self.base += STAGE_BYTES as u64;
-        self.staged = 0;
+        self.memory.truncate(self.window);
         self.handed = 0;
         Ok(())
     }

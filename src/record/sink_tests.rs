@@ -118,11 +118,19 @@ fn a_buffered_only_sink_writes_the_same_bytes() {
 }
 
 #[test]
-fn the_stage_window_is_aligned() {
+fn the_stage_is_aligned_never_moves_and_starts_untouched() {
     let path = scratch("aligned");
-    let sink = create(&path, false);
-    let address = sink.memory.as_ptr() as usize + sink.window;
-    assert_eq!(address % DIRECT_ALIGN, 0);
-    assert!(sink.window + STAGE_BYTES <= sink.memory.len());
+    let mut sink = create(&path, false);
+    let start = sink.memory.as_ptr() as usize;
+    assert_eq!((start + sink.window) % DIRECT_ALIGN, 0);
+    assert!(sink.window + STAGE_BYTES <= sink.memory.capacity());
+    assert_eq!(sink.memory.len(), sink.window, "nothing staged, nothing filled");
+    sink.append(&pattern(STAGE_BYTES * 5 / 2, 9)).unwrap();
+    sink.flush().unwrap();
+    assert_eq!(sink.memory.as_ptr() as usize, start, "the stage was never reallocated");
+    assert!(
+        sink.memory.len() < sink.window + DIRECT_ALIGN,
+        "a flush keeps only the last partial block"
+    );
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
