@@ -5,10 +5,10 @@
 
 use super::player_direct::{Direct, Sent};
 use crate::media::{FrameKind, Payload};
-use crate::protocol::chunk::shared::prechunk_body;
+use crate::protocol::chunk::shared::{message_headers, WireMessage};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use super::player_writer::run_writer;
@@ -29,8 +29,8 @@ const CSID_AUDIO: u32 = 6;
 const CSID_VIDEO: u32 = 7;
 pub(super) const CSID_NOTICE: u32 = 8;
 
-/// A frame as players receive it: parsed once, on the stream's timeline, its body split into
-/// chunks once (lazily, by the first writer that needs it) and shared by every player.
+/// A frame as players receive it: parsed once, on the stream's timeline, and shared by every
+/// player, whose writer sends the payload in place between its own chunk headers.
 #[derive(Debug)]
 pub struct SharedMedia {
     pub kind: FrameKind,
@@ -39,7 +39,6 @@ pub struct SharedMedia {
     pub keyframe: bool,
     pub sequence_header: bool,
     pub payload: Payload,
-    body: OnceLock<(u32, Vec<u8>)>,
 }
 
 impl SharedMedia {
@@ -50,7 +49,6 @@ impl SharedMedia {
             keyframe,
             sequence_header,
             payload,
-            body: OnceLock::new(),
         }
     }
 
@@ -62,19 +60,25 @@ impl SharedMedia {
         }
     }
 
-    /// The chunked body for `chunk_size` (computed once; another size is computed afresh).
-    /// A payload that fits one chunk is its own body: no copy.
-    pub(super) fn body(&self, chunk_size: u32) -> std::borrow::Cow<'_, [u8]> {
-        if self.payload.len() <= chunk_size.max(1) as usize {
-            return std::borrow::Cow::Borrowed(&self.payload[..]);
-        }
-        let (size, body) = self
-            .body
-            .get_or_init(|| (chunk_size, prechunk_body(self.csid(), chunk_size, &self.payload)));
-        if *size == chunk_size {
-            std::borrow::Cow::Borrowed(body)
-        } else {
-            std::borrow::Cow::Owned(prechunk_body(self.csid(), chunk_size, &self.payload))
+    /// This frame's chunk headers for one player (its timestamp and stream id).
+    pub(super) fn player_headers(
+        &self,
+        timestamp: u32,
+        stream_id: u32,
+        head: &mut Vec<u8>,
+        continuation: &mut Vec<u8>,
+    ) {
+        let (csid, length, type_id) = (self.csid(), self.payload.len(), self.kind.tag_type());
+        message_headers(csid, timestamp, length, type_id, stream_id, head, continuation);
+    }
+
+    /// This frame on the wire with one player's headers, in `chunk_size` pieces.
+    pub(super) fn wire<'a>(&'a self, head: &'a [u8], continuation: &'a [u8], chunk_size: u32) -> WireMessage<'a> {
+        WireMessage {
+            head,
+            continuation,
+            payload: &self.payload,
+            chunk_size,
         }
     }
 }

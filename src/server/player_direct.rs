@@ -8,12 +8,16 @@
 
 use super::player::SharedMedia;
 use crate::media::FrameKind;
-use crate::protocol::chunk::shared::fmt0_header;
+use crate::protocol::chunk::shared::{WireMessage, MAX_FMT0_HEADER};
 use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
 use std::io::{self, IoSlice};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Most slices one direct send passes to `sendmsg` (a frame's headers and payload pieces);
+/// a frame needing more goes out in several sends.
+const DIRECT_SEND_SLICES: usize = 128;
 
 /// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,25 +66,31 @@ pub struct DirectState {
     /// Bytes of a frame the publisher sent in part: the writer sends them before anything else.
     pub rest: Option<Rest>,
     pub sink: Option<DirectSink>,
-    header: Vec<u8>,
+    /// Scratch for the player's chunk headers of the frame being sent.
+    head: Vec<u8>,
+    continuation: Vec<u8>,
 }
 
-/// What a partial direct send left for the writer: the unsent part of the per-player header
-/// (at most a few bytes) and where in the frame's shared chunked body to go on, so nothing
-/// of the frame is copied per player.
+/// What a partial direct send left for the writer: the player's headers for the frame (a
+/// few bytes) and how far into the frame's wire bytes it got, so nothing of the frame is
+/// copied per player.
 #[derive(Debug)]
 pub struct Rest {
-    pub header: Vec<u8>,
+    pub head: Vec<u8>,
+    pub continuation: Vec<u8>,
     pub media: Arc<SharedMedia>,
     pub chunk_size: u32,
-    pub body_offset: usize,
+    pub sent: usize,
 }
 
 impl Rest {
+    pub fn wire(&self) -> WireMessage<'_> {
+        self.media.wire(&self.head, &self.continuation, self.chunk_size)
+    }
+
     /// Bytes still to send.
     pub fn len(&self) -> usize {
-        let body = self.media.body(self.chunk_size).len();
-        self.header.len() + body.saturating_sub(self.body_offset)
+        self.wire().len().saturating_sub(self.sent)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -120,7 +130,8 @@ impl Default for Direct {
                 sent_direct: 0,
                 rest: None,
                 sink: None,
-                header: Vec::with_capacity(crate::protocol::chunk::shared::MAX_FMT0_HEADER),
+                head: Vec::with_capacity(MAX_FMT0_HEADER),
+                continuation: Vec::with_capacity(8),
             }),
             sent_by_writer: AtomicU64::new(0),
             writer_error: Mutex::new(None),
@@ -160,45 +171,49 @@ impl DirectState {
         };
         let mut clock = self.clock;
         let timestamp = clock.out(media);
-        self.header.clear();
-        let length = media.payload.len();
-        if !fmt0_header(
-            media.csid(),
-            timestamp,
-            length,
-            media.kind.tag_type(),
-            sink.stream_id,
-            &mut self.header,
-        ) {
-            return Sent::No; // extended timestamps: the writer encodes the whole message
-        }
-        let body = media.body(sink.chunk_size);
-        let total = self.header.len() + body.len();
-        let slices = [IoSlice::new(&self.header), IoSlice::new(&body)];
+        media.player_headers(timestamp, sink.stream_id, &mut self.head, &mut self.continuation);
+        let wire = media.wire(&self.head, &self.continuation, sink.chunk_size);
+        let total = wire.len();
         let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
-        let sent = loop {
-            match sendmsg(&sink.socket, &slices, &mut SendAncillaryBuffer::default(), flags) {
-                Err(rustix::io::Errno::INTR) => continue,
-                Ok(n) => break n,
-                // Would block, or an error the writer will meet and report: it takes over.
-                Err(_) => return Sent::No,
+        let mut sent = 0;
+        while sent < total {
+            let mut slices = [IoSlice::new(&[]); DIRECT_SEND_SLICES];
+            let mut count = 0;
+            let mut bytes = 0;
+            for (slot, slice) in slices.iter_mut().zip(wire.slices_from(sent)) {
+                bytes += slice.len();
+                *slot = slice;
+                count += 1;
             }
-        };
+            let Some(slices) = slices.get(..count) else { break };
+            match sendmsg(&sink.socket, slices, &mut SendAncillaryBuffer::default(), flags) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Ok(n) => {
+                    sent += n;
+                    if n < bytes {
+                        break; // the socket is full
+                    }
+                }
+                // Would block, or an error the writer will meet and report: it takes over.
+                Err(_) => break,
+            }
+        }
+        if sent == 0 {
+            return Sent::No;
+        }
         // The frame went out (at least in part): its timestamp counts from now on.
         self.clock = clock;
         self.sent_direct = self.sent_direct.saturating_add(sent as u64);
         if sent >= total {
             return Sent::Whole;
         }
-        let header_len = self.header.len();
-        let rest = Rest {
-            header: self.header.get(sent.min(header_len)..).unwrap_or(&[]).to_vec(),
+        self.rest = Some(Rest {
+            head: self.head.clone(),
+            continuation: self.continuation.clone(),
             media: Arc::clone(media),
             chunk_size: sink.chunk_size,
-            body_offset: sent.saturating_sub(header_len),
-        };
-        let len = total - sent;
-        self.rest = Some(rest);
-        Sent::Part(len)
+            sent,
+        });
+        Sent::Part(total - sent)
     }
 }

@@ -144,7 +144,6 @@ fn player_clock_starts_at_zero_and_clamps_earlier_frames() {
 /// once, in order, intact.
 #[test]
 fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
-    use crate::protocol::chunk::{ChunkDecoder, ChunkLimits};
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -166,31 +165,47 @@ fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
     let mut sent = Vec::new();
     let mut writer_took_over = false;
     for i in 0..1000u32 {
-        let len = [90usize, 5_000, 70_000, 300][i as usize % 4];
+        // Every 97th frame needs more slices than one direct send takes (171 chunks).
+        let len = if i % 97 == 50 {
+            700_000
+        } else {
+            [90usize, 5_000, 70_000, 300][i as usize % 4]
+        };
         let payload: Vec<u8> = (0..len)
             .map(|j| (j as u32).wrapping_mul(31).wrapping_add(i) as u8)
             .collect();
         let kind = if i % 2 == 0 { FrameKind::Video } else { FrameKind::Audio };
+        // The second half runs past 0xFFFFFF on the player's clock (extended timestamps in
+        // every chunk, as after 4 h 40 min of play).
+        let out = if i < 500 { i * 20 } else { 0xFF_FF00 + i * 20 };
         let frame = Arc::new(SharedMedia::new(
             kind,
-            1000 + i * 20,
+            1000 + out,
             i == 0,
             false,
             Arc::new(payload.clone()),
         ));
         assert_eq!(player.offer(&frame, true, Instant::now()), Offer::Queued, "frame {i}");
-        sent.push((kind.tag_type(), i * 20, payload));
+        sent.push((kind.tag_type(), out, payload));
         writer_took_over |= player.direct.lock().writer_owns;
     }
-    // 19 MB unread: the socket filled up, so the writer had to take over at some point.
+    // 26 MB unread: the socket filled up, so the writer had to take over at some point.
     assert!(writer_took_over);
     drop(player); // the writer drains its queue, then closes the socket
     let mut wire = Vec::new();
     client.read_to_end(&mut wire).unwrap();
     writer.join().unwrap();
+    let got = decode_frames(&wire);
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "frames differ");
+}
+
+/// (type id, timestamp, payload) of every message in a player's wire bytes (chunk size 4096).
+fn decode_frames(wire: &[u8]) -> Vec<(u8, u32, Vec<u8>)> {
+    use crate::protocol::chunk::{ChunkDecoder, ChunkLimits};
     let mut decoder = ChunkDecoder::new(ChunkLimits::default());
     decoder.set_chunk_size(4096).unwrap();
-    let mut rest = &wire[..];
+    let mut rest = wire;
     let mut got = Vec::new();
     while !rest.is_empty() {
         let decoded = decoder.decode(rest).unwrap();
@@ -204,6 +219,66 @@ fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
             got.push((m.type_id, m.timestamp, m.payload));
         }
     }
+    got
+}
+
+#[test]
+fn a_reading_player_gets_extended_timestamps_and_huge_frames_by_direct_sends() {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        wire
+    });
+    let (_control_tx, control) = crossbeam_channel::bounded(1);
+    let limits = PlayerLimits {
+        queue_bytes: 64 * 1024 * 1024,
+        max_lag: Duration::from_secs(600),
+    };
+    let (mut player, input) = player_channel(1, limits, control);
+    let writer = std::thread::spawn(move || run_writer(server_side, input, 1, 4096, Some(1000)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sent = Vec::new();
+    let mut extended_direct = 0;
+    for i in 0..200u32 {
+        // Wait for the writer to hand the socket back, so this frame may go out directly.
+        while player.direct.lock().writer_owns {
+            assert!(Instant::now() < deadline, "writer never handed the socket back");
+            std::thread::yield_now();
+        }
+        let before = player.direct.lock().sent_direct;
+        let len = if i % 10 == 5 {
+            1_000_000
+        } else {
+            3_000 + i as usize * 100
+        };
+        let payload: Vec<u8> = (0..len).map(|j| (j as u32 ^ i) as u8).collect();
+        let out = 0xFF_FF00 + i * 20;
+        let frame = Arc::new(SharedMedia::new(
+            FrameKind::Video,
+            1000 + out,
+            i == 0,
+            false,
+            Arc::new(payload.clone()),
+        ));
+        assert_eq!(player.offer(&frame, true, Instant::now()), Offer::Queued, "frame {i}");
+        // A full socket (the reader lagging) sends a frame to the queue instead; count.
+        if out > 0xFF_FFFF && player.direct.lock().sent_direct > before {
+            extended_direct += 1;
+        }
+        sent.push((9u8, out, payload));
+    }
+    assert!(
+        extended_direct > 0,
+        "no frame with an extended timestamp was sent directly"
+    );
+    drop(player);
+    writer.join().unwrap();
+    let got = decode_frames(&reader.join().unwrap());
     assert_eq!(got.len(), sent.len());
     assert!(got == sent, "frames differ");
 }
@@ -249,15 +324,20 @@ fn a_flood_of_script_data_to_a_stalled_player_is_bounded_by_disconnecting_it() {
 }
 
 #[test]
-fn a_payload_within_one_chunk_is_its_own_body_and_a_longer_one_is_chunked_once() {
-    let small = media(FrameKind::Audio, 0, false, 4096);
-    let body = small.body(4096);
-    assert!(std::ptr::eq(body.as_ptr(), small.payload.as_ptr()), "no copy");
+fn a_frame_goes_out_in_place_between_the_players_own_headers() {
     let large = media(FrameKind::Video, 0, true, 5000);
-    let body = large.body(4096);
+    let (mut head, mut continuation) = (Vec::new(), Vec::new());
+    large.player_headers(40, 1, &mut head, &mut continuation);
+    let wire = large.wire(&head, &continuation, 4096);
     assert_eq!(
-        body.as_ref(),
-        crate::protocol::chunk::shared::prechunk_body(7, 4096, &large.payload).as_slice()
+        wire.len(),
+        12 + 5000 + 1,
+        "fmt 0 header, one fmt 3 basic header between two chunks"
     );
-    assert_eq!(body.len(), 5000 + 1, "one fmt 3 basic header between the two chunks");
+    let slices: Vec<_> = wire.slices_from(0).collect();
+    assert_eq!(slices.len(), 4);
+    assert!(std::ptr::eq(slices[1].as_ptr(), large.payload.as_ptr()), "no copy");
+    // A player whose clock passed 0xFFFFFF gets the extended timestamp in every chunk.
+    large.player_headers(0x0100_0000, 1, &mut head, &mut continuation);
+    assert_eq!((head.len(), continuation.len()), (16, 5));
 }

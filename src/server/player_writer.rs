@@ -7,8 +7,7 @@
 use super::player::{PlayerItem, PlayerWriterInput, SharedMedia, StreamNotice, CSID_NOTICE};
 use super::player_direct::{DirectSink, PlayerClock};
 use super::transport::PlayerSocket;
-use crate::protocol::chunk::shared::{encode_whole, fmt0_header};
-use crate::protocol::chunk::RawMessage;
+use crate::protocol::chunk::shared::encode_whole;
 use crate::vectored::write_all_vectored;
 use crossbeam_channel::select;
 use log::debug;
@@ -124,11 +123,7 @@ impl Writer<'_> {
         };
         if let Some(rest) = rest {
             let len = rest.len();
-            let body = rest.media.body(rest.chunk_size);
-            let mut slices = [
-                IoSlice::new(&rest.header),
-                IoSlice::new(body.get(rest.body_offset..).unwrap_or(&[])),
-            ];
+            let mut slices: Vec<IoSlice<'_>> = rest.wire().slices_from(rest.sent).collect();
             write_all_vectored(socket, &mut slices)?;
             self.count(len);
             self.input.queued_bytes.fetch_sub(len, Ordering::Relaxed);
@@ -182,41 +177,32 @@ impl Writer<'_> {
             .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// Writes the batch with one vectored write: per-player headers from `scratch`, shared
-    /// chunked bodies by reference.
+    /// Writes the batch with one vectored write: per-player headers from `scratch`, the
+    /// shared payloads in place between them.
     fn write_batch(&mut self, socket: &mut impl Write) -> io::Result<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let (stream_id, chunk_size) = (self.stream_id, self.chunk_size);
         self.scratch.clear();
-        let mut header_ends = Vec::with_capacity(self.batch.len());
-        let mut bodies = Vec::with_capacity(self.batch.len());
+        // Per frame: where its head ends and where its continuation header ends in `scratch`.
+        let mut ends = Vec::with_capacity(self.batch.len());
+        let (mut head, mut continuation) = (Vec::new(), Vec::new());
         for media in &self.batch {
             let timestamp = self.clock.out(media);
-            let type_id = media.kind.tag_type();
-            let length = media.payload.len();
-            if fmt0_header(media.csid(), timestamp, length, type_id, stream_id, &mut self.scratch) {
-                bodies.push(media.body(chunk_size));
-            } else {
-                let message = RawMessage {
-                    csid: media.csid(),
-                    timestamp,
-                    type_id,
-                    stream_id,
-                    payload: media.payload.to_vec(),
-                };
-                encode_whole(&message, chunk_size, &mut self.scratch);
-                bodies.push(std::borrow::Cow::Borrowed(&[][..]));
-            }
-            header_ends.push(self.scratch.len());
+            media.player_headers(timestamp, stream_id, &mut head, &mut continuation);
+            self.scratch.extend_from_slice(&head);
+            let head_end = self.scratch.len();
+            self.scratch.extend_from_slice(&continuation);
+            ends.push((head_end, self.scratch.len()));
         }
-        let mut slices = Vec::with_capacity(self.batch.len() * 2);
+        let mut slices = Vec::with_capacity(self.batch.len() * 3);
         let mut start = 0;
-        for (end, body) in header_ends.iter().zip(&bodies) {
-            slices.push(IoSlice::new(self.scratch.get(start..*end).unwrap_or(&[])));
-            slices.push(IoSlice::new(body));
-            start = *end;
+        for (media, &(head_end, end)) in self.batch.iter().zip(&ends) {
+            let head = self.scratch.get(start..head_end).unwrap_or(&[]);
+            let continuation = self.scratch.get(head_end..end).unwrap_or(&[]);
+            slices.extend(media.wire(head, continuation, chunk_size).slices_from(0));
+            start = end;
         }
         let total: usize = slices.iter().map(|s| s.len()).sum();
         let result = write_all_vectored(socket, &mut slices);
@@ -224,7 +210,6 @@ impl Writer<'_> {
             self.count(total);
         }
         drop(slices);
-        drop(bodies);
         self.batch.clear();
         result
     }

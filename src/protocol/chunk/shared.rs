@@ -1,9 +1,11 @@
-//! Shared media messages for fan-out: a message body is split into chunks once (fmt 3
-//! continuation headers between the pieces) and shared by every receiver with the same chunk
-//! size; each receiver only builds its own fmt 0 header (its timestamp and stream id).
+//! Shared media messages for fan-out: each receiver builds only its own headers (a fmt 0
+//! header with its timestamp and stream id, and the fmt 3 continuation header), and the
+//! message goes out as slices: those headers between pieces of the one shared payload, so
+//! nothing of the payload is copied per receiver or even once.
 
 use super::limits::EXTENDED_MARKER;
 use super::{ChunkEncoder, RawMessage};
+use std::io::IoSlice;
 
 /// Longest fmt 0 header: 3-byte basic header, 11-byte message header, extended timestamp.
 pub const MAX_FMT0_HEADER: usize = 18;
@@ -21,21 +23,6 @@ pub fn basic_header(fmt: u8, csid: u32, out: &mut Vec<u8>) {
     }
 }
 
-/// The body of a message split into `chunk_size` pieces with fmt 3 headers between them.
-/// Valid after a fmt 0 header whose timestamp is below the extended marker.
-pub fn prechunk_body(csid: u32, chunk_size: u32, payload: &[u8]) -> Vec<u8> {
-    let size = chunk_size.max(1) as usize;
-    let pieces = payload.len().div_ceil(size).max(1);
-    let mut out = Vec::with_capacity(payload.len() + pieces * 3);
-    for (i, piece) in payload.chunks(size).enumerate() {
-        if i > 0 {
-            basic_header(3, csid, &mut out);
-        }
-        out.extend_from_slice(piece);
-    }
-    out
-}
-
 /// A fmt 0 header for one receiver; returns false (and writes nothing) when the timestamp
 /// needs the extended field, in which case continuation chunks differ per receiver too and
 /// `encode_whole` must be used.
@@ -49,6 +36,82 @@ pub fn fmt0_header(csid: u32, timestamp: u32, length: usize, type_id: u8, stream
     out.push(type_id);
     out.extend_from_slice(&stream_id.to_le_bytes());
     true
+}
+
+/// One receiver's headers for a message: `head` (fmt 0: basic header, message header and, for
+/// a timestamp from 0xFFFFFF on, the extended timestamp) and `continuation` (the fmt 3 basic
+/// header before each later chunk, repeating the extended timestamp when there is one, as
+/// FFmpeg, librtmp and `ChunkEncoder` do). Both are cleared first.
+pub fn message_headers(
+    csid: u32,
+    timestamp: u32,
+    length: usize,
+    type_id: u8,
+    stream_id: u32,
+    head: &mut Vec<u8>,
+    continuation: &mut Vec<u8>,
+) {
+    head.clear();
+    continuation.clear();
+    let extended = timestamp >= EXTENDED_MARKER;
+    basic_header(0, csid, head);
+    let field = if extended { EXTENDED_MARKER } else { timestamp };
+    head.extend_from_slice(&field.to_be_bytes()[1..]);
+    head.extend_from_slice(&(length.min(0xFF_FFFF) as u32).to_be_bytes()[1..]);
+    head.push(type_id);
+    head.extend_from_slice(&stream_id.to_le_bytes());
+    basic_header(3, csid, continuation);
+    if extended {
+        head.extend_from_slice(&timestamp.to_be_bytes());
+        continuation.extend_from_slice(&timestamp.to_be_bytes());
+    }
+}
+
+/// One message as one receiver gets it, without copying the payload: `head`, then the
+/// payload in `chunk_size` pieces with `continuation` before every piece after the first.
+#[derive(Debug, Clone, Copy)]
+pub struct WireMessage<'a> {
+    pub head: &'a [u8],
+    pub continuation: &'a [u8],
+    pub payload: &'a [u8],
+    pub chunk_size: u32,
+}
+
+impl<'a> WireMessage<'a> {
+    /// Bytes on the wire.
+    pub fn len(&self) -> usize {
+        let pieces = self.payload.len().div_ceil(self.chunk_size.max(1) as usize);
+        self.head.len() + self.payload.len() + pieces.saturating_sub(1) * self.continuation.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The wire bytes from `skip` on, as slices (none empty) of the headers and the payload.
+    pub fn slices_from(self, skip: usize) -> impl Iterator<Item = IoSlice<'a>> {
+        let mut skip = skip;
+        self.segments().filter_map(move |segment| {
+            if skip >= segment.len() {
+                skip -= segment.len();
+                return None;
+            }
+            let part = segment.get(skip..).unwrap_or(&[]);
+            skip = 0;
+            Some(IoSlice::new(part))
+        })
+    }
+
+    fn segments(self) -> impl Iterator<Item = &'a [u8]> {
+        let size = self.chunk_size.max(1) as usize;
+        let continuation = self.continuation;
+        std::iter::once(self.head).chain(
+            self.payload
+                .chunks(size)
+                .enumerate()
+                .flat_map(move |(i, piece)| [if i == 0 { &[][..] } else { continuation }, piece]),
+        )
+    }
 }
 
 /// Encodes a whole message with a fresh header state (fmt 0, then fmt 3 continuations that
@@ -81,58 +144,101 @@ mod tests {
         out
     }
 
+    /// The wire bytes of `payload` for one receiver, gathered from the slices from `skip` on.
+    fn wire(csid: u32, timestamp: u32, chunk_size: u32, payload: &[u8], skip: usize) -> Vec<u8> {
+        let (mut head, mut continuation) = (Vec::new(), Vec::new());
+        message_headers(csid, timestamp, payload.len(), 9, 1, &mut head, &mut continuation);
+        let message = WireMessage {
+            head: &head,
+            continuation: &continuation,
+            payload,
+            chunk_size,
+        };
+        let bytes: Vec<u8> = message.slices_from(skip).flat_map(|s| s.to_vec()).collect();
+        assert_eq!(bytes.len(), message.len().saturating_sub(skip));
+        bytes
+    }
+
     #[test]
-    fn prechunked_body_with_per_receiver_headers_decodes_to_the_message() {
+    fn wire_messages_are_exactly_what_the_encoder_writes() {
         let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
-        let body = prechunk_body(7, 4096, &payload);
-        assert_eq!(body.len(), payload.len() + 2, "two continuation headers");
-        let mut wire = Vec::new();
-        for (timestamp, stream_id) in [(40u32, 1u32), (80, 1)] {
-            assert!(fmt0_header(7, timestamp, payload.len(), 9, stream_id, &mut wire));
-            wire.extend_from_slice(&body);
+        for timestamp in [0u32, 40, 0xFF_FFFE, 0xFF_FFFF, 0x0100_0000, u32::MAX] {
+            for chunk_size in [128u32, 4096, 10_000, 65_536] {
+                for len in [0usize, 1, 127, 128, 129, 4096, 10_000] {
+                    let message = RawMessage {
+                        csid: 7,
+                        timestamp,
+                        type_id: 9,
+                        stream_id: 1,
+                        payload: payload[..len].to_vec(),
+                    };
+                    let mut encoded = Vec::new();
+                    encode_whole(&message, chunk_size, &mut encoded);
+                    let ours = wire(7, timestamp, chunk_size, &payload[..len], 0);
+                    assert!(ours == encoded, "ts {timestamp} chunk {chunk_size} len {len}");
+                    assert_eq!(decode(&ours, chunk_size), vec![message]);
+                }
+            }
         }
-        let messages = decode(&wire, 4096);
-        assert_eq!(messages.len(), 2);
-        assert_eq!(messages[1].timestamp, 80);
-        assert_eq!(messages[0].payload, payload);
+    }
+
+    #[test]
+    fn slices_resume_at_any_byte_and_are_never_empty() {
+        let payload: Vec<u8> = (0..9_000u32).map(|i| i as u8).collect();
+        let whole = wire(7, 0x0100_0000, 4096, &payload, 0);
+        for skip in [
+            0,
+            1,
+            11,
+            15,
+            16,
+            4111,
+            4112,
+            4116,
+            4117,
+            whole.len() - 1,
+            whole.len(),
+            whole.len() + 5,
+        ] {
+            let rest = wire(7, 0x0100_0000, 4096, &payload, skip);
+            assert_eq!(rest[..], whole[skip.min(whole.len())..], "skip {skip}");
+        }
+        let (mut head, mut continuation) = (Vec::new(), Vec::new());
+        message_headers(7, 0, payload.len(), 9, 1, &mut head, &mut continuation);
+        let message = WireMessage {
+            head: &head,
+            continuation: &continuation,
+            payload: &payload,
+            chunk_size: 4096,
+        };
+        assert!(message.slices_from(0).all(|s| !s.is_empty()));
         assert_eq!(
-            (messages[0].csid, messages[0].type_id, messages[0].stream_id),
-            (7, 9, 1)
+            message.slices_from(0).count(),
+            1 + 3 + 2,
+            "head, three pieces, two continuations"
+        );
+        let payload_slice = message.slices_from(head.len()).next().unwrap();
+        assert!(
+            std::ptr::eq(payload_slice.as_ptr(), payload.as_ptr()),
+            "the payload is not copied"
         );
     }
 
     #[test]
-    fn extended_timestamps_fall_back_to_whole_encoding() {
+    fn extended_timestamps_are_refused_by_fmt0_header_alone() {
         let mut header = Vec::new();
         assert!(!fmt0_header(6, 0x0100_0000, 10, 8, 1, &mut header));
         assert!(header.is_empty());
-        let message = RawMessage {
-            csid: 6,
-            timestamp: 0x0100_0000,
-            type_id: 8,
-            stream_id: 1,
-            payload: vec![5; 300],
-        };
-        let mut wire = Vec::new();
-        encode_whole(&message, 128, &mut wire);
-        assert_eq!(decode(&wire, 128), vec![message]);
     }
 
     #[test]
     fn basic_headers_cover_all_csid_sizes() {
         for csid in [2u32, 63, 64, 319, 320, 65599] {
             let payload = vec![1u8; 300];
-            let mut wire = Vec::new();
-            assert!(fmt0_header(csid, 5, payload.len(), 8, 1, &mut wire));
-            wire.extend_from_slice(&prechunk_body(csid, 128, &payload));
-            let messages = decode(&wire, 128);
+            let messages = decode(&wire(csid, 5, 128, &payload, 0), 128);
             assert_eq!(messages.len(), 1, "csid {csid}");
             assert_eq!(messages[0].csid, csid);
+            assert_eq!(messages[0].payload, payload);
         }
-    }
-
-    #[test]
-    fn empty_payload_has_an_empty_body() {
-        assert!(prechunk_body(6, 128, &[]).is_empty());
     }
 }
