@@ -12,6 +12,13 @@ const EX_PACKET_SEQUENCE_START: u8 = 0;
 const CODEC_AVC: u8 = 7;
 const CODEC_HEVC_LEGACY: u8 = 12;
 
+/// The FLV codec id of a legacy video tag (its low 4 bits); None for an Enhanced RTMP tag,
+/// whose low bits are the packet type and whose codec is its FourCC (see `video_codec_name`).
+pub fn video_codec_id(payload: &[u8]) -> Option<u8> {
+    let first = *payload.first()?;
+    (first & EX_HEADER_BIT == 0).then_some(first & 0x0F)
+}
+
 /// The name of a video payload's codec (`h264`, `hevc`, `av1`, `vp9`, ...), if known.
 pub fn video_codec_name(payload: &[u8]) -> Option<&'static str> {
     let first = *payload.first()?;
@@ -89,6 +96,18 @@ mod tests {
             .unwrap()
             .body
             .to_vec()
+    }
+
+    #[test]
+    fn codec_ids_are_for_legacy_tags_only() {
+        assert_eq!(video_codec_id(&[0x17, 0]), Some(7));
+        assert_eq!(video_codec_id(&[0x1C, 0]), Some(12));
+        assert_eq!(
+            video_codec_id(b"\x90hvc1"),
+            None,
+            "0x90: the low bits are the packet type"
+        );
+        assert_eq!(video_codec_id(&[]), None);
     }
 
     #[test]

@@ -319,7 +319,7 @@ impl Stream {
         if frame.sequence_header {
             match frame.kind {
                 FrameKind::Video => {
-                    inner.info.video_codec = frame.payload.first().map(|b| b & 0x0F);
+                    inner.info.video_codec = describe::video_codec_id(&frame.payload);
                     inner.info.picture_size = describe::picture_size(&frame.payload);
                 }
                 FrameKind::Audio => inner.info.audio_codec = frame.payload.first().map(|b| b >> 4),
