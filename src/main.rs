@@ -91,6 +91,9 @@ fn main() -> ExitCode {
             }
         }
     }
+    if ctx.config.http_listen.is_none() && ctx.config.ops.http_token_file.is_some() {
+        log::warn!("--http-token-file ignored: the HTTP API is off (--http-listen off)");
+    }
     if let Err(e) = ctx.http_token.reload() {
         log::error!("cannot load the HTTP token file error=\"{e}\"");
         return ExitCode::from(1);

@@ -233,6 +233,21 @@ fn server_refuses_to_start_with_an_unusable_token_file() {
 }
 
 #[test]
+fn a_token_file_is_not_read_while_the_api_is_off() {
+    let dir = common::TempDir::new("api-token-off");
+    let missing = dir.path().join("missing.token");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rtmp-server"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--http-listen", "off", "--http-token-file"])
+        .arg(&missing)
+        .stdin(std::process::Stdio::null());
+    let server = ServerProcess::start_command(command);
+    server.wait_for_log("--http-token-file ignored", DEADLINE);
+    // Serving RTMP as usual: a client connects.
+    RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+}
+
+#[test]
 fn a_recording_that_cannot_open_its_file_counts_as_failed() {
     let dir = common::TempDir::new("api-record-fail");
     // A plain file where the record dir's parent should be: no file can be created below it.

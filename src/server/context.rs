@@ -51,7 +51,9 @@ impl ServerContext {
             recorder_threads.clone(),
         );
         let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
-        let http_token = crate::ops::token::HttpToken::new(config.ops.http_token_file.clone());
+        // Without the HTTP API the token file has nothing to guard: never read.
+        let token_file = config.http_listen.and_then(|_| config.ops.http_token_file.clone());
+        let http_token = crate::ops::token::HttpToken::new(token_file);
         let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
         let pushes = crate::push::PushManager::new(config.push.clone(), config.tls.push_ca.as_deref());
         ServerContext {
