@@ -17,6 +17,8 @@ pub struct Metrics {
     pub auth_failures: AtomicU64,
     /// API requests refused for a missing or wrong bearer token.
     pub http_auth_failures: AtomicU64,
+    /// Frames dropped for slow players since start (push relays aside).
+    pub player_dropped_frames: AtomicU64,
 }
 
 impl Metrics {
@@ -180,6 +182,12 @@ pub fn render(ctx: &ServerContext) -> String {
         "gauge",
         "Frames dropped for slow players of current streams.",
         dropped,
+    );
+    metric(
+        "rtmp_player_dropped_frames_total",
+        "counter",
+        "Frames dropped for slow players since start.",
+        m.player_dropped_frames.load(Ordering::Relaxed),
     );
     per_stream(
         &mut out,

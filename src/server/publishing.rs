@@ -141,6 +141,7 @@ impl Connection {
                 publication.recorder = None;
             }
         }
+        crate::ops::metrics::Metrics::add(&self.ctx.metrics.player_dropped_frames, report.dropped);
         let key = &publication.key;
         for conn_id in &report.fell_behind {
             warn!(

@@ -25,6 +25,8 @@ pub struct RemovedPlayer {
 /// Players whose drop state changed during an offer, for the log.
 #[derive(Debug, Default)]
 pub struct DeliveryReport {
+    /// Players (push relays aside) that dropped this frame because they are behind.
+    pub dropped: u64,
     pub removed: Vec<RemovedPlayer>,
     pub fell_behind: Vec<u64>,
     pub caught_up: Vec<(u64, u64)>,
@@ -342,7 +344,12 @@ impl Stream {
             let mut player = slot.lock();
             let was_behind = player.is_behind();
             let dropped_before = player.dropped_now;
-            match player.offer(&media, has_video, now) {
+            let total_before = player.dropped_total;
+            let offer = player.offer(&media, has_video, now);
+            if !slot.push {
+                report.dropped += player.dropped_total - total_before;
+            }
+            match offer {
                 Offer::Disconnect => report.removed.push(RemovedPlayer {
                     conn_id: player.conn_id,
                     dropped_frames: player.dropped_total,

@@ -80,3 +80,32 @@ fn taken_over_publisher_frames_are_ignored_and_timeline_continues() {
     );
     assert!(stream.end_publish(second));
 }
+
+#[test]
+fn delivery_reports_count_the_frames_dropped_for_players_behind() {
+    let stream = stream();
+    let (generation, _) = stream.begin_publish(1);
+    let (_tx, control) = crossbeam_channel::bounded(1);
+    let limits = crate::server::player::PlayerLimits {
+        queue_bytes: 12,
+        max_lag: std::time::Duration::from_secs(600),
+    };
+    // Nobody runs the writer: the 12-byte queue takes two 5-byte frames, then drops.
+    let (slow, _slow_input) = player_channel(2, limits, control);
+    stream.add_player(slow);
+    // A player that joins mid-GOP skips to the next keyframe: not a drop.
+    let (waiting, _waiting_input) = player(3);
+    let mut waiting = Some(waiting);
+    let mut dropped = 0;
+    for ts in 0..10u32 {
+        if ts == 1 {
+            stream.add_player(waiting.take().unwrap());
+        }
+        let first = if ts == 0 { 0x17 } else { 0x27 };
+        dropped += stream
+            .push(generation, &frame(FrameKind::Video, ts * 40, first), false)
+            .dropped;
+    }
+    assert_eq!(dropped, 8);
+    assert_eq!(stream.player_count(), 2);
+}
