@@ -246,24 +246,26 @@ impl RtmpClient {
     /// Sends one audio, video or data frame on the published stream. Data frames whose
     /// body starts with onMetaData are wrapped in @setDataFrame, as encoders do.
     pub fn send_frame(&mut self, kind: FrameKind, timestamp: u32, body: &[u8]) -> ClientResult<()> {
-        let (chunk_stream, payload) = match kind {
-            FrameKind::Audio => (csid::AUDIO, body.to_vec()),
-            FrameKind::Video => (csid::VIDEO, body.to_vec()),
+        let (type_id, stream_id) = (kind.tag_type(), self.stream_id);
+        match kind {
+            // Media is chunked straight from the caller's buffer (one copy, into `out`).
+            FrameKind::Audio | FrameKind::Video => {
+                let chunk_stream = if kind == FrameKind::Audio {
+                    csid::AUDIO
+                } else {
+                    csid::VIDEO
+                };
+                self.encoder
+                    .encode_parts(chunk_stream, timestamp, type_id, stream_id, body, &mut self.out);
+            }
             FrameKind::Data => {
                 let mut payload = Vec::with_capacity(body.len() + 16);
                 amf0::encode(&Amf0Value::String("@setDataFrame".into()), &mut payload);
                 payload.extend_from_slice(body);
-                (csid::DATA, payload)
+                self.encoder
+                    .encode_parts(csid::DATA, timestamp, type_id, stream_id, &payload, &mut self.out);
             }
-        };
-        let message = RawMessage {
-            csid: chunk_stream,
-            timestamp,
-            type_id: kind.tag_type(),
-            stream_id: self.stream_id,
-            payload,
-        };
-        self.encoder.encode(&message, &mut self.out);
+        }
         if self.out.len() >= 64 * 1024 {
             self.flush()?;
         }
