@@ -46,6 +46,9 @@ pub fn run_writer<S: PlayerSocket>(
         chunk_size,
         clock: PlayerClock { base },
         scratch: Vec::with_capacity(4096),
+        head: Vec::new(),
+        continuation: Vec::new(),
+        ends: Vec::with_capacity(WRITE_BATCH_ITEMS),
         batch: Vec::with_capacity(WRITE_BATCH_ITEMS),
     };
     let result = writer.run(&mut socket);
@@ -66,7 +69,13 @@ struct Writer<'a> {
     stream_id: u32,
     chunk_size: u32,
     clock: PlayerClock,
+    /// A batch's per-player headers, back to back.
     scratch: Vec<u8>,
+    /// One frame's headers, before they join `scratch`.
+    head: Vec<u8>,
+    continuation: Vec<u8>,
+    /// Per batched frame: where its head and its continuation header end in `scratch`.
+    ends: Vec<(usize, usize)>,
     batch: Vec<Arc<SharedMedia>>,
 }
 
@@ -185,20 +194,18 @@ impl Writer<'_> {
         }
         let (stream_id, chunk_size) = (self.stream_id, self.chunk_size);
         self.scratch.clear();
-        // Per frame: where its head ends and where its continuation header ends in `scratch`.
-        let mut ends = Vec::with_capacity(self.batch.len());
-        let (mut head, mut continuation) = (Vec::new(), Vec::new());
+        self.ends.clear();
         for media in &self.batch {
             let timestamp = self.clock.out(media);
-            media.player_headers(timestamp, stream_id, &mut head, &mut continuation);
-            self.scratch.extend_from_slice(&head);
+            media.player_headers(timestamp, stream_id, &mut self.head, &mut self.continuation);
+            self.scratch.extend_from_slice(&self.head);
             let head_end = self.scratch.len();
-            self.scratch.extend_from_slice(&continuation);
-            ends.push((head_end, self.scratch.len()));
+            self.scratch.extend_from_slice(&self.continuation);
+            self.ends.push((head_end, self.scratch.len()));
         }
         let mut slices = Vec::with_capacity(self.batch.len() * 3);
         let mut start = 0;
-        for (media, &(head_end, end)) in self.batch.iter().zip(&ends) {
+        for (media, &(head_end, end)) in self.batch.iter().zip(&self.ends) {
             let head = self.scratch.get(start..head_end).unwrap_or(&[]);
             let continuation = self.scratch.get(head_end..end).unwrap_or(&[]);
             slices.extend(media.wire(head, continuation, chunk_size).slices_from(0));
