@@ -29,10 +29,10 @@ use crate::push::options::{parse_push, PushOptions, PushTarget};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1935";
 pub const DEFAULT_RECORD_DIR: &str = "recordings";
-pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
+pub use crate::protocol::session::DEFAULT_CHUNK_SIZE;
 /// Smallest and largest chunk size the server will announce.
 pub const MIN_CHUNK_SIZE: u32 = 128;
-pub const MAX_CHUNK_SIZE: u32 = 0x00FF_FFFF;
+pub use crate::protocol::chunk::MAX_ANNOUNCED_CHUNK_SIZE;
 
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
@@ -230,10 +230,12 @@ fn parse_log_level(value: &str) -> Result<LevelFilter, String> {
 
 fn parse_chunk_size(value: &str) -> Result<u32, String> {
     let size: u32 = value.parse().map_err(|_| "expected a whole number".to_owned())?;
-    if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&size) {
+    if (MIN_CHUNK_SIZE..=MAX_ANNOUNCED_CHUNK_SIZE).contains(&size) {
         Ok(size)
     } else {
-        Err(format!("must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}"))
+        Err(format!(
+            "must be between {MIN_CHUNK_SIZE} and {MAX_ANNOUNCED_CHUNK_SIZE}"
+        ))
     }
 }
 

@@ -2,24 +2,16 @@
 //! them (parsers in `limits_options`) are listed in README.md, section Limits.
 
 use crate::protocol::chunk::ChunkLimits;
+use crate::protocol::limits::SessionLimits;
 use std::time::Duration;
 
-/// Largest RTMP message a peer may send (bytes).
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
-/// Most chunk streams (csids) one connection may have open at once.
-pub const DEFAULT_MAX_CHUNK_STREAMS: usize = 64;
+pub use crate::protocol::limits::{
+    DEFAULT_MAX_AMF_DEPTH, DEFAULT_MAX_CHUNK_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LEN,
+    DEFAULT_MAX_PARTIAL_BYTES,
+};
 /// Largest inbound chunk size a peer may announce with Set Chunk Size (1..=this; a value
 /// with the high bit set is above it and refused).
 pub const MAX_INBOUND_CHUNK_SIZE: u32 = crate::protocol::chunk::MAX_CHUNK_SIZE;
-/// Deepest AMF nesting (objects in objects) a decoder follows. A constant, not a flag: real
-/// clients nest 2 levels, and deeper only costs stack.
-pub const DEFAULT_MAX_AMF_DEPTH: usize = 32;
-/// Longest app or stream name (with its `?query`) accepted, in bytes. A constant, not a
-/// flag: names become file names, which most file systems cap at 255 bytes.
-pub const DEFAULT_MAX_NAME_LEN: usize = 256;
-/// Most bytes one connection may hold in partially received messages: two messages of the
-/// largest size (see [`partial_bytes_for`]).
-pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 2 * DEFAULT_MAX_MESSAGE_SIZE;
 /// The whole handshake must finish within this.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the handshake, a connection must deliver its first media message with gaps of no
@@ -81,6 +73,17 @@ impl Limits {
             max_message_size: self.max_message_size,
             max_chunk_streams: self.max_chunk_streams,
             max_partial_bytes: self.max_partial_bytes,
+        }
+    }
+}
+
+impl Limits {
+    /// The part of the limits a protocol session enforces.
+    pub fn session_limits(&self) -> SessionLimits {
+        SessionLimits {
+            chunk: self.chunk_limits(),
+            max_amf_depth: self.max_amf_depth,
+            max_name_len: self.max_name_len,
         }
     }
 }

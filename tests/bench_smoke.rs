@@ -1,5 +1,6 @@
 //! rtmp-bench end to end: 1 publisher and 3 players for 2 s of real-time synthetic media
 //! against the real server; the JSON report says every player kept up.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

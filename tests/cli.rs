@@ -1,5 +1,6 @@
 //! The binary's command line: usage errors exit 2 with one line naming the flag; a closed
 //! stdout/stderr pipe is not a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

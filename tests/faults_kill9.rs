@@ -2,6 +2,7 @@
 //! server had received is bounded below by what a player got from it; the `.part` left
 //! behind, and the file start-up repair makes of it, hold all of that but at most 1 s, and
 //! are a packet-identical prefix of the source.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

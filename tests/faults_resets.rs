@@ -2,6 +2,7 @@
 //! (SO_LINGER 0) leaves a finalized, valid recording of every complete frame it delivered; a
 //! player that stops reading, so the server's writes to it back up, and then resets, leaves
 //! the publisher, another player and the recording untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! own-client publishers and two players on each of the six streams; SIGTERM mid-stream must
 //! exit 0 within a bound, finalize every recording (`.part` renamed, valid) as a
 //! packet-identical prefix of what was sent, and leave every player a clean prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

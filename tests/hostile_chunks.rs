@@ -2,11 +2,12 @@
 //! flood, bad Set Chunk Size messages and AMF lengths past the payload each close only the
 //! offending connection with a log line, with memory bounded and not leaking, while FFmpeg
 //! records another stream packet-identical to its source.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
 use common::*;
-use rtmp_server::protocol::chunk::shared::{basic_header, fmt0_header};
+use rtmp_server::protocol::chunk::shared::{basic_header, message_headers};
 use rtmp_server::protocol::chunk::{ChunkEncoder, RawMessage};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -16,6 +17,22 @@ const RSS_CEILING_KIB: u64 = 256 * 1024;
 /// How much RSS may stay above its level after one round once five more rounds of every
 /// attack are over (a leak check; one round moves over 20 MB).
 const RSS_LEAK_MARGIN_KIB: u64 = 8 * 1024;
+
+/// Appends a fmt 0 header (timestamps below the extended range) on `csid`.
+fn fmt0_header(csid: u32, timestamp: u32, length: usize, type_id: u8, stream_id: u32, out: &mut Vec<u8>) -> bool {
+    let (mut head, mut continuation) = (Vec::new(), Vec::new());
+    message_headers(
+        csid,
+        timestamp,
+        length,
+        type_id,
+        stream_id,
+        &mut head,
+        &mut continuation,
+    );
+    out.extend_from_slice(&head);
+    timestamp < 0x00FF_FFFF
+}
 
 /// fmt 0 header on `csid` for a `length`-byte video message, and its first `sent` bytes.
 fn partial_message(csid: u32, length: usize, sent: usize) -> Vec<u8> {

@@ -3,6 +3,7 @@
 //! before their first media message (--first-packet-timeout) and a player that stops reading
 //! (--write-timeout). Each time only the offending connections are closed, with a log line,
 //! and FFmpeg records another stream packet-identical to its source.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Hostile app and stream names: `/` and non-UTF-8 bytes are confined to a sanitized file in
 //! the record directory; NUL and 4 KiB names close only the offending connection with a log
 //! line. Meanwhile FFmpeg records another stream packet-identical to its source.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! back, fmt 3 continuations with and without the repeated extended field) and a publisher
 //! whose 32-bit timestamps wrap around. The publisher stays connected, its recording stays
 //! valid, monotonic and packet-identical to the source, and players see continuous time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The HTTP API: /healthz, /api/streams field by field while a stream is live, /metrics as
 //! Prometheus text (checked with a small parser), kick, JSON errors, and the bearer token.
 //! (tests/http_api_ffmpeg.rs checks the API while FFmpeg publishes.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

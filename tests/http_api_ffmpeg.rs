@@ -2,6 +2,7 @@
 //! clip in real time, with a player attached and the stream recorded: picture size, codec
 //! names, bitrate, publisher address, players, the recording file and its bytes against
 //! the disk, and the recording counters in /metrics before and after the publisher leaves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! LISTEN_PID to its own pid before exec'ing the server, so no unsafe pre_exec is needed),
 //! sd_notify messages on datagram sockets the test creates (path and abstract), the
 //! watchdog, journal-style logging, and `systemd-analyze verify` of the shipped units.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

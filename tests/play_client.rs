@@ -1,6 +1,7 @@
 //! Live playback with the project's own client: a player waiting for its publisher, a
 //! republish and a takeover (monotonic timestamps, no reconnect), fast start for Enhanced
 //! RTMP video, and a stalled player that never hurts the publisher or other players.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Live playback with real clients: three FFmpeg players and one rtmpdump (librtmp) player
 //! join a real-time FFmpeg publish at different times; each gets exactly the source's
 //! packets from some keyframe to the end, with timestamps shifted by one constant.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Property tests (proptest) for the codecs: chunk encode/decode round trips under any chunk
 //! size and any split of the byte stream, AMF0 round trips, FLV tag round trips.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use proptest::prelude::*;
 use rtmp_server::flv::reader::read_all;

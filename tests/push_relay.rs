@@ -3,6 +3,7 @@
 //! restarted on the same port gets a clean suffix starting at a keyframe while the edge's own
 //! recording stays exact; a push to an unreachable upstream retries with backoff and leaves
 //! players and the recording untouched. Status in GET /api/pushes and /metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Integration: crash safety. After `kill -9` mid-recording the `.part` file plays up to at
 //! most 1 s before the kill, and the next start finalizes it before listening;
 //! `rtmp-server repair` fixes a truncated copy and refuses non-FLV input unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Integration: which streams record (--record/--no-record globs), the --on-record-done hook
 //! and its environment, reconnects within the gap continuing one file, and retention
 //! deleting the oldest finished recordings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

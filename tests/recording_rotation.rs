@@ -2,6 +2,7 @@
 //! onMetaData and the sequence headers, passes flvmeta --check and plays on its own, and the
 //! files together hold exactly the source's packets (no loss, no duplicate at boundaries).
 //! File names come from a --record-path template with folders and the segment index.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! client publish and play over TLS with exact recordings, that plain RTMP to the TLS port
 //! and an untrusted certificate are refused cleanly, that bad certificate/key files stop the
 //! server at start-up, and that a stalled TLS handshake is closed by --handshake-timeout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! told apart from "invalid".
 
 use super::{FILE_HEADER_LEN, TAG_HEADER_LEN};
+use crate::protocol::aggregate::parse_sub_message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlvHeader {
@@ -78,40 +79,33 @@ pub fn parse_header(input: &[u8]) -> Result<Option<FlvHeader>, FlvReadError> {
     }))
 }
 
-/// Parses one tag and its trailing PreviousTagSize at the start of `input`.
-/// `Ok(None)` means the tag is not complete yet; on success returns the tag and bytes used.
+/// Parses one tag and its trailing PreviousTagSize at the start of `input` (the layout of an
+/// RTMP aggregate's sub-message, whose parser it shares). `Ok(None)` means the tag is not
+/// complete yet; on success returns the tag and bytes used.
 pub fn parse_tag(input: &[u8]) -> Result<Option<(FlvTag<'_>, usize)>, FlvReadError> {
-    let Some(&[first, s0, s1, s2, t0, t1, t2, t3, i0, i1, i2]) = input.first_chunk::<TAG_HEADER_LEN>() else {
+    let Some(&first) = input.first().filter(|_| input.len() >= TAG_HEADER_LEN) else {
         return Ok(None);
     };
-    let tag_type = first & 0x1F;
-    if !matches!(tag_type, 8 | 9 | 18) {
+    if !matches!(first & 0x1F, 8 | 9 | 18) {
         return Err(FlvReadError::UnknownTagType(first));
     }
-    let size = u32::from_be_bytes([0, s0, s1, s2]);
-    let timestamp = u32::from_be_bytes([t3, t0, t1, t2]);
-    let stream_id = u32::from_be_bytes([0, i0, i1, i2]);
-    let body_end = TAG_HEADER_LEN + size as usize;
-    let total = body_end + 4;
-    let body = input.get(TAG_HEADER_LEN..body_end);
-    let prev = input.get(body_end..total).and_then(|b| <[u8; 4]>::try_from(b).ok());
-    let (Some(body), Some(prev)) = (body, prev) else {
+    let Some(sub) = parse_sub_message(input) else {
         return Ok(None);
     };
-    let found = u32::from_be_bytes(prev);
-    let expected = size + TAG_HEADER_LEN as u32;
-    if found != expected {
-        return Err(FlvReadError::BadPreviousTagSize { expected, found });
+    let expected = sub.expected_back_pointer();
+    if sub.back_pointer != expected {
+        return Err(FlvReadError::BadPreviousTagSize {
+            expected,
+            found: sub.back_pointer,
+        });
     }
-    Ok(Some((
-        FlvTag {
-            tag_type,
-            timestamp,
-            stream_id,
-            body,
-        },
-        total,
-    )))
+    let tag = FlvTag {
+        tag_type: sub.type_id,
+        timestamp: sub.timestamp,
+        stream_id: sub.stream_id,
+        body: sub.body,
+    };
+    Ok(Some((tag, sub.used)))
 }
 
 /// Reads a whole FLV file held in memory: header and every complete tag. Trailing bytes of

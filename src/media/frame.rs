@@ -1,30 +1,12 @@
 //! `Frame`: one audio, video or data message, parsed once and shared (Arc) by every consumer.
 
 use super::codec;
+pub use crate::protocol::frame_kind::FrameKind;
 use std::sync::Arc;
 
 /// A frame's bytes, shared by every consumer. An `Arc<Vec<u8>>` rather than `Arc<[u8]>`:
 /// the chunk decoder's message buffer becomes the shared payload without a copy.
 pub type Payload = Arc<Vec<u8>>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FrameKind {
-    Audio,
-    Video,
-    /// A script data message (onMetaData and other AMF0 data), stored without @setDataFrame.
-    Data,
-}
-
-impl FrameKind {
-    /// The FLV tag type of this kind (8, 9 or 18), which is also its RTMP message type.
-    pub fn tag_type(self) -> u8 {
-        match self {
-            FrameKind::Audio => 8,
-            FrameKind::Video => 9,
-            FrameKind::Data => 18,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {

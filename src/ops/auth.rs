@@ -225,8 +225,11 @@ pub fn sign(secret: &[u8], app: &str, stream: &str, exp: u64) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "HMAC takes keys of any length, so new_from_slice never fails"
+)]
 fn hmac_for(secret: &[u8]) -> Hmac<Sha256> {
-    // Not reachable: HMAC takes keys of any length, so new_from_slice never fails.
     <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key length")
 }
 

@@ -42,7 +42,9 @@ impl BitrateWindow {
     /// Counts `bytes` received at `now`.
     pub fn add(&mut self, now: Instant, bytes: u64) {
         let index = self.slot_index(now);
-        let slot = &mut self.slots[(index % SLOTS as u64) as usize];
+        let Some(slot) = self.slots.get_mut((index % SLOTS as u64) as usize) else {
+            return;
+        };
         if slot.index != index {
             *slot = Slot { index, bytes: 0 };
         }

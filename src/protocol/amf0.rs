@@ -24,7 +24,9 @@ pub const MAX_DECODED_VALUES: usize = 65_536;
 pub const MAX_DECODED_BYTES: usize = 16 * 1024 * 1024;
 /// Upper bound applied to any `max_depth` argument, so a careless caller cannot ask for a
 /// recursion deep enough to overflow a thread's stack (at this cap the worst input needs about
-/// 1 MiB of stack in a debug build and 200 KiB in release; Rust threads get 2 MiB).
+/// 1 MiB of stack in a debug build and 200 KiB in release; connection threads get 512 KiB,
+/// `threads::WORKER_STACK_SIZE`, so the cap is for release builds: sessions use
+/// `DEFAULT_MAX_AMF_DEPTH`, 32, which fits either).
 pub const MAX_DEPTH_CAP: usize = 128;
 
 const NUMBER: u8 = 0x00;

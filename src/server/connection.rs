@@ -84,7 +84,7 @@ pub fn serve(
     };
     let session_config = SessionConfig {
         chunk_size: ctx.config.chunk_size,
-        limits: ctx.config.limits.clone(),
+        limits: ctx.config.limits.session_limits(),
         ..SessionConfig::default()
     };
     let epoch = ctx.started.elapsed().as_millis() as u32;

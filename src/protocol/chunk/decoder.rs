@@ -95,7 +95,7 @@ impl ChunkDecoder {
     pub fn new(limits: ChunkLimits) -> Self {
         Self {
             limits,
-            chunk_size: super::DEFAULT_CHUNK_SIZE,
+            chunk_size: super::INITIAL_CHUNK_SIZE,
             streams: CsidMap::new(),
             current: None,
             partial_bytes: 0,

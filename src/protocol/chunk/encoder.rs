@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 
 use super::limits::{EXTENDED_MARKER, MAX_CHUNK_SIZE};
+use super::shared::basic_header;
 use super::RawMessage;
 
 /// Lowest and highest chunk stream ids a basic header can carry.
@@ -40,7 +41,7 @@ pub struct ChunkEncoder {
 impl ChunkEncoder {
     pub fn new() -> Self {
         Self {
-            chunk_size: super::DEFAULT_CHUNK_SIZE,
+            chunk_size: super::INITIAL_CHUNK_SIZE,
             streams: HashMap::new(),
         }
     }
@@ -107,7 +108,7 @@ impl ChunkEncoder {
         let header_guess = chunks.saturating_mul(7).saturating_add(18);
         out.reserve(payload.len().saturating_add(header_guess));
 
-        write_basic_header(out, fmt, csid);
+        basic_header(fmt, csid, out);
         let ts_bytes = if extended { EXTENDED_MARKER } else { field };
         if fmt <= 2 {
             write_u24(out, ts_bytes);
@@ -130,7 +131,7 @@ impl ChunkEncoder {
             out.extend_from_slice(first);
         }
         for piece in pieces {
-            write_basic_header(out, 3, csid);
+            basic_header(3, csid, out);
             if extended {
                 write_u32(out, field);
             }
@@ -153,18 +154,6 @@ impl ChunkEncoder {
 impl Default for ChunkEncoder {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Basic header with the smallest csid form: 1 byte for 2..=63, 2 for 64..=319, 3 above.
-fn write_basic_header(out: &mut Vec<u8>, fmt: u8, csid: u32) {
-    let fmt_bits = (fmt & 0x03) << 6;
-    let [b0, ..] = csid.to_le_bytes();
-    let [r0, r1, ..] = csid.saturating_sub(64).to_le_bytes();
-    match csid {
-        0..=63 => out.push(fmt_bits | (b0 & 0x3F)),
-        64..=319 => out.extend_from_slice(&[fmt_bits, r0]),
-        _ => out.extend_from_slice(&[fmt_bits | 1, r0, r1]),
     }
 }
 

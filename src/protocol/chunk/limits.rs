@@ -2,8 +2,12 @@
 
 use std::fmt;
 
-/// Largest chunk size either side may announce (the spec caps it at 0xFFFFFF; FFmpeg/SRS allow 16 MiB).
+/// Largest chunk size accepted from a peer and used by the encoder (the spec calls sizes
+/// above 0xFFFFFF meaningless; FFmpeg and SRS accept 16 MiB, so we do too).
 pub const MAX_CHUNK_SIZE: u32 = 0x0100_0000;
+/// Largest chunk size the server announces (`--chunk-size`): the spec's largest meaningful
+/// size, which every peer accepts.
+pub const MAX_ANNOUNCED_CHUNK_SIZE: u32 = 0x00FF_FFFF;
 
 /// Longest possible chunk header: 3-byte basic header + 11-byte message header + 4-byte extended timestamp.
 pub const MAX_HEADER_LEN: usize = 18;
@@ -27,9 +31,9 @@ pub struct ChunkLimits {
 impl Default for ChunkLimits {
     fn default() -> Self {
         Self {
-            max_message_size: 0x00FF_FFFF,
-            max_chunk_streams: 64,
-            max_partial_bytes: 32 * 1024 * 1024,
+            max_message_size: crate::protocol::limits::DEFAULT_MAX_MESSAGE_SIZE,
+            max_chunk_streams: crate::protocol::limits::DEFAULT_MAX_CHUNK_STREAMS,
+            max_partial_bytes: crate::protocol::limits::DEFAULT_MAX_PARTIAL_BYTES,
         }
     }
 }

@@ -9,10 +9,10 @@ pub use decoder::{ChunkDecoder, ChunkError, ChunkLimits, Decoded};
 pub use encoder::ChunkEncoder;
 pub mod shared;
 pub use encoder::{MAX_CSID, MAX_MESSAGE_LEN, MIN_CSID};
-pub use limits::{MAX_CHUNK_SIZE, MAX_HEADER_LEN};
+pub use limits::{MAX_ANNOUNCED_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_HEADER_LEN};
 
-/// Default chunk size of both directions until Set Chunk Size says otherwise.
-pub const DEFAULT_CHUNK_SIZE: u32 = 128;
+/// Chunk size of both directions until Set Chunk Size says otherwise (the spec's 128).
+pub const INITIAL_CHUNK_SIZE: u32 = 128;
 
 /// One complete RTMP message, as reassembled from chunks or handed to the encoder.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,21 +23,6 @@ pub fn basic_header(fmt: u8, csid: u32, out: &mut Vec<u8>) {
     }
 }
 
-/// A fmt 0 header for one receiver; returns false (and writes nothing) when the timestamp
-/// needs the extended field, in which case continuation chunks differ per receiver too and
-/// `encode_whole` must be used.
-pub fn fmt0_header(csid: u32, timestamp: u32, length: usize, type_id: u8, stream_id: u32, out: &mut Vec<u8>) -> bool {
-    if timestamp >= EXTENDED_MARKER {
-        return false;
-    }
-    basic_header(0, csid, out);
-    out.extend_from_slice(&timestamp.to_be_bytes()[1..]);
-    out.extend_from_slice(&(length.min(0xFF_FFFF) as u32).to_be_bytes()[1..]);
-    out.push(type_id);
-    out.extend_from_slice(&stream_id.to_le_bytes());
-    true
-}
-
 /// One receiver's headers for a message: `head` (fmt 0: basic header, message header and, for
 /// a timestamp from 0xFFFFFF on, the extended timestamp) and `continuation` (the fmt 3 basic
 /// header before each later chunk, repeating the extended timestamp when there is one, as
@@ -222,13 +207,6 @@ mod tests {
             std::ptr::eq(payload_slice.as_ptr(), payload.as_ptr()),
             "the payload is not copied"
         );
-    }
-
-    #[test]
-    fn extended_timestamps_are_refused_by_fmt0_header_alone() {
-        let mut header = Vec::new();
-        assert!(!fmt0_header(6, 0x0100_0000, 10, 8, 1, &mut header));
-        assert!(header.is_empty());
     }
 
     #[test]

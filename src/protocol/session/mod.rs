@@ -4,17 +4,20 @@
 //! (chunk size, acknowledgements, pings) and NetConnection/NetStream commands. Whether a
 //! publish is allowed is the caller's call (`accept_publish` / `reject_publish`).
 
+use super::aggregate;
 use super::amf0;
 use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, RawMessage};
 use super::command::{self, CommandError};
+use super::frame_kind::FrameKind;
 use super::handshake::{HandshakeError, HandshakeKind, HandshakeStatus, ServerHandshake, RANDOM_SIZE};
+use super::limits::SessionLimits;
 use super::message::{self, type_id, ControlMessage, MessageError, UserControl};
-use crate::limits::Limits;
-use crate::media::FrameKind;
 use std::collections::VecDeque;
 
 mod commands;
 
+/// Chunk size the server announces after connect unless configured otherwise.
+pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
 /// Window Acknowledgement Size the server announces and assumes for the peer until told.
 pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
 /// Set Peer Bandwidth the server announces (limit type 2, dynamic).
@@ -30,16 +33,16 @@ pub struct SessionConfig {
     pub chunk_size: u32,
     pub window_ack_size: u32,
     pub peer_bandwidth: u32,
-    pub limits: Limits,
+    pub limits: SessionLimits,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            chunk_size: 4096,
+            chunk_size: DEFAULT_CHUNK_SIZE,
             window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
             peer_bandwidth: DEFAULT_PEER_BANDWIDTH,
-            limits: Limits::default(),
+            limits: SessionLimits::default(),
         }
     }
 }
@@ -180,7 +183,7 @@ impl ServerSession {
     pub fn new(config: SessionConfig, random: [u8; RANDOM_SIZE], epoch: u32) -> Self {
         ServerSession {
             handshake: Some(ServerHandshake::new(random, epoch)),
-            decoder: ChunkDecoder::new(config.limits.chunk_limits()),
+            decoder: ChunkDecoder::new(config.limits.chunk),
             encoder: ChunkEncoder::new(),
             pending_input: Vec::new(),
             output: Vec::new(),
@@ -465,20 +468,13 @@ impl ServerSession {
     /// Aggregate messages (type 22) carry FLV-style sub-messages; their timestamps are
     /// relative to the first sub-message and offset by the aggregate's own timestamp.
     fn handle_aggregate(&mut self, message: &RawMessage) {
-        let mut rest = message.payload.as_slice();
-        let mut first_timestamp = None;
-        while let Ok(Some((tag, used))) = crate::flv::reader::parse_tag(rest) {
-            let base = *first_timestamp.get_or_insert(tag.timestamp);
-            let timestamp = message.timestamp.wrapping_add(tag.timestamp.wrapping_sub(base));
-            let kind = match tag.tag_type {
-                type_id::AUDIO => Some(FrameKind::Audio),
-                type_id::VIDEO => Some(FrameKind::Video),
-                _ => None,
+        for (type_id, timestamp, body) in aggregate::media_parts(&message.payload, message.timestamp) {
+            let kind = if type_id == type_id::AUDIO {
+                FrameKind::Audio
+            } else {
+                FrameKind::Video
             };
-            if let Some(kind) = kind {
-                self.emit_media(message.stream_id, kind, timestamp, tag.body.to_vec(), false);
-            }
-            rest = rest.get(used..).unwrap_or(&[]);
+            self.emit_media(message.stream_id, kind, timestamp, body.to_vec(), false);
         }
     }
 
