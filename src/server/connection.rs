@@ -239,7 +239,7 @@ impl Connection {
             self.bytes_out += output.len() as u64;
             Metrics::add(&self.ctx.metrics.bytes_out, output.len() as u64);
             match &self.playback {
-                Some(playback) => playback.send_control(output),
+                Some(playback) => playback.send_control(output, self.ctx.config.limits.write_timeout)?,
                 None => self.socket.write_all(&output)?,
             }
         }

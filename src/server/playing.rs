@@ -8,14 +8,18 @@ use super::registry::StreamKey;
 use super::stream::Stream;
 use super::transport::{PlayerSocket, WriteHalf};
 use crate::threads::ThreadTracker;
-use crossbeam_channel::Sender;
+use crossbeam_channel::{SendTimeoutError, Sender};
 use log::{info, warn};
+use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Most session replies waiting for the player writer (it sends them before any media, so
-/// few ever wait; a bounded channel allocates every slot up front, for every player).
+/// few ever wait; a bounded channel allocates every slot up front, for every player). When it
+/// is full the connection's thread waits for room up to the write timeout, then closes the
+/// connection: a reply is never dropped, because the chunk headers that follow it are
+/// compressed against it and the peer would be desynchronised for good.
 const CONTROL_QUEUE: usize = 64;
 
 /// The stream this connection plays and its writer thread.
@@ -32,9 +36,16 @@ pub(super) struct Playback {
 }
 
 impl Playback {
-    /// Queues session replies for the writer; if it is gone the connection is ending anyway.
-    pub(super) fn send_control(&self, bytes: Vec<u8>) {
-        let _ = self.control.try_send(bytes);
+    /// Queues session replies for the writer, waiting up to `timeout` for room. Fails when
+    /// the writer cannot take them in time (the peer does not read) or is gone.
+    pub(super) fn send_control(&self, bytes: Vec<u8>, timeout: Duration) -> io::Result<()> {
+        self.control.send_timeout(bytes, timeout).map_err(|e| match e {
+            SendTimeoutError::Timeout(_) => io::Error::new(
+                io::ErrorKind::TimedOut,
+                "player does not read: session replies could not be queued",
+            ),
+            SendTimeoutError::Disconnected(_) => io::Error::new(io::ErrorKind::BrokenPipe, "player writer has ended"),
+        })
     }
 }
 
