@@ -20,9 +20,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::live::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
+use crate::live::registry::PublishConflict;
 use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
-use crate::server::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
-use crate::server::registry::PublishConflict;
 use crate::tls::options::TlsOptions;
 
 use crate::push::options::{parse_push, PushOptions, PushTarget};

@@ -14,6 +14,7 @@ pub mod config;
 pub mod flv;
 pub mod limits;
 pub mod limits_options;
+pub mod live;
 pub mod logging;
 pub mod media;
 pub mod ops;

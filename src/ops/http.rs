@@ -158,7 +158,7 @@ fn recording(ctx: &ServerContext) -> Value {
 
 /// Asks the publisher's thread to start or stop recording; it acts on its next frame.
 fn record(ctx: &ServerContext, app: &str, stream: &str, start: bool) -> Response<io::Cursor<Vec<u8>>> {
-    let key = crate::server::registry::StreamKey {
+    let key = crate::live::registry::StreamKey {
         app: app.to_owned(),
         stream: stream.to_owned(),
     };

@@ -1,7 +1,7 @@
 //! Process-wide counters and their Prometheus text rendering (GET /metrics).
 
+use crate::live::stream::StreamSnapshot;
 use crate::server::context::ServerContext;
-use crate::server::stream::StreamSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -198,7 +198,7 @@ pub fn render(ctx: &ServerContext) -> String {
     );
     let help = format!(
         "Media bitrate per stream over the last {} s.",
-        super::bitrate::BITRATE_WINDOW.as_secs()
+        crate::live::bitrate::BITRATE_WINDOW.as_secs()
     );
     per_stream(
         &mut out,

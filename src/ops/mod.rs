@@ -2,7 +2,6 @@
 //! the open-files limit, the HTTP API and metrics, and their settings.
 
 pub mod auth;
-pub mod bitrate;
 pub mod cidr;
 pub mod fd_limit;
 pub mod http;

@@ -14,9 +14,9 @@ mod pusher;
 pub mod status;
 pub mod timeline;
 
-use crate::server::context::ServerContext;
-use crate::server::registry::StreamKey;
-use crate::server::stream::Stream;
+use crate::live::drop_policy::DropPolicy;
+use crate::live::registry::{Registry, StreamKey};
+use crate::live::stream::Stream;
 use crate::threads::ThreadTracker;
 use crossbeam_channel::Sender;
 use log::warn;
@@ -35,7 +35,6 @@ pub const PUSH_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// One running push of a stream.
 #[derive(Debug)]
 struct RunningPush {
-    conn_id: u64,
     status: Arc<PushStatus>,
     /// Dropped to stop the push.
     stop: Sender<()>,
@@ -51,9 +50,12 @@ struct StreamPushes {
 
 /// The pushes of every live stream. Lock order: this lock, then the registry's, then a
 /// stream's; nothing takes this lock while holding those.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PushManager {
     options: PushOptions,
+    registry: Arc<Registry>,
+    /// The queue budget of each push's subscription.
+    policy: DropPolicy,
     /// Verifies rtmps:// targets (system roots plus --push-ca); None when no target is
     /// rtmps:// or the roots could not be loaded (logged at start-up).
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -62,7 +64,12 @@ pub struct PushManager {
 }
 
 impl PushManager {
-    pub fn new(options: PushOptions, push_ca: Option<&std::path::Path>) -> PushManager {
+    pub fn new(
+        options: PushOptions,
+        push_ca: Option<&std::path::Path>,
+        registry: Arc<Registry>,
+        policy: DropPolicy,
+    ) -> PushManager {
         let any_tls = options.targets.iter().any(|t| t.template.starts_with("rtmps://"));
         let tls = if any_tls {
             match crate::tls::client_config(push_ca) {
@@ -77,6 +84,8 @@ impl PushManager {
         };
         PushManager {
             options,
+            registry,
+            policy,
             tls,
             running: Mutex::new(HashMap::new()),
             threads: ThreadTracker::new(),
@@ -94,7 +103,7 @@ impl PushManager {
 
     /// A stream was published: starts its pushes, unless they already run (a takeover or
     /// republish of a stream whose pushes never stopped). Called before its first frame.
-    pub fn stream_published(&self, ctx: &Arc<ServerContext>, key: &StreamKey, stream: &Arc<Stream>) {
+    pub fn stream_published(&self, key: &StreamKey, stream: &Arc<Stream>) {
         if self.options.targets.is_empty() {
             return;
         }
@@ -105,7 +114,7 @@ impl PushManager {
             }
         }
         if let Some(stale) = running.remove(key) {
-            stop_all(ctx, stale, true);
+            stop_all(stale, true);
         }
         let pushes = self
             .options
@@ -122,7 +131,7 @@ impl PushManager {
                         return None;
                     }
                 };
-                self.spawn(ctx, key, stream, url, target.show_stream)
+                self.spawn(key, stream, url, target.show_stream)
             })
             .collect();
         running.insert(
@@ -136,36 +145,39 @@ impl PushManager {
 
     fn spawn(
         &self,
-        ctx: &Arc<ServerContext>,
         key: &StreamKey,
         stream: &Arc<Stream>,
         url: crate::client::url::RtmpUrl,
         show_stream: bool,
     ) -> Option<RunningPush> {
-        let conn_id = ctx.next_conn_id();
+        let conn_id = self.registry.next_id();
         let status = Arc::new(PushStatus::new(&key.app, &key.stream, url.redacted(show_stream)));
         let (stop, stop_rx) = crossbeam_channel::bounded(0);
         let clean_end = Arc::new(AtomicBool::new(false));
         // Subscribed now, on the publisher's thread, so no frame is published before it.
-        let input = pusher::subscribe(stream, conn_id, ctx.config.play.player.queue_bytes);
+        let subscription = pusher::subscribe(&self.registry, stream, conn_id, self.policy);
         let pusher = pusher::Pusher {
-            ctx: Arc::clone(ctx),
+            registry: Arc::clone(&self.registry),
             stream: Arc::clone(stream),
+            policy: self.policy,
+            tls: self.tls.clone(),
             conn_id,
             url,
             status: Arc::clone(&status),
             stop: stop_rx,
             clean_end: Arc::clone(&clean_end),
         };
-        match self.threads.spawn(format!("push-{conn_id}"), move || pusher.run(input)) {
+        match self
+            .threads
+            .spawn(format!("push-{conn_id}"), move || pusher.run(subscription))
+        {
             Ok(_) => Some(RunningPush {
-                conn_id,
                 status,
                 stop,
                 clean_end,
             }),
             Err(e) => {
-                stream.remove_player(conn_id);
+                // The closure (and the subscription in it) is gone: the push left the stream.
                 warn!(
                     "push not started app={} stream={} url={} error=\"{e}\"",
                     key.app, key.stream, status.url
@@ -177,14 +189,14 @@ impl PushManager {
 
     /// A publish ended (`clean`: by unpublish): stops the stream's pushes unless a new
     /// publisher took over. Each sends what it holds, unpublishes upstream if `clean`, ends.
-    pub fn stream_ended(&self, ctx: &ServerContext, stream: &Arc<Stream>, clean: bool) {
+    pub fn stream_ended(&self, stream: &Arc<Stream>, clean: bool) {
         let mut running = self.lock();
         let ours = running
             .get(&stream.key)
             .is_some_and(|pushes| Arc::ptr_eq(&pushes.stream, stream));
         if ours && stream.publisher().is_none() {
             if let Some(pushes) = running.remove(&stream.key) {
-                stop_all(ctx, pushes, clean);
+                stop_all(pushes, clean);
             }
         }
     }
@@ -207,12 +219,10 @@ impl PushManager {
     }
 }
 
-fn stop_all(ctx: &ServerContext, pushes: StreamPushes, clean: bool) {
+fn stop_all(pushes: StreamPushes, clean: bool) {
     for push in pushes.pushes {
         push.clean_end.store(clean, Ordering::SeqCst);
-        // Drops the push's queue sender first (no frame is offered to a push that ended),
-        // then wakes it: it sends what is queued and ends.
-        ctx.registry.stop_play(&pushes.stream, push.conn_id);
+        // Wakes the push: it sends what is queued, leaves the stream and ends.
         drop(push.stop);
     }
 }

@@ -1,18 +1,21 @@
-//! One push's thread: subscribes to the stream like a player (bounded queue, keyframe-aware
-//! drop), connects upstream as a client (handshake, connect, releaseStream, FCPublish,
+//! One push's thread: subscribes to the stream (bounded queue, keyframe-aware drop),
+//! connects upstream as a client (handshake, connect, releaseStream, FCPublish,
 //! createStream, publish), sends what the stream gives it (metadata and sequence headers
 //! first, then frames from a keyframe) and, when the upstream fails, unsubscribes, waits
-//! (backoff) and starts again. The publisher never waits for it.
+//! (backoff) and starts again. When the stream evicts it (its upstream is too slow for even
+//! the essential data to fit its budget), it subscribes again on the same upstream
+//! connection and resumes at a keyframe it has not sent. The publisher never waits for it.
 
 use super::backoff::retry_delay;
 use super::status::PushStatus;
 use super::timeline::PushTimeline;
 use crate::client::url::RtmpUrl;
 use crate::client::{ClientError, RtmpClient};
-use crate::server::context::ServerContext;
-use crate::server::player::{player_channel, PlayerItem, PlayerLimits, PlayerWriterInput};
-use crate::server::stream::Stream;
-use crossbeam_channel::{select, Receiver, RecvTimeoutError};
+use crate::live::drop_policy::{DropPolicy, EvictReason};
+use crate::live::registry::Registry;
+use crate::live::stream::Stream;
+use crate::live::subscription::{Subscriber, Subscription, SubscriptionEvent};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,8 +31,12 @@ pub const PUSH_MAX_LAG: Duration = Duration::MAX;
 
 /// Everything a push thread needs.
 pub(super) struct Pusher {
-    pub ctx: Arc<ServerContext>,
+    pub registry: Arc<Registry>,
     pub stream: Arc<Stream>,
+    /// The queue budget of the push's subscription (lag never evicts a push).
+    pub policy: DropPolicy,
+    /// Verifies rtmps:// upstreams.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub conn_id: u64,
     pub url: RtmpUrl,
     pub status: Arc<PushStatus>,
@@ -43,21 +50,23 @@ pub(super) struct Pusher {
 enum Ended {
     /// The stream ended (or the server stops): everything queued was sent.
     Stopped,
+    /// The stream evicted the push: subscribe again, keep the upstream.
+    Evicted(EvictReason),
     Failed(ClientError),
 }
 
-/// Subscribes a push to its stream as a player; returns the queue it reads.
-pub(super) fn subscribe(stream: &Stream, conn_id: u64, queue_bytes: usize) -> PlayerWriterInput {
-    let limits = PlayerLimits {
-        queue_bytes,
+/// Subscribes a push to its stream; its queue never evicts it for lag.
+pub(super) fn subscribe(
+    registry: &Arc<Registry>,
+    stream: &Arc<Stream>,
+    conn_id: u64,
+    policy: DropPolicy,
+) -> Subscription {
+    let policy = DropPolicy {
         max_lag: PUSH_MAX_LAG,
+        ..policy
     };
-    // A push has no session replies to interleave: its control channel stays empty.
-    let (_control, control_rx) = crossbeam_channel::bounded(1);
-    let (mut handle, input) = player_channel(conn_id, limits, control_rx);
-    handle.push = true;
-    stream.add_player(handle);
-    input
+    Subscription::join(registry, stream, conn_id, policy, Subscriber::Push)
 }
 
 impl Pusher {
@@ -72,100 +81,120 @@ impl Pusher {
         )
     }
 
-    /// Runs the push until it is stopped. `input` is the subscription made when the stream
+    /// Runs the push until it is stopped. `subscription` is the one made when the stream
     /// was published, so the first connection misses nothing.
-    pub(super) fn run(self, input: PlayerWriterInput) {
-        let mut subscription = Some(input);
+    pub(super) fn run(self, subscription: Subscription) {
+        let mut subscription = Some(subscription);
+        let mut upstream: Option<RtmpClient> = None;
         let mut timeline = PushTimeline::new();
         let mut failures: u32 = 0;
-        let queue_bytes = self.ctx.config.play.player.queue_bytes;
         info!("push started {}", self.describe());
         while !self.stopped() {
-            let input = match subscription.take() {
-                Some(input) => input,
-                None => subscribe(&self.stream, self.conn_id, queue_bytes),
+            let current = match subscription.take() {
+                Some(current) => current,
+                None => subscribe(&self.registry, &self.stream, self.conn_id, self.policy),
             };
-            // Stopped meanwhile: the stop removed the old handle, not this one.
-            if self.stopped() {
-                self.ctx.registry.stop_play(&self.stream, self.conn_id);
-                break;
-            }
-            let ended = match self.connect() {
-                Ok(mut client) => {
+            let client = match upstream.take() {
+                Some(client) => Ok(client),
+                None => self.connect().inspect(|_| {
                     failures = 0;
                     self.status.set_connected(true);
                     info!("push connected {} conn_id={}", self.describe(), self.conn_id);
                     timeline.reconnected();
-                    let ended = self.stream_to(&mut client, &input, &mut timeline);
-                    self.status.set_connected(false);
-                    if let Ended::Stopped = ended {
+                }),
+            };
+            let (ended, client) = match client {
+                Ok(mut client) => {
+                    let ended = self.stream_to(&mut client, &current, &mut timeline);
+                    (ended, Some(client))
+                }
+                Err(e) => (Ended::Failed(e), None),
+            };
+            // Leaves the stream: while the upstream is away the stream does not feed this
+            // push at all, and an evicted push joins afresh.
+            drop(current);
+            match ended {
+                Ended::Stopped => {
+                    if let Some(mut client) = client {
                         if self.clean_end.load(Ordering::SeqCst) {
                             let _ = client.unpublish_no_wait();
                         }
                     }
-                    ended
+                    break;
                 }
-                Err(e) => Ended::Failed(e),
-            };
-            let Ended::Failed(error) = ended else {
-                break;
-            };
-            // While the upstream is away the stream does not feed this push at all.
-            self.ctx.registry.stop_play(&self.stream, self.conn_id);
-            drop(input);
-            failures = failures.saturating_add(1);
-            let delay = retry_delay(failures);
-            let retries = self.status.failed(error.to_string());
-            warn!(
-                "push failed {} retries={retries} retry_in_ms={} error=\"{error}\"",
-                self.describe(),
-                delay.as_millis()
-            );
-            if let Ok(()) | Err(RecvTimeoutError::Disconnected) = self.stop.recv_timeout(delay) {
-                break;
+                Ended::Evicted(reason) => {
+                    warn!(
+                        "push subscribes again {} reason={} conn_id={}",
+                        self.describe(),
+                        reason.as_str(),
+                        self.conn_id
+                    );
+                    // Resumes at a keyframe not sent yet, on the same upstream connection.
+                    timeline.reconnected();
+                    upstream = client;
+                }
+                Ended::Failed(error) => {
+                    self.status.set_connected(false);
+                    failures = failures.saturating_add(1);
+                    let delay = retry_delay(failures);
+                    let retries = self.status.failed(error.to_string());
+                    warn!(
+                        "push failed {} retries={retries} retry_in_ms={} error=\"{error}\"",
+                        self.describe(),
+                        delay.as_millis()
+                    );
+                    if let Ok(()) | Err(RecvTimeoutError::Disconnected) = self.stop.recv_timeout(delay) {
+                        break;
+                    }
+                }
             }
         }
-        self.ctx.registry.stop_play(&self.stream, self.conn_id);
+        self.status.set_connected(false);
         let bytes = self.status.snapshot().bytes;
         info!("push stopped {} bytes={bytes}", self.describe());
     }
 
     fn connect(&self) -> Result<RtmpClient, ClientError> {
-        let mut client = RtmpClient::connect_url(&self.url, self.ctx.pushes.tls_config(), PUSH_TIMEOUT)?;
+        let mut client = RtmpClient::connect_url(&self.url, self.tls.as_ref(), PUSH_TIMEOUT)?;
         client.publish(&self.url.stream)?;
         Ok(client)
     }
 
-    /// Sends the queue's frames until the stream ends or the upstream fails.
-    fn stream_to(&self, client: &mut RtmpClient, input: &PlayerWriterInput, timeline: &mut PushTimeline) -> Ended {
+    /// Sends the subscription's frames until the stream ends, evicts the push, or the
+    /// upstream fails.
+    fn stream_to(&self, client: &mut RtmpClient, subscription: &Subscription, timeline: &mut PushTimeline) -> Ended {
         let mut next_poll = Instant::now() + PUSH_POLL_INTERVAL;
         loop {
-            let item = select! {
-                recv(input.media) -> item => item.ok(),
-                recv(self.stop) -> _ => None,
-                default(PUSH_POLL_INTERVAL) => {
-                    if let Err(e) = self.poll(client, &mut next_poll) {
-                        return Ended::Failed(e);
+            let event = match subscription.next_event_or_stop(&self.stop, PUSH_POLL_INTERVAL) {
+                Some(event) => event,
+                None => {
+                    // Stopped: the publisher has sent its last frame; send what is queued.
+                    while let Some(event) = subscription.try_next_event() {
+                        if let Err(e) = self.send(client, timeline, event) {
+                            return Ended::Failed(e);
+                        }
                     }
-                    continue;
+                    return match client.flush() {
+                        Ok(()) => Ended::Stopped,
+                        Err(e) => Ended::Failed(e),
+                    };
                 }
             };
-            let Some(item) = item else {
-                // Stopped: the publisher has sent its last frame; send what is queued.
-                while let Ok(item) = input.media.try_recv() {
-                    if let Err(e) = self.send(client, input, timeline, item) {
-                        return Ended::Failed(e);
-                    }
-                }
+            let end = match event {
+                SubscriptionEvent::Evicted(reason) => Some(Ended::Evicted(reason)),
+                SubscriptionEvent::Ended => Some(Ended::Stopped),
+                _ => None,
+            };
+            if let Some(end) = end {
                 return match client.flush() {
-                    Ok(()) => Ended::Stopped,
+                    Ok(()) => end,
                     Err(e) => Ended::Failed(e),
                 };
-            };
-            if let Err(e) = self.send(client, input, timeline, item) {
+            }
+            if let Err(e) = self.send(client, timeline, event) {
                 return Ended::Failed(e);
             }
-            if input.media.is_empty() {
+            if subscription.is_empty() {
                 if let Err(e) = client.flush() {
                     return Ended::Failed(e);
                 }
@@ -188,21 +217,18 @@ impl Pusher {
     fn send(
         &self,
         client: &mut RtmpClient,
-        input: &PlayerWriterInput,
         timeline: &mut PushTimeline,
-        item: PlayerItem,
+        event: SubscriptionEvent,
     ) -> Result<(), ClientError> {
-        let PlayerItem::Media(media) = item else {
-            // Publish/unpublish notices are for players; the push's life follows the stream.
+        // Publish/unpublish notices are for players; the push's life follows the stream.
+        let SubscriptionEvent::Media(media) = event else {
             return Ok(());
         };
-        let len = media.payload.len();
-        input.queued_bytes.fetch_sub(len, Ordering::Relaxed);
         let Some(timestamp) = timeline.map(media.kind, media.timestamp, media.keyframe, media.sequence_header) else {
             return Ok(());
         };
         client.send_frame(media.kind, timestamp, &media.payload)?;
-        self.status.add_bytes(len as u64);
+        self.status.add_bytes(media.payload.len() as u64);
         Ok(())
     }
 }

@@ -1,22 +1,22 @@
 //! State shared by the listener and every connection thread: configuration, the stream
 //! registry, the shutdown flag, open sockets (to close them on shutdown) and thread counts.
 
-use super::registry::Registry;
 use crate::config::Config;
+use crate::live::registry::Registry;
 use crate::ops::auth::Auth;
 use crate::record::manager::RecordManager;
 use crate::threads::ThreadTracker;
 use std::collections::HashMap;
 use std::net::{IpAddr, Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use time::UtcOffset;
 
 #[derive(Debug)]
 pub struct ServerContext {
     pub config: Config,
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
     pub metrics: crate::ops::metrics::Metrics,
     pub started: Instant,
     /// Offset used for wall-clock file names (local time when known, else UTC).
@@ -34,7 +34,6 @@ pub struct ServerContext {
     /// `--push` relays of live streams.
     pub pushes: crate::push::PushManager,
     shutting_down: AtomicBool,
-    next_conn_id: AtomicU64,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
 }
@@ -54,8 +53,13 @@ impl ServerContext {
         // Without the HTTP API the token file has nothing to guard: never read.
         let token_file = config.http_listen.and_then(|_| config.ops.http_token_file.clone());
         let http_token = crate::ops::token::HttpToken::new(token_file);
-        let registry = Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes);
-        let pushes = crate::push::PushManager::new(config.push.clone(), config.tls.push_ca.as_deref());
+        let registry = Arc::new(Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes));
+        let pushes = crate::push::PushManager::new(
+            config.push.clone(),
+            config.tls.push_ca.as_deref(),
+            Arc::clone(&registry),
+            config.play.player,
+        );
         ServerContext {
             config,
             registry,
@@ -70,14 +74,13 @@ impl ServerContext {
             accept_heartbeat: Default::default(),
             pushes,
             shutting_down: AtomicBool::new(false),
-            next_conn_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),
             kick_reasons: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn next_conn_id(&self) -> u64 {
-        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+        self.registry.next_id()
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -108,15 +111,18 @@ impl ServerContext {
     }
 
     /// Closes another connection (taken-over publisher, player too far behind); its thread
-    /// ends and logs `reason`.
+    /// ends and logs `reason`. An id without a socket (gone already, or a push) is ignored,
+    /// so no reason is kept for a connection that will never take it.
     pub fn kick(&self, conn_id: u64, reason: &'static str) {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((socket, _)) = sockets.get(&conn_id) else {
+            return;
+        };
         self.kick_reasons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(conn_id, reason);
-        if let Some((socket, _)) = self.sockets.lock().unwrap_or_else(|e| e.into_inner()).get(&conn_id) {
-            let _ = socket.shutdown(Shutdown::Both);
-        }
+        let _ = socket.shutdown(Shutdown::Both);
     }
 
     /// Why this connection was kicked, if it was.

@@ -5,15 +5,11 @@ mod bind;
 pub mod connection;
 pub mod context;
 pub mod listener;
-pub mod player;
-mod player_direct;
-mod player_writer;
+pub(crate) mod player_writer;
 mod playing;
 mod publishing;
 mod read_buffer;
-pub mod registry;
 pub mod stats;
-pub mod stream;
 pub mod transport;
 
 pub use listener::{Server, ShutdownHandle};

@@ -4,9 +4,9 @@
 //! the rest of a frame the publisher sent in part; with its queues empty it hands the socket
 //! back and sleeps until something is queued.
 
-use super::player::{PlayerItem, PlayerWriterInput, SharedMedia, StreamNotice, CSID_NOTICE};
-use super::player_direct::{DirectSink, PlayerClock};
 use super::transport::PlayerSocket;
+use crate::live::player::{PlayerItem, PlayerWriterInput, SharedMedia, StreamNotice, CSID_NOTICE};
+use crate::live::{DirectSink, PlayerClock};
 use crate::protocol::chunk::shared::encode_whole;
 use crate::vectored::write_all_vectored;
 use crossbeam_channel::select;

@@ -2,11 +2,12 @@
 //! be), starting the player's writer thread, and leaving the stream.
 
 use super::connection::{CloseReason, Connection};
-use super::player::{player_channel, run_writer, PlayerWriterInput};
-use super::player_direct::Direct;
-use super::registry::StreamKey;
-use super::stream::Stream;
+use super::player_writer::run_writer;
 use super::transport::{PlayerSocket, WriteHalf};
+use crate::live::player::PlayerWriterInput;
+use crate::live::registry::StreamKey;
+use crate::live::subscription::{Membership, Subscriber, Subscription};
+use crate::live::Direct;
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{SendTimeoutError, Sender};
 use log::{info, warn};
@@ -25,7 +26,8 @@ const CONTROL_QUEUE: usize = 64;
 /// The stream this connection plays and its writer thread.
 pub(super) struct Playback {
     key: StreamKey,
-    stream: Arc<Stream>,
+    /// The player's place in the stream; dropping it leaves the stream.
+    membership: Membership,
     control: Sender<Vec<u8>>,
     writer: Option<JoinHandle<()>>,
     /// The player's shared send state: media bytes sent (collected into bytes_out and
@@ -87,11 +89,16 @@ impl Connection {
         // starts, after Play.Start went out, so replies still precede media.
         let stream = self.ctx.registry.stream_for_play(&key);
         let (control, control_rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
-        let (handle, input) = player_channel(self.conn_id, self.ctx.config.play.player, control_rx);
+        let subscriber = Subscriber::Player { control: control_rx };
+        let policy = self.ctx.config.play.player;
+        let Subscription {
+            input,
+            membership,
+            base,
+        } = Subscription::join(&self.ctx.registry, &stream, self.conn_id, policy, subscriber);
         let sent = Arc::clone(&input.direct);
-        let base = stream.add_player(handle);
+        // Until the writer starts, replies go straight to the socket (no playback yet).
         if let Err(e) = self.flush_output() {
-            self.ctx.registry.stop_play(&stream, self.conn_id);
             return Some(CloseReason::Io(e));
         }
         let chunk_size = self.session.out_chunk_size();
@@ -103,10 +110,7 @@ impl Connection {
         };
         let writer = match spawned {
             Ok(writer) => writer,
-            Err(e) => {
-                self.ctx.registry.stop_play(&stream, self.conn_id);
-                return Some(CloseReason::Io(e));
-            }
+            Err(e) => return Some(CloseReason::Io(e)),
         };
         crate::ops::metrics::Metrics::add(&self.ctx.metrics.plays_total, 1);
         let waiting = stream.publisher().is_none();
@@ -117,7 +121,7 @@ impl Connection {
         let waiting_since = waiting.then(Instant::now);
         self.playback = Some(Playback {
             key,
-            stream,
+            membership,
             control,
             writer: Some(writer),
             sent,
@@ -130,7 +134,7 @@ impl Connection {
     pub(super) fn check_play_wait(&mut self) -> Option<CloseReason> {
         let limit = self.ctx.config.play.wait_timeout;
         let playback = self.playback.as_mut()?;
-        if playback.stream.publisher().is_some() {
+        if playback.membership.stream().publisher().is_some() {
             playback.waiting_since = None;
             return None;
         }
@@ -150,20 +154,28 @@ impl Connection {
 
     /// Leaves the stream and stops the writer thread.
     pub(super) fn end_playback(&mut self, why: &str) {
-        let Some(mut playback) = self.playback.take() else {
+        let Some(playback) = self.playback.take() else {
             return;
         };
-        self.ctx.registry.stop_play(&playback.stream, self.conn_id);
-        let key = &playback.key;
+        let Playback {
+            key,
+            membership,
+            control,
+            writer,
+            sent,
+            ..
+        } = playback;
+        // Leaves the stream first, so no frame is offered to a player that is ending.
+        drop(membership);
         info!(
             "play stopped conn_id={} app={} stream={} reason={why}",
             self.conn_id, key.app, key.stream
         );
-        drop(playback.control);
-        if let Some(writer) = playback.writer.take() {
+        drop(control);
+        if let Some(writer) = writer {
             let _ = writer.join();
         }
-        self.count_sent(&playback.sent);
+        self.count_sent(&sent);
     }
 
     /// Adds the media bytes sent to the player since the last call to bytes_out and /metrics

@@ -3,8 +3,8 @@
 //! publish.
 
 use super::connection::{CloseReason, Connection};
-use super::registry::{PublishTicket, StreamKey};
 use super::stats::{MediaStats, StatsReport};
+use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
 use crate::ops::auth::Denied;
 use crate::ops::cidr::any_contains;
@@ -80,7 +80,7 @@ impl Connection {
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
         let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
         ticket.stream.set_recording(recorder.is_some());
-        self.ctx.pushes.stream_published(&self.ctx, &key, &ticket.stream);
+        self.ctx.pushes.stream_published(&key, &ticket.stream);
         let publication = Publication {
             key,
             ticket,
@@ -89,7 +89,7 @@ impl Connection {
         };
         if let Some(previous) = self.publications.insert(stream_id, publication) {
             self.ctx.registry.unpublish(&previous.ticket);
-            self.ctx.pushes.stream_ended(&self.ctx, &previous.ticket.stream, true);
+            self.ctx.pushes.stream_ended(&previous.ticket.stream, true);
         }
         // Accepting resumes the input held since the request; its media follows as events.
         match self.session.accept_publish(stream_id) {
@@ -156,9 +156,24 @@ impl Connection {
             );
         }
         for removed in &report.removed {
+            if removed.push {
+                // A push has no connection to close: it sees the eviction and subscribes again.
+                warn!(
+                    "push evicted, it subscribes again conn_id={} app={} stream={} reason={}",
+                    removed.conn_id,
+                    key.app,
+                    key.stream,
+                    removed.reason.as_str()
+                );
+                continue;
+            }
             warn!(
-                "player disconnected, too far behind conn_id={} app={} stream={} dropped_frames={}",
-                removed.conn_id, key.app, key.stream, removed.dropped_frames
+                "player disconnected, too far behind conn_id={} app={} stream={} dropped_frames={} reason={}",
+                removed.conn_id,
+                key.app,
+                key.stream,
+                removed.dropped_frames,
+                removed.reason.as_str()
             );
             crate::ops::metrics::Metrics::add(&self.ctx.metrics.kicks, 1);
             self.ctx.kick(removed.conn_id, "player_too_slow");
@@ -215,9 +230,7 @@ impl Connection {
         }
         self.ctx.registry.unpublish(&publication.ticket);
         let clean = why == "unpublish";
-        self.ctx
-            .pushes
-            .stream_ended(&self.ctx, &publication.ticket.stream, clean);
+        self.ctx.pushes.stream_ended(&publication.ticket.stream, clean);
         info!(
             "unpublish conn_id={} app={} stream={} reason={why}",
             self.conn_id, publication.key.app, publication.key.stream

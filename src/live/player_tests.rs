@@ -2,7 +2,10 @@
 //! a player that stays behind too long.
 
 use super::*;
-use crate::server::player_direct::PlayerClock;
+use crate::live::drop_policy::EvictReason;
+use crate::live::player_direct::PlayerClock;
+use crate::server::player_writer::run_writer;
+use std::time::Duration;
 
 fn media(kind: FrameKind, timestamp: u32, keyframe: bool, len: usize) -> Arc<SharedMedia> {
     Arc::new(SharedMedia::new(
@@ -52,7 +55,7 @@ fn new_player_waits_for_a_keyframe_then_takes_everything() {
 
 #[test]
 fn stalled_player_drops_until_a_keyframe_and_is_disconnected_after_the_lag_limit() {
-    let (mut player, _input) = handle(100);
+    let (mut player, input) = handle(100);
     let start = Instant::now();
     assert_eq!(
         player.offer(&media(FrameKind::Video, 0, true, 60), true, start),
@@ -72,9 +75,14 @@ fn stalled_player_drops_until_a_keyframe_and_is_disconnected_after_the_lag_limit
     let too_late = start + Duration::from_secs(6);
     assert_eq!(
         player.offer(&media(FrameKind::Video, 120, false, 10), true, too_late),
-        Offer::Disconnect
+        Offer::Evicted(EvictReason::TooSlow)
     );
-    assert_eq!(player.dropped_total, 2);
+    assert_eq!(player.dropped_total(), 2);
+    assert_eq!(
+        input.evicted(),
+        Some(EvictReason::TooSlow),
+        "the reading side is told why"
+    );
 }
 
 #[test]
@@ -125,7 +133,7 @@ fn gone_writer_means_disconnect() {
     drop(input);
     assert_eq!(
         player.offer(&media(FrameKind::Video, 0, true, 1), true, Instant::now()),
-        Offer::Disconnect
+        Offer::Evicted(EvictReason::Gone)
     );
 }
 
@@ -320,7 +328,11 @@ fn a_flood_of_script_data_to_a_stalled_player_is_bounded_by_disconnecting_it() {
     }
     let kept = offers.iter().filter(|o| **o == Offer::Queued).count();
     assert_eq!(kept, 2000 / 300, "{offers:?}");
-    assert_eq!(offers.get(kept), Some(&Offer::Disconnect), "{offers:?}");
+    assert_eq!(
+        offers.get(kept),
+        Some(&Offer::Evicted(EvictReason::EssentialOverflow)),
+        "{offers:?}"
+    );
 }
 
 #[test]

@@ -3,31 +3,23 @@
 //! send while nothing is queued (`player_direct`), else through the player's queue to its
 //! writer thread (`player_writer`), which turns frames into chunks with its own headers.
 
+use super::drop_policy::{DropPolicy, DropState, EvictReason, FrameClass, Verdict};
 use super::player_direct::{Direct, Sent};
 use crate::media::{FrameKind, Payload};
 use crate::protocol::chunk::shared::{message_headers, WireMessage};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-pub use super::player_writer::run_writer;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Most items waiting in one player's queue (the byte budget usually binds first).
 pub const PLAYER_QUEUE_ITEMS: usize = 8 * 1024;
-/// Default bytes of media that may wait for one player before it drops to the next keyframe.
-pub const DEFAULT_PLAYER_QUEUE_BYTES: usize = 8 * 1024 * 1024;
-/// Sequence headers and script data are never dropped, so they may overdraw the byte budget,
-/// up to this many times it; a player that cannot take even those is disconnected (a
-/// publisher flooding data messages must not grow a stalled player's queue without bound).
-pub const ESSENTIAL_OVERDRAFT: usize = 2;
-/// Default time a player may stay behind (dropping frames) before it is disconnected.
-pub const DEFAULT_PLAYER_MAX_LAG: Duration = Duration::from_secs(10);
+pub use super::drop_policy::{DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
 /// Chunk streams the writer thread uses; the session's own replies use 2, 3 and 5.
 const CSID_DATA: u32 = 4;
 const CSID_AUDIO: u32 = 6;
 const CSID_VIDEO: u32 = 7;
-pub(super) const CSID_NOTICE: u32 = 8;
+pub const CSID_NOTICE: u32 = 8;
 
 /// A frame as players receive it: parsed once, on the stream's timeline, and shared by every
 /// player, whose writer sends the payload in place between its own chunk headers.
@@ -52,7 +44,7 @@ impl SharedMedia {
         }
     }
 
-    pub(super) fn csid(&self) -> u32 {
+    pub fn csid(&self) -> u32 {
         match self.kind {
             FrameKind::Audio => CSID_AUDIO,
             FrameKind::Video => CSID_VIDEO,
@@ -61,19 +53,13 @@ impl SharedMedia {
     }
 
     /// This frame's chunk headers for one player (its timestamp and stream id).
-    pub(super) fn player_headers(
-        &self,
-        timestamp: u32,
-        stream_id: u32,
-        head: &mut Vec<u8>,
-        continuation: &mut Vec<u8>,
-    ) {
+    pub fn player_headers(&self, timestamp: u32, stream_id: u32, head: &mut Vec<u8>, continuation: &mut Vec<u8>) {
         let (csid, length, type_id) = (self.csid(), self.payload.len(), self.kind.tag_type());
         message_headers(csid, timestamp, length, type_id, stream_id, head, continuation);
     }
 
     /// This frame on the wire with one player's headers, in `chunk_size` pieces.
-    pub(super) fn wire<'a>(&'a self, head: &'a [u8], continuation: &'a [u8], chunk_size: u32) -> WireMessage<'a> {
+    pub fn wire<'a>(&'a self, head: &'a [u8], continuation: &'a [u8], chunk_size: u32) -> WireMessage<'a> {
         WireMessage {
             head,
             continuation,
@@ -100,41 +86,17 @@ pub enum PlayerItem {
     Wake,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delivery {
-    Normal,
-    /// Joined (or the stream restarted) without a cached keyframe: wait for one.
-    WaitKeyframe,
-    /// Behind its budget since then; frames are dropped until a keyframe fits.
-    Dropping {
-        since: Instant,
-    },
-}
-
 /// What happened to a frame offered to a player.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
     Queued,
     Dropped,
-    /// The player fell behind for longer than allowed, or its writer is gone: remove it.
-    Disconnect,
+    /// The player must leave the stream: remove it (its reading side is told why).
+    Evicted(EvictReason),
 }
 
-/// Tuning of the per-player queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlayerLimits {
-    pub queue_bytes: usize,
-    pub max_lag: Duration,
-}
-
-impl Default for PlayerLimits {
-    fn default() -> Self {
-        PlayerLimits {
-            queue_bytes: DEFAULT_PLAYER_QUEUE_BYTES,
-            max_lag: DEFAULT_PLAYER_MAX_LAG,
-        }
-    }
-}
+/// Tuning of the per-player queue: the subscription's drop policy.
+pub type PlayerLimits = DropPolicy;
 
 /// The publisher side of one player (kept in the stream's player list).
 #[derive(Debug)]
@@ -143,11 +105,9 @@ pub struct PlayerHandle {
     sender: Sender<PlayerItem>,
     queued_bytes: Arc<AtomicUsize>,
     direct: Arc<Direct>,
-    limits: PlayerLimits,
-    delivery: Delivery,
-    /// Frames dropped in the current episode, and in all.
-    pub dropped_now: u64,
-    pub dropped_total: u64,
+    drops: DropState,
+    /// Set (once) when the player is evicted, for its reading side.
+    eviction: Arc<Eviction>,
     /// A push relay reading the stream like a player (not counted as a player in the API).
     pub push: bool,
 }
@@ -156,33 +116,15 @@ impl PlayerHandle {
     /// Offers media; never blocks. `has_video` says whether keyframes are to be waited for.
     pub fn offer(&mut self, media: &Arc<SharedMedia>, has_video: bool, now: Instant) -> Offer {
         let len = media.payload.len();
-        let resume_point = !has_video || (media.kind == FrameKind::Video && media.keyframe);
-        let essential = media.sequence_header || media.kind == FrameKind::Data;
-        match self.delivery {
-            Delivery::WaitKeyframe if !essential && !resume_point => return Offer::Dropped,
-            Delivery::WaitKeyframe => {}
-            Delivery::Dropping { since } if !essential => {
-                let queued = self.queued_bytes.load(Ordering::Relaxed);
-                if resume_point && queued <= self.limits.queue_bytes / 2 {
-                    self.delivery = Delivery::Normal;
-                    self.dropped_now = 0;
-                } else if now.saturating_duration_since(since) > self.limits.max_lag {
-                    return Offer::Disconnect;
-                } else {
-                    self.count_drop();
-                    return Offer::Dropped;
-                }
-            }
-            _ => {}
-        }
-        let queued = self.queued_bytes.load(Ordering::Relaxed);
-        if essential && queued.saturating_add(len) > self.limits.queue_bytes.saturating_mul(ESSENTIAL_OVERDRAFT) {
-            return Offer::Disconnect;
-        }
-        if !essential && queued.saturating_add(len) > self.limits.queue_bytes {
-            self.delivery = Delivery::Dropping { since: now };
-            self.count_drop();
-            return Offer::Dropped;
+        let class = FrameClass {
+            len,
+            essential: media.sequence_header || media.kind == FrameKind::Data,
+            resume_point: !has_video || (media.kind == FrameKind::Video && media.keyframe),
+        };
+        match self.drops.admit(class, self.queued_bytes.load(Ordering::Relaxed), now) {
+            Verdict::Deliver => {}
+            Verdict::Drop => return Offer::Dropped,
+            Verdict::Evict(reason) => return self.evict(reason),
         }
         let mut direct = self.direct.lock();
         let queued = match direct.try_send(media) {
@@ -215,35 +157,40 @@ impl PlayerHandle {
         drop(direct);
         match queued {
             Ok(()) => {
-                if resume_point && self.delivery == Delivery::WaitKeyframe {
-                    self.delivery = Delivery::Normal;
-                }
+                self.drops.delivered(class);
                 Offer::Queued
             }
             Err(TrySendError::Full(())) => {
-                if !matches!(self.delivery, Delivery::Dropping { .. }) {
-                    self.delivery = Delivery::Dropping { since: now };
-                }
-                self.count_drop();
+                self.drops.queue_full(now);
                 Offer::Dropped
             }
-            Err(TrySendError::Disconnected(_)) => Offer::Disconnect,
+            Err(TrySendError::Disconnected(())) => self.evict(EvictReason::Gone),
         }
     }
 
-    fn count_drop(&mut self) {
-        self.dropped_now += 1;
-        self.dropped_total += 1;
+    fn evict(&self, reason: EvictReason) -> Offer {
+        self.eviction.set(reason);
+        Offer::Evicted(reason)
+    }
+
+    /// Frames dropped in the current episode of being behind.
+    pub fn dropped_now(&self) -> u64 {
+        self.drops.dropped_now
+    }
+
+    /// Frames dropped in all.
+    pub fn dropped_total(&self) -> u64 {
+        self.drops.dropped_total
     }
 
     /// True while the player drops frames because it is behind.
     pub fn is_behind(&self) -> bool {
-        matches!(self.delivery, Delivery::Dropping { .. })
+        self.drops.is_behind()
     }
 
     /// After a republish the player waits for the new publisher's first keyframe.
     pub fn wait_for_keyframe(&mut self) {
-        self.delivery = Delivery::WaitKeyframe;
+        self.drops.wait_for_keyframe();
     }
 
     pub fn notify(&self, notice: StreamNotice) -> bool {
@@ -264,6 +211,29 @@ pub struct PlayerWriterInput {
     pub control: Receiver<Vec<u8>>,
     pub queued_bytes: Arc<AtomicUsize>,
     pub direct: Arc<Direct>,
+    eviction: Arc<Eviction>,
+}
+
+impl PlayerWriterInput {
+    /// Why the stream removed this player, once it has (its queue then ends): an eviction
+    /// is told apart from the end of the stream.
+    pub fn evicted(&self) -> Option<EvictReason> {
+        self.eviction.get()
+    }
+}
+
+/// An eviction's reason, written once by the stream's side and read by the consumer's.
+#[derive(Debug, Default)]
+struct Eviction(Mutex<Option<EvictReason>>);
+
+impl Eviction {
+    fn set(&self, reason: EvictReason) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason);
+    }
+
+    fn get(&self) -> Option<EvictReason> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Creates a handle (for the stream) and the writer's inputs (for the writer thread).
@@ -277,15 +247,14 @@ pub fn player_channel(
     let (sender, media) = crossbeam_channel::unbounded();
     let queued_bytes = Arc::new(AtomicUsize::new(0));
     let direct = Arc::new(Direct::default());
+    let eviction = Arc::new(Eviction::default());
     let handle = PlayerHandle {
         conn_id,
         sender,
         queued_bytes: Arc::clone(&queued_bytes),
         direct: Arc::clone(&direct),
-        limits,
-        delivery: Delivery::WaitKeyframe,
-        dropped_now: 0,
-        dropped_total: 0,
+        drops: DropState::new(limits),
+        eviction: Arc::clone(&eviction),
         push: false,
     };
     (
@@ -295,6 +264,7 @@ pub fn player_channel(
             control,
             queued_bytes,
             direct,
+            eviction,
         },
     )
 }

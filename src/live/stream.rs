@@ -4,22 +4,26 @@
 //! I/O: each player sits behind a lock of its own, and the publisher's thread offers a frame
 //! (a non-blocking send, or a queue push) to each player after releasing the stream's lock.
 
+use super::bitrate::BitrateWindow;
+use super::drop_policy::EvictReason;
 use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
 use super::registry::StreamKey;
 use crate::media::describe;
 use crate::media::gop_cache::GopCache;
 use crate::media::{Frame, FrameKind};
-use crate::ops::bitrate::BitrateWindow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// A player that left the stream while frames were offered, and why.
+/// A player (or push) the stream evicted while frames were offered, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemovedPlayer {
     pub conn_id: u64,
     pub dropped_frames: u64,
+    pub reason: EvictReason,
+    /// A push relay: it has no connection to close and subscribes again by itself.
+    pub push: bool,
 }
 
 /// Players whose drop state changed during an offer, for the log.
@@ -244,7 +248,7 @@ impl Stream {
                 .players
                 .iter()
                 .filter(|p| !p.push)
-                .map(|p| p.lock().dropped_total)
+                .map(|p| p.lock().dropped_total())
                 .sum(),
             recording: self.recording.load(Ordering::Relaxed),
             video_codec_name: inner.info.video_codec_name,
@@ -343,16 +347,18 @@ impl Stream {
         for slot in players.iter() {
             let mut player = slot.lock();
             let was_behind = player.is_behind();
-            let dropped_before = player.dropped_now;
-            let total_before = player.dropped_total;
+            let dropped_before = player.dropped_now();
+            let total_before = player.dropped_total();
             let offer = player.offer(&media, has_video, now);
             if !slot.push {
-                report.dropped += player.dropped_total - total_before;
+                report.dropped += player.dropped_total() - total_before;
             }
             match offer {
-                Offer::Disconnect => report.removed.push(RemovedPlayer {
+                Offer::Evicted(reason) => report.removed.push(RemovedPlayer {
                     conn_id: player.conn_id,
-                    dropped_frames: player.dropped_total,
+                    dropped_frames: player.dropped_total(),
+                    reason,
+                    push: slot.push,
                 }),
                 _ if !was_behind && player.is_behind() => report.fell_behind.push(player.conn_id),
                 _ if was_behind && !player.is_behind() => report.caught_up.push((player.conn_id, dropped_before)),

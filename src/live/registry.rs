@@ -3,6 +3,7 @@
 
 use super::stream::Stream;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,6 +39,8 @@ pub struct Registry {
     streams: Mutex<HashMap<StreamKey, Arc<Stream>>>,
     conflict: PublishConflict,
     gop_cache_bytes: usize,
+    /// Ids of connections and subscribers (players, pushes), unique for the process.
+    next_id: AtomicU64,
 }
 
 impl Registry {
@@ -46,7 +49,13 @@ impl Registry {
             streams: Mutex::new(HashMap::new()),
             conflict,
             gop_cache_bytes,
+            next_id: AtomicU64::new(1),
         }
+    }
+
+    /// A new connection or subscriber id.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<StreamKey, Arc<Stream>>> {

@@ -1,8 +1,8 @@
 //! Stream: generations, the timeline across republishes, fast start from the GOP cache.
 
 use super::*;
+use crate::live::player::{player_channel, PlayerItem, PlayerWriterInput};
 use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
-use crate::server::player::{player_channel, PlayerItem, PlayerWriterInput};
 
 fn stream() -> Stream {
     Stream::new(
@@ -86,7 +86,7 @@ fn delivery_reports_count_the_frames_dropped_for_players_behind() {
     let stream = stream();
     let (generation, _) = stream.begin_publish(1);
     let (_tx, control) = crossbeam_channel::bounded(1);
-    let limits = crate::server::player::PlayerLimits {
+    let limits = crate::live::player::PlayerLimits {
         queue_bytes: 12,
         max_lag: std::time::Duration::from_secs(600),
     };
