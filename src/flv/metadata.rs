@@ -25,7 +25,8 @@ pub const PADDING_KEY: &str = "rtmpServerPadding";
 /// Written in `metadatacreator`.
 pub const CREATOR: &str = "rtmp-server";
 
-/// Fields this module computes; the publisher's values for them are dropped.
+/// Fields this module computes; the publisher's values for them are dropped, whatever their
+/// case (OBS sends `fileSize`, next to which our `filesize` must be the only one).
 const COMPUTED_KEYS: &[&str] = &[
     "duration",
     "filesize",
@@ -44,6 +45,11 @@ const COMPUTED_KEYS: &[&str] = &[
     "audiosize",
     PADDING_KEY,
 ];
+
+/// Whether `key` names a field this module computes (ASCII case-insensitively).
+fn is_computed(key: &str) -> bool {
+    COMPUTED_KEYS.iter().any(|computed| computed.eq_ignore_ascii_case(key))
+}
 
 /// A keyframe index that thins itself instead of overflowing its capacity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +161,7 @@ impl MetadataLayout {
         let mut kept = Vec::new();
         let mut used = 0usize;
         for (key, value) in publisher {
-            if COMPUTED_KEYS.contains(&key.as_str()) {
+            if is_computed(key) {
                 continue;
             }
             let mut encoded = Vec::new();
@@ -339,6 +345,40 @@ mod tests {
         let layout = MetadataLayout::new(&big, 4);
         assert!(layout.publisher_fields().len() < 20);
         assert!(layout.body_len() < MAX_PUBLISHER_FIELDS_BYTES + 1024);
+    }
+
+    #[test]
+    fn publisher_fields_the_server_computes_are_dropped_whatever_their_case() {
+        // "onMetaData", ECMA array of 3: fileSize 0 (as OBS sends it), DURATION 9, width 320.
+        let mut body = vec![0x02, 0x00, 0x0A];
+        body.extend_from_slice(b"onMetaData");
+        body.extend_from_slice(&[0x08, 0, 0, 0, 3]);
+        for (key, value) in [("fileSize", 0.0f64), ("DURATION", 9.0), ("width", 320.0)] {
+            body.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            body.extend_from_slice(key.as_bytes());
+            body.push(0x00);
+            body.extend_from_slice(&value.to_be_bytes());
+        }
+        body.extend_from_slice(&[0, 0, 0x09]);
+        let publisher = parse_onmetadata(&body, 8).unwrap();
+        let layout = MetadataLayout::new(&publisher, 4);
+        let kept: Vec<&str> = layout.publisher_fields().iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kept, ["width"]);
+        let mut stats = MetaStats::new(4);
+        stats.filesize = 4321;
+        let fields = parse_onmetadata(&layout.build(&stats), 8).unwrap();
+        let sizes: Vec<_> = fields
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("filesize"))
+            .collect();
+        assert_eq!(sizes, [&("filesize".to_owned(), Amf0Value::Number(4321.0))]);
+        assert_eq!(
+            fields
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("duration"))
+                .count(),
+            1
+        );
     }
 
     #[test]
