@@ -1,4 +1,4 @@
-//! The one RTMP client of the project (tests, tools and later push relays use it): a blocking
+//! The one RTMP client of the project (tests, the benchmark and push relays use it): a blocking
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
 //! command builders. `url` parses RTMP URLs; `connect` opens a client from one
 //! (`connect_url`).
