@@ -53,8 +53,8 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Io(e) => write!(f, "i/o: {e}"),
-            ClientError::Handshake(e) => write!(f, "handshake: {e:?}"),
-            ClientError::Chunk(e) => write!(f, "chunk stream: {e:?}"),
+            ClientError::Handshake(e) => write!(f, "handshake: {e}"),
+            ClientError::Chunk(e) => write!(f, "chunk stream: {e}"),
             ClientError::Command(e) => write!(f, "command: {e}"),
             ClientError::Rejected(code) => write!(f, "rejected by server: {code}"),
             ClientError::Closed => write!(f, "server closed the connection"),
@@ -466,4 +466,17 @@ fn status_code(command: &Command) -> String {
         .find_map(|info| info.get("code").and_then(Amf0Value::as_str))
         .unwrap_or_default()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_display_their_causes_with_display() {
+        let chunk = ClientError::Chunk(ChunkError::InvalidChunkSize(0));
+        assert_eq!(chunk.to_string(), "chunk stream: invalid chunk size 0");
+        let handshake = ClientError::Handshake(HandshakeError::UnsupportedVersion(6));
+        assert_eq!(handshake.to_string(), "handshake: unsupported RTMP handshake version 6");
+    }
 }
