@@ -259,9 +259,7 @@ impl RtmpClient {
                     .encode_parts(chunk_stream, timestamp, type_id, stream_id, body, &mut self.out);
             }
             FrameKind::Data => {
-                let mut payload = Vec::with_capacity(body.len() + 16);
-                amf0::encode(&Amf0Value::String("@setDataFrame".into()), &mut payload);
-                payload.extend_from_slice(body);
+                let payload = data_payload(body);
                 self.encoder
                     .encode_parts(csid::DATA, timestamp, type_id, stream_id, &payload, &mut self.out);
             }
@@ -459,6 +457,20 @@ impl RtmpClient {
     }
 }
 
+/// A data message's payload: onMetaData wrapped in `@setDataFrame` (as encoders send it, so
+/// a server keeps it as the stream's metadata), any other script data as it is.
+fn data_payload(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut name = Vec::with_capacity(16);
+    amf0::encode(&Amf0Value::String("onMetaData".into()), &mut name);
+    if !body.starts_with(&name) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut payload = Vec::with_capacity(body.len() + 16);
+    amf0::encode(&Amf0Value::String("@setDataFrame".into()), &mut payload);
+    payload.extend_from_slice(body);
+    std::borrow::Cow::Owned(payload)
+}
+
 fn status_code(command: &Command) -> String {
     command
         .arguments
@@ -471,6 +483,22 @@ fn status_code(command: &Command) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_onmetadata_is_wrapped_in_set_data_frame() {
+        let script = |name: &str| {
+            let mut body = Vec::new();
+            amf0::encode(&Amf0Value::String(name.into()), &mut body);
+            amf0::encode(&amf0::object(&[]), &mut body);
+            body
+        };
+        let metadata = script("onMetaData");
+        let wrapped = data_payload(&metadata);
+        assert!(wrapped.starts_with(b"\x02\x00\x0D@setDataFrame"));
+        assert!(wrapped.ends_with(&metadata));
+        let cue = script("onCuePoint");
+        assert_eq!(&*data_payload(&cue), &cue[..]);
+    }
 
     #[test]
     fn errors_display_their_causes_with_display() {
