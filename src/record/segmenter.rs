@@ -1,7 +1,8 @@
 //! Segmenter (pure but for two warnings): decides, frame by frame, what a recording writes
-//! and where its files begin and end, and builds their bytes. No file, clock or thread here: the writer thread
-//! (`recorder`) asks `push` what to do with a frame, opens/closes files when told, and
-//! writes the bytes `open`/`write` append.
+//! and where its files begin and end, and builds their bytes. No file, clock or thread here:
+//! the writer thread (`output`) asks `push` what to do with a frame, opens/closes files when
+//! told, and writes the bytes `open`/`write_split` append (and each frame's payload after
+//! its tag header).
 //!
 //! - A file begins at a start point: a video keyframe (any media frame for the very first
 //!   file with `from_any_frame`; any audio frame while the stream has shown no video).
@@ -288,15 +289,9 @@ impl Segmenter {
         fields
     }
 
-    /// Appends the frame just pushed (after `Write`, or after `open` for `Open`/`Rotate`).
-    pub fn write(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), FlvWriteError> {
-        let start = self.segment.as_ref().map(|s| s.start_time).unwrap_or(0);
-        let file_time = u32::try_from((self.time - start).max(0)).unwrap_or(u32::MAX);
-        self.append(frame, file_time, out)
-    }
-
-    /// Like `write`, but appends only the tag header: the caller writes the payload from the
-    /// frame's own buffer, then the returned previous-tag-size field (None: nothing to write).
+    /// Appends the tag header of the frame just pushed (after `Write`, or after `open` for
+    /// `Open`/`Rotate`): the caller writes the payload from the frame's own buffer, then the
+    /// returned previous-tag-size field (None: nothing to write).
     pub fn write_split(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<Option<[u8; 4]>, FlvWriteError> {
         let start = self.segment.as_ref().map(|s| s.start_time).unwrap_or(0);
         let file_time = u32::try_from((self.time - start).max(0)).unwrap_or(u32::MAX);
