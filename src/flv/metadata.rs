@@ -209,10 +209,11 @@ impl MetadataLayout {
         }
     }
 
-    /// Bytes of the body with a full index and an empty padding array.
+    /// Bytes of the body with a full index and an empty padding array: the body with an
+    /// empty index plus two numbers per entry (cheap enough for every onMetaData update).
     fn min_len(&self) -> usize {
-        let full = vec![(0u32, 0u64); self.capacity];
-        self.encode_unpadded(&MetaStats::new(self.capacity), &full).len()
+        let empty = self.encode_unpadded(&MetaStats::new(self.capacity), &[]).len();
+        empty.saturating_add(self.capacity.saturating_mul(2 * NUMBER_LEN))
     }
 
     /// Bytes of the onMetaData tag body (constant for the layout).
