@@ -1,8 +1,8 @@
-//! Segmenter (pure but for two warnings): decides, frame by frame, what a recording writes
-//! and where its files begin and end, and builds their bytes. No file, clock or thread here:
-//! the writer thread (`output`) asks `push` what to do with a frame, opens/closes files when
-//! told, and writes the bytes `open`/`write_split` append (and each frame's payload after
-//! its tag header).
+//! Segmenter (no I/O; it only logs two warnings): decides, frame by frame, what a
+//! recording writes and where its files begin and end, and builds their bytes. No file,
+//! clock or thread here: the writer thread (`output`) asks `push` what to do with a frame,
+//! opens/closes files when told, and writes the bytes `open`/`write_split` append (and each
+//! frame's payload after its tag header).
 //!
 //! - A file begins at a start point: a video keyframe (any media frame for the very first
 //!   file with `from_any_frame`; any audio frame while the stream has shown no video).
