@@ -16,7 +16,8 @@ fn sigterm_during_realtime_publish_exits_0_with_a_valid_prefix_recording() {
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/term"), true);
     let started = server.wait_for_log("recording started app=live stream=term", DEADLINE);
     let path = std::path::PathBuf::from(field(&started, "file").unwrap());
-    // Wait until a couple of seconds of media reached the file (flushed every 500 ms),
+    // Wait until a couple of seconds of media reached the file (the recorder hands its
+    // stage to the kernel every 250 ms),
     // beyond the reserved onMetaData at its start.
     let deadline = Instant::now() + DEADLINE;
     let reserved = rtmp_server::flv::metadata::KEYFRAME_INDEX_CAPACITY as u64 * 18;

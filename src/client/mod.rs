@@ -1,4 +1,4 @@
-//! The one RTMP client of the project (tests, tools and later push relays use it): a blocking
+//! The one RTMP client of the project (tests, the benchmark and push relays use it): a blocking
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
 //! command builders. `url` parses RTMP URLs; `connect` opens a client from one
 //! (`connect_url`).
@@ -53,8 +53,8 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Io(e) => write!(f, "i/o: {e}"),
-            ClientError::Handshake(e) => write!(f, "handshake: {e:?}"),
-            ClientError::Chunk(e) => write!(f, "chunk stream: {e:?}"),
+            ClientError::Handshake(e) => write!(f, "handshake: {e}"),
+            ClientError::Chunk(e) => write!(f, "chunk stream: {e}"),
             ClientError::Command(e) => write!(f, "command: {e}"),
             ClientError::Rejected(code) => write!(f, "rejected by server: {code}"),
             ClientError::Closed => write!(f, "server closed the connection"),
@@ -259,9 +259,7 @@ impl RtmpClient {
                     .encode_parts(chunk_stream, timestamp, type_id, stream_id, body, &mut self.out);
             }
             FrameKind::Data => {
-                let mut payload = Vec::with_capacity(body.len() + 16);
-                amf0::encode(&Amf0Value::String("@setDataFrame".into()), &mut payload);
-                payload.extend_from_slice(body);
+                let payload = data_payload(body);
                 self.encoder
                     .encode_parts(csid::DATA, timestamp, type_id, stream_id, &payload, &mut self.out);
             }
@@ -459,6 +457,20 @@ impl RtmpClient {
     }
 }
 
+/// A data message's payload: onMetaData wrapped in `@setDataFrame` (as encoders send it, so
+/// a server keeps it as the stream's metadata), any other script data as it is.
+fn data_payload(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut name = Vec::with_capacity(16);
+    amf0::encode(&Amf0Value::String("onMetaData".into()), &mut name);
+    if !body.starts_with(&name) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut payload = Vec::with_capacity(body.len() + 16);
+    amf0::encode(&Amf0Value::String("@setDataFrame".into()), &mut payload);
+    payload.extend_from_slice(body);
+    std::borrow::Cow::Owned(payload)
+}
+
 fn status_code(command: &Command) -> String {
     command
         .arguments
@@ -466,4 +478,33 @@ fn status_code(command: &Command) -> String {
         .find_map(|info| info.get("code").and_then(Amf0Value::as_str))
         .unwrap_or_default()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_onmetadata_is_wrapped_in_set_data_frame() {
+        let script = |name: &str| {
+            let mut body = Vec::new();
+            amf0::encode(&Amf0Value::String(name.into()), &mut body);
+            amf0::encode(&amf0::object(&[]), &mut body);
+            body
+        };
+        let metadata = script("onMetaData");
+        let wrapped = data_payload(&metadata);
+        assert!(wrapped.starts_with(b"\x02\x00\x0D@setDataFrame"));
+        assert!(wrapped.ends_with(&metadata));
+        let cue = script("onCuePoint");
+        assert_eq!(&*data_payload(&cue), &cue[..]);
+    }
+
+    #[test]
+    fn errors_display_their_causes_with_display() {
+        let chunk = ClientError::Chunk(ChunkError::InvalidChunkSize(0));
+        assert_eq!(chunk.to_string(), "chunk stream: invalid chunk size 0");
+        let handshake = ClientError::Handshake(HandshakeError::UnsupportedVersion(6));
+        assert_eq!(handshake.to_string(), "handshake: unsupported RTMP handshake version 6");
+    }
 }

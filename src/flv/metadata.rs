@@ -2,12 +2,15 @@
 //! the FLV header when a file starts and rebuilt in place with exactly the same length
 //! whenever the writer refreshes it (every few seconds and at close) or `repair` rebuilds it.
 //!
-//! Layout: the string "onMetaData" and one ECMA array holding the publisher's fields (fixed
-//! when the file starts, bounded by [`MAX_PUBLISHER_FIELDS_BYTES`]), the computed fields
-//! (duration, filesize, lasttimestamp, lastkeyframetimestamp, lastkeyframelocation,
-//! hasVideo/hasAudio/hasMetadata/hasKeyframes, canSeekToEnd, metadatacreator), the `keyframes`
-//! object {times, filepositions} and a final padding array of zeros that absorbs the room the
-//! index does not use yet. The index has room for [`KEYFRAME_INDEX_CAPACITY`] entries; a file
+//! Layout: the string "onMetaData" and one ECMA array holding the publisher's fields (bounded
+//! by [`MAX_PUBLISHER_FIELDS`] and [`MAX_PUBLISHER_FIELDS_BYTES`]; onMetaData resent
+//! mid-stream is merged in with [`merge_fields`] and the layout swapped with `with_publisher`
+//! when it fits the reserved length, which keeps [`METADATA_UPDATE_ROOM`] bytes for that),
+//! the computed fields (duration, filesize, lasttimestamp, lastkeyframetimestamp,
+//! lastkeyframelocation, hasVideo/hasAudio/hasMetadata/hasKeyframes, canSeekToEnd,
+//! metadatacreator), the `keyframes` object {times, filepositions} and a final padding array
+//! (zeros, then up to 8 nulls) that absorbs whatever room the index and the publisher's
+//! fields do not use. The index has room for [`KEYFRAME_INDEX_CAPACITY`] entries; a file
 //! with more keyframes keeps every second entry (and from then on every 2nd, 4th… keyframe),
 //! so the index always covers the whole file at a coarser step instead of being cut short.
 
@@ -20,12 +23,18 @@ const NUMBER_LEN: usize = 9;
 /// Most bytes of publisher fields carried into a recording's onMetaData; later fields that
 /// do not fit are left out (the publisher's own onMetaData is still in the live stream).
 pub const MAX_PUBLISHER_FIELDS_BYTES: usize = 16 * 1024;
+/// Most publisher fields carried into a recording's onMetaData (merges add no more).
+pub const MAX_PUBLISHER_FIELDS: usize = 256;
+/// Bytes the reserved onMetaData keeps beyond what the publisher's fields need when a file
+/// starts, so fields merged from a mid-stream onMetaData (a new title, a longer string) fit.
+pub const METADATA_UPDATE_ROOM: usize = 1024;
 /// Name of the padding field that marks an onMetaData written by this server.
 pub const PADDING_KEY: &str = "rtmpServerPadding";
 /// Written in `metadatacreator`.
 pub const CREATOR: &str = "rtmp-server";
 
-/// Fields this module computes; the publisher's values for them are dropped.
+/// Fields this module computes; the publisher's values for them are dropped, whatever their
+/// case (OBS sends `fileSize`, next to which our `filesize` must be the only one).
 const COMPUTED_KEYS: &[&str] = &[
     "duration",
     "filesize",
@@ -44,6 +53,11 @@ const COMPUTED_KEYS: &[&str] = &[
     "audiosize",
     PADDING_KEY,
 ];
+
+/// Whether `key` names a field this module computes (ASCII case-insensitively).
+fn is_computed(key: &str) -> bool {
+    COMPUTED_KEYS.iter().any(|computed| computed.eq_ignore_ascii_case(key))
+}
 
 /// A keyframe index that thins itself instead of overflowing its capacity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,31 +163,57 @@ pub struct MetadataLayout {
 }
 
 impl MetadataLayout {
-    /// A layout carrying `publisher` fields (minus computed ones, bounded in size) with room
-    /// for `capacity` keyframes.
+    /// A layout carrying `publisher` fields (minus computed ones, bounded) with room for
+    /// `capacity` keyframes and [`METADATA_UPDATE_ROOM`] bytes for mid-stream updates.
     pub fn new(publisher: &[(String, Amf0Value)], capacity: usize) -> Self {
+        let mut layout = MetadataLayout::unmeasured(publisher, capacity);
+        layout.body_len = layout.min_len().saturating_add(METADATA_UPDATE_ROOM);
+        layout
+    }
+
+    /// A layout carrying `publisher` fields in a body of exactly `body_len` bytes (an
+    /// existing reserved tag); None when they and a full index do not fit.
+    pub fn fitting(publisher: &[(String, Amf0Value)], capacity: usize, body_len: usize) -> Option<Self> {
+        let mut layout = MetadataLayout::unmeasured(publisher, capacity);
+        if layout.min_len() > body_len {
+            return None;
+        }
+        layout.body_len = body_len;
+        Some(layout)
+    }
+
+    /// This layout with other publisher fields (a mid-stream update), same capacity and
+    /// length; None when they do not fit.
+    pub fn with_publisher(&self, publisher: &[(String, Amf0Value)]) -> Option<Self> {
+        MetadataLayout::fitting(publisher, self.capacity, self.body_len)
+    }
+
+    /// The kept publisher fields, and a body length still to be set.
+    fn unmeasured(publisher: &[(String, Amf0Value)], capacity: usize) -> Self {
         let mut kept = Vec::new();
         let mut used = 0usize;
         for (key, value) in publisher {
-            if COMPUTED_KEYS.contains(&key.as_str()) {
+            if is_computed(key) {
                 continue;
             }
-            let mut encoded = Vec::new();
-            amf0::encode(&Amf0Value::Object(vec![(key.clone(), value.clone())]), &mut encoded);
-            used = used.saturating_add(encoded.len());
-            if used > MAX_PUBLISHER_FIELDS_BYTES {
+            used = used.saturating_add(field_len(key, value));
+            if used > MAX_PUBLISHER_FIELDS_BYTES || kept.len() >= MAX_PUBLISHER_FIELDS {
                 break;
             }
             kept.push((key.clone(), value.clone()));
         }
-        let mut layout = MetadataLayout {
+        MetadataLayout {
             publisher: kept,
             capacity: capacity.max(2),
             body_len: 0,
-        };
-        let full = vec![(0u32, 0u64); layout.capacity];
-        layout.body_len = layout.encode_unpadded(&MetaStats::new(layout.capacity), &full).len();
-        layout
+        }
+    }
+
+    /// Bytes of the body with a full index and an empty padding array: the body with an
+    /// empty index plus two numbers per entry (cheap enough for every onMetaData update).
+    fn min_len(&self) -> usize {
+        let empty = self.encode_unpadded(&MetaStats::new(self.capacity), &[]).len();
+        empty.saturating_add(self.capacity.saturating_mul(2 * NUMBER_LEN))
     }
 
     /// Bytes of the onMetaData tag body (constant for the layout).
@@ -231,10 +271,12 @@ impl MetadataLayout {
 
     fn encode_with_padding(&self, stats: &MetaStats, entries: &[(u32, u64)], padding: usize) -> Vec<u8> {
         let mut fields = self.fields(stats, entries);
-        // Padding is a strict array of zeros (9 bytes each): FFmpeg reads neither long
-        // strings nor strings of 256 bytes or more in onMetaData.
-        let zeros = vec![Amf0Value::Number(0.0); padding / NUMBER_LEN];
-        fields.push((PADDING_KEY.to_owned(), Amf0Value::StrictArray(zeros)));
+        // Padding is a strict array of zeros (9 bytes each) and nulls (1 byte each) for the
+        // rest: FFmpeg reads neither long strings nor strings of 256 bytes or more in
+        // onMetaData.
+        let mut filler = vec![Amf0Value::Number(0.0); padding / NUMBER_LEN];
+        filler.extend(std::iter::repeat_n(Amf0Value::Null, padding % NUMBER_LEN));
+        fields.push((PADDING_KEY.to_owned(), Amf0Value::StrictArray(filler)));
         let mut body = Vec::with_capacity(self.body_len);
         amf0::encode(&Amf0Value::String("onMetaData".to_owned()), &mut body);
         amf0::encode(&Amf0Value::EcmaArray(fields), &mut body);
@@ -246,11 +288,52 @@ impl MetadataLayout {
         let entries = stats.index.entries();
         let entries = entries.get(..self.capacity.min(entries.len())).unwrap_or(&[]);
         let unpadded = self.encode_unpadded(stats, entries);
-        // The layout's length was measured with a full index and an empty padding value;
-        // numbers are always 9 bytes, so the unused index room is exactly the padding.
+        // The layout's length is at least that of a full index and an empty padding array,
+        // and the padding fills any number of bytes, so the body is always `body_len` long.
         let padding = self.body_len.saturating_sub(unpadded.len());
         self.encode_with_padding(stats, entries, padding)
     }
+}
+
+/// Encoded bytes of one ECMA array entry (key and value).
+fn field_len(key: &str, value: &Amf0Value) -> usize {
+    let mut encoded = Vec::new();
+    amf0::encode(value, &mut encoded);
+    2 + key.len() + encoded.len()
+}
+
+/// Merges a mid-stream onMetaData's fields into `fields`: a key already there (ASCII
+/// case-insensitively) gets the new value, a new key is appended, fields the server
+/// computes are skipped. The result stays within
+/// [`MAX_PUBLISHER_FIELDS`] and [`MAX_PUBLISHER_FIELDS_BYTES`]; returns how many updated
+/// fields were left out to stay there.
+pub fn merge_fields(fields: &mut Vec<(String, Amf0Value)>, update: &[(String, Amf0Value)]) -> usize {
+    let mut used: usize = fields.iter().map(|(k, v)| field_len(k, v)).sum();
+    let mut left_out = 0;
+    for (key, value) in update.iter().filter(|(k, _)| !is_computed(k)) {
+        let len = field_len(key, value);
+        match fields.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some(field) => {
+                let grown = used.saturating_sub(field_len(&field.0, &field.1)).saturating_add(len);
+                if grown > MAX_PUBLISHER_FIELDS_BYTES {
+                    left_out += 1;
+                    continue;
+                }
+                used = grown;
+                *field = (key.clone(), value.clone());
+            }
+            None => {
+                let grown = used.saturating_add(len);
+                if grown > MAX_PUBLISHER_FIELDS_BYTES || fields.len() >= MAX_PUBLISHER_FIELDS {
+                    left_out += 1;
+                    continue;
+                }
+                used = grown;
+                fields.push((key.clone(), value.clone()));
+            }
+        }
+    }
+    left_out
 }
 
 /// The fields of an onMetaData script body ("onMetaData" then an object or ECMA array);
@@ -270,83 +353,5 @@ pub fn is_reserved(fields: &[(String, Amf0Value)]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn publisher() -> Vec<(String, Amf0Value)> {
-        vec![
-            ("width".to_owned(), Amf0Value::Number(320.0)),
-            ("duration".to_owned(), Amf0Value::Number(0.0)),
-            ("encoder".to_owned(), Amf0Value::String("Lavf".to_owned())),
-        ]
-    }
-
-    #[test]
-    fn body_length_is_the_same_for_every_index_size() {
-        let layout = MetadataLayout::new(&publisher(), 16);
-        let mut stats = MetaStats::new(16);
-        let empty = layout.build(&stats);
-        assert_eq!(empty.len(), layout.body_len());
-        for i in 0..40u32 {
-            stats.index.push(i * 1000, 1000 + u64::from(i) * 5000);
-            assert_eq!(layout.build(&stats).len(), layout.body_len(), "after {i} keyframes");
-        }
-    }
-
-    #[test]
-    fn built_body_decodes_with_publisher_and_computed_fields() {
-        let layout = MetadataLayout::new(&publisher(), 8);
-        let mut stats = MetaStats::new(8);
-        stats.duration_ms = 5960;
-        stats.filesize = 12345;
-        stats.has_video = true;
-        stats.index.push(0, 100);
-        stats.index.push(1000, 2000);
-        let fields = parse_onmetadata(&layout.build(&stats), 8).unwrap();
-        let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-        assert_eq!(get("width"), Some(Amf0Value::Number(320.0)));
-        assert_eq!(get("duration"), Some(Amf0Value::Number(5.96)));
-        assert_eq!(fields.iter().filter(|(k, _)| k == "duration").count(), 1);
-        assert_eq!(get("filesize"), Some(Amf0Value::Number(12345.0)));
-        assert_eq!(get("hasKeyframes"), Some(Amf0Value::Boolean(true)));
-        let keyframes = get("keyframes").unwrap();
-        assert_eq!(
-            keyframes.get("filepositions"),
-            Some(&Amf0Value::StrictArray(vec![
-                Amf0Value::Number(100.0),
-                Amf0Value::Number(2000.0)
-            ]))
-        );
-        assert!(is_reserved(&fields));
-    }
-
-    #[test]
-    fn a_full_index_thins_to_every_other_entry_and_keeps_covering_the_file() {
-        let mut index = KeyframeIndex::new(4);
-        for i in 0..9u32 {
-            index.push(i, u64::from(i));
-        }
-        // 0..3 fill it; 4 thins to 0,2 and stride 2; 4,6 added; 8 thins to 0,4 stride 4 then 8.
-        assert_eq!(index.entries(), &[(0, 0), (4, 4), (8, 8)]);
-        assert!(index.entries().len() <= index.capacity());
-    }
-
-    #[test]
-    fn oversized_publisher_fields_are_bounded() {
-        let big: Vec<(String, Amf0Value)> = (0..100)
-            .map(|i| (format!("k{i}"), Amf0Value::String("x".repeat(1000))))
-            .collect();
-        let layout = MetadataLayout::new(&big, 4);
-        assert!(layout.publisher_fields().len() < 20);
-        assert!(layout.body_len() < MAX_PUBLISHER_FIELDS_BYTES + 1024);
-    }
-
-    #[test]
-    fn non_metadata_script_bodies_are_not_onmetadata() {
-        let mut body = Vec::new();
-        amf0::encode(&Amf0Value::String("onTextData".to_owned()), &mut body);
-        amf0::encode(&amf0::object(&[]), &mut body);
-        assert_eq!(parse_onmetadata(&body, 8), None);
-        assert_eq!(parse_onmetadata(b"garbage", 8), None);
-    }
-}
+#[path = "metadata_tests.rs"]
+mod tests;

@@ -1,4 +1,6 @@
-//! FLV bytes: the writer builds header and tags, the reader parses them back. Pure code.
+//! FLV files: the writer builds header and tags and the reader parses them back, `metadata`
+//! builds the reserved onMetaData (all three pure, bytes in and out); `repair` reads and
+//! rewrites files on disk (the one part here that does I/O).
 
 pub mod metadata;
 pub mod reader;

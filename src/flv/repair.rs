@@ -178,8 +178,7 @@ pub fn repair(path: &Path) -> Result<RepairReport, RepairError> {
     let io_err = |e| RepairError::Io(path.to_path_buf(), e);
     if let Some(FirstMetadata { offset, len, fields }) = &scan.first_metadata {
         if is_reserved(fields) {
-            let layout = MetadataLayout::new(fields, KEYFRAME_INDEX_CAPACITY);
-            if layout.body_len() == *len {
+            if let Some(layout) = MetadataLayout::fitting(fields, KEYFRAME_INDEX_CAPACITY, *len) {
                 let file = OpenOptions::new().write(true).open(path).map_err(io_err)?;
                 file.set_len(scan.valid_end).map_err(io_err)?;
                 file.write_all_at(&layout.build(&scan.stats), *offset).map_err(io_err)?;

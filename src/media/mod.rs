@@ -1,4 +1,5 @@
-//! Media frames shared by every consumer, and codec header inspection.
+//! Media frames shared by every consumer, codec header inspection, and wrap-aware timestamp
+//! arithmetic (`timestamp`).
 
 pub mod avc_sps;
 pub mod codec;
@@ -6,5 +7,6 @@ pub mod describe;
 pub mod frame;
 pub mod gop_cache;
 pub mod hevc_sps;
+pub mod timestamp;
 
 pub use frame::{Frame, FrameKind, Payload};

@@ -6,11 +6,12 @@
 //! has not sent yet, so the upstream gets a clean start and no frame twice. Sequence headers
 //! and script data pass at once, at the latest time sent.
 
+use crate::media::timestamp::SinceFirst;
 use crate::media::FrameKind;
 
 #[derive(Debug, Clone, Default)]
 pub struct PushTimeline {
-    base: Option<u32>,
+    clock: SinceFirst,
     latest: u32,
     last_video: Option<u32>,
     last_audio: Option<u32>,
@@ -26,7 +27,7 @@ impl PushTimeline {
     /// A new upstream connection: once anything was sent, wait for a resume point not sent
     /// yet.
     pub fn reconnected(&mut self) {
-        self.waiting = self.base.is_some();
+        self.waiting = self.clock.started();
     }
 
     /// The upstream timestamp of a frame with stream timestamp `timestamp`, or None to skip it.
@@ -35,10 +36,9 @@ impl PushTimeline {
         if config || kind == FrameKind::Data {
             return Some(self.latest);
         }
-        let base = self.base.unwrap_or(timestamp);
-        let offset = timestamp.wrapping_sub(base);
-        let out = if offset > i32::MAX as u32 { 0 } else { offset };
+        // Waiting only follows a frame sent, so the clock has its base by then.
         if self.waiting {
+            let out = self.clock.peek(timestamp);
             let (resume_point, last) = match kind {
                 FrameKind::Video => (keyframe, self.last_video),
                 _ => (!self.has_video, self.last_audio),
@@ -48,7 +48,7 @@ impl PushTimeline {
             }
             self.waiting = false;
         }
-        self.base = Some(base);
+        let out = self.clock.map(timestamp);
         self.latest = self.latest.max(out);
         match kind {
             FrameKind::Video => self.last_video = Some(out),

@@ -1,7 +1,9 @@
 //! Recording: the manager decides which publishes record and parks recordings across
-//! reconnects (`manager`); one writer thread per recording owns its files (`recorder`),
-//! driven by the pure `segmenter` (start points, rotation, bytes) and `timeline` (timestamp
-//! rebase); `naming` (templates, `.part` files), `disk` (free space), `retention`, `hook`,
+//! reconnects (`manager`); a connection feeds its recording through the `recorder` handle
+//! (bounded queue, back-pressure), and one writer thread per recording (`output`) owns its
+//! files, driven by the I/O-free `segmenter` (start points, rotation, bytes) and `timeline`
+//! (timestamp rebase), writing through `sink` (staged, `O_DIRECT`); `naming` (templates,
+//! `.part` files), `disk` (free space), `retention`, `walk` (the record dir's files), `hook`,
 //! `recover` (start-up repair of `.part` files), `options` (the `--record-*` flags) and
 //! `status` (file, bytes and counters for the API).
 

@@ -1,25 +1,32 @@
-//! Segmenter (pure): decides, frame by frame, what a recording writes and where its files
-//! begin and end, and builds their bytes. No file, clock or thread here: the writer thread
-//! (`recorder`) asks `push` what to do with a frame, opens/closes files when told, and
-//! writes the bytes `open`/`write` append.
+//! Segmenter (no I/O; it only logs two warnings): decides, frame by frame, what a
+//! recording writes and where its files begin and end, and builds their bytes. No file,
+//! clock or thread here: the writer thread (`output`) asks `push` what to do with a frame,
+//! opens/closes files when told, and writes the bytes `open`/`write_split` append (and each
+//! frame's payload after its tag header).
 //!
 //! - A file begins at a start point: a video keyframe (any media frame for the very first
 //!   file with `from_any_frame`; any audio frame while the stream has shown no video).
-//!   AVC/HEVC/AAC/E-RTMP sequence headers and the publisher's onMetaData seen before are
-//!   held and written at the top of every file, after the reserved onMetaData tag (whose
-//!   width/height come from the AVC sequence header when the publisher sent none).
+//!   AVC/HEVC/AAC/E-RTMP sequence headers and script data seen before are held and written
+//!   at the top of every file, after the reserved onMetaData tag (whose width/height come
+//!   from the AVC sequence header when the publisher sent none).
+//! - The publisher's onMetaData is never written as a tag of its own: every one (encoders
+//!   resend it every few hundred ms) is merged into the file's reserved onMetaData, which the
+//!   writer rewrites in place; other script data (onCuePoint, onTextData…) is written in
+//!   order. An update that does not fit the reserved room is left out of the open file (one
+//!   warning per file) and carried into the next.
 //! - Rotation: once a file reaches the size or duration limit, the next start point begins a
 //!   new file; nothing is lost or duplicated across the boundary.
 //! - Each file's timestamps start at 0 (the start point's recording time); a frame that
 //!   would land before it (audio a few ms ahead of the keyframe) is written at 0.
 
 use super::timeline::{Jump, Timeline};
-use crate::flv::metadata::{parse_onmetadata, MetaStats, MetadataLayout, KEYFRAME_INDEX_CAPACITY};
+use crate::flv::metadata::{merge_fields, parse_onmetadata, MetaStats, MetadataLayout, KEYFRAME_INDEX_CAPACITY};
 use crate::flv::writer::{encode_tag, file_header, header_flags, tag_frame, FlvWriteError};
 use crate::flv::{FILE_HEADER_LEN, TAG_HEADER_LEN, TAG_SCRIPT};
 use crate::media::avc_sps::avc_picture_size;
 use crate::media::{Frame, FrameKind};
 use crate::protocol::amf0::Amf0Value;
+use log::warn;
 
 /// Script data frames held while no file is open (beyond these, the oldest are dropped).
 pub const MAX_HELD_DATA_FRAMES: usize = 32;
@@ -63,6 +70,8 @@ pub struct Segment {
     /// Recording time of the file's timestamp 0.
     start_time: i64,
     pub index: u32,
+    /// An onMetaData update did not fit this file's reserved tag (warned once).
+    metadata_overflow: bool,
 }
 
 impl Segment {
@@ -176,11 +185,8 @@ impl Segmenter {
         }
         if frame.kind == FrameKind::Data {
             if let Some(fields) = parse_onmetadata(&frame.payload, METADATA_MAX_DEPTH) {
-                self.publisher_metadata = fields;
-                // Before a file is open it goes into the reserved onMetaData only.
-                if self.segment.is_none() {
-                    return (Decision::Skip, jump);
-                }
+                self.merge_metadata(&fields);
+                return (Decision::Skip, jump);
             }
         }
         let decision = match &self.segment {
@@ -213,6 +219,7 @@ impl Segmenter {
             tags: 0,
             start_time: self.time,
             index: self.next_index,
+            metadata_overflow: false,
         };
         self.next_index += 1;
         self.opened_any = true;
@@ -233,11 +240,34 @@ impl Segmenter {
         Ok(())
     }
 
+    /// Merges an onMetaData into the publisher's fields and the open file's reserved tag.
+    fn merge_metadata(&mut self, update: &[(String, Amf0Value)]) {
+        let left_out = merge_fields(&mut self.publisher_metadata, update);
+        if left_out > 0 {
+            warn!("onMetaData update over the field limits, fields_left_out={left_out}");
+        }
+        let fields = self.metadata_fields();
+        let Some(segment) = self.segment.as_mut() else {
+            return;
+        };
+        match segment.layout.with_publisher(&fields) {
+            Some(layout) => segment.layout = layout,
+            None if !segment.metadata_overflow => {
+                segment.metadata_overflow = true;
+                warn!(
+                    "onMetaData update does not fit the file's reserved tag, kept for the next file segment={}",
+                    segment.index
+                );
+            }
+            None => {}
+        }
+    }
+
     /// The publisher's onMetaData fields, with width/height taken from the AVC sequence
     /// header when the publisher did not send them (players and flvmeta want them).
     fn metadata_fields(&self) -> Vec<(String, Amf0Value)> {
         let mut fields = self.publisher_metadata.clone();
-        let has = |key: &str| fields.iter().any(|(k, _)| k == key);
+        let has = |key: &str| fields.iter().any(|(k, _)| k.eq_ignore_ascii_case(key));
         if has("width") && has("height") {
             return fields;
         }
@@ -252,22 +282,16 @@ impl Segmenter {
             .filter(|f| is_avc(f))
             .and_then(|f| avc_picture_size(&f.payload));
         if let Some((width, height)) = size {
-            fields.retain(|(k, _)| k != "width" && k != "height");
+            fields.retain(|(k, _)| !k.eq_ignore_ascii_case("width") && !k.eq_ignore_ascii_case("height"));
             fields.push(("width".to_owned(), Amf0Value::Number(f64::from(width))));
             fields.push(("height".to_owned(), Amf0Value::Number(f64::from(height))));
         }
         fields
     }
 
-    /// Appends the frame just pushed (after `Write`, or after `open` for `Open`/`Rotate`).
-    pub fn write(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), FlvWriteError> {
-        let start = self.segment.as_ref().map(|s| s.start_time).unwrap_or(0);
-        let file_time = u32::try_from((self.time - start).max(0)).unwrap_or(u32::MAX);
-        self.append(frame, file_time, out)
-    }
-
-    /// Like `write`, but appends only the tag header: the caller writes the payload from the
-    /// frame's own buffer, then the returned previous-tag-size field (None: nothing to write).
+    /// Appends the tag header of the frame just pushed (after `Write`, or after `open` for
+    /// `Open`/`Rotate`): the caller writes the payload from the frame's own buffer, then the
+    /// returned previous-tag-size field (None: nothing to write).
     pub fn write_split(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<Option<[u8; 4]>, FlvWriteError> {
         let start = self.segment.as_ref().map(|s| s.start_time).unwrap_or(0);
         let file_time = u32::try_from((self.time - start).max(0)).unwrap_or(u32::MAX);

@@ -20,6 +20,15 @@ fn audio(timestamp: u32) -> Frame {
     frame(FrameKind::Audio, timestamp, &[0xAF, 1, 9])
 }
 
+/// Writes the frame just pushed as the writer thread does: tag header from `write_split`,
+/// payload from the frame, then the previous-tag-size field.
+fn write(segmenter: &mut Segmenter, frame: &Frame, out: &mut Vec<u8>) {
+    if let Some(trailer) = segmenter.write_split(frame, out).unwrap() {
+        out.extend_from_slice(&frame.payload);
+        out.extend_from_slice(&trailer);
+    }
+}
+
 /// Runs frames through a segmenter and returns the files it made.
 fn record(rules: SegmentRules, frames: &[Frame]) -> Vec<Vec<u8>> {
     let mut segmenter = Segmenter::new(rules);
@@ -37,7 +46,7 @@ fn record(rules: SegmentRules, frames: &[Frame]) -> Vec<Vec<u8>> {
                 segmenter.open(files.last_mut().unwrap()).unwrap();
             }
         }
-        segmenter.write(f, files.last_mut().unwrap()).unwrap();
+        write(&mut segmenter, f, files.last_mut().unwrap());
     }
     files
 }
@@ -134,7 +143,7 @@ fn keyframe_index_points_at_keyframe_tags_and_metadata_keeps_its_size() {
             Decision::Open | Decision::Rotate => segmenter.open(&mut file).unwrap(),
             Decision::Write => {}
         }
-        segmenter.write(f, &mut file).unwrap();
+        write(&mut segmenter, f, &mut file);
     }
     let segment = segmenter.segment().unwrap();
     assert_eq!(segment.bytes(), file.len() as u64);
@@ -190,4 +199,55 @@ fn hevc_and_enhanced_rtmp_keyframes_are_start_points_and_tags_stay_unchanged() {
         }
         assert_eq!(written, 39, "every frame from the first keyframe on, once");
     }
+}
+
+fn onmetadata(fields: &[(&str, Amf0Value)]) -> Frame {
+    let mut body = Vec::new();
+    crate::protocol::amf0::encode(&Amf0Value::String("onMetaData".into()), &mut body);
+    let fields = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    crate::protocol::amf0::encode(&Amf0Value::EcmaArray(fields), &mut body);
+    frame(FrameKind::Data, 0, &body)
+}
+
+#[test]
+fn mid_stream_onmetadata_is_merged_into_the_reserved_tag_not_written() {
+    let cue = frame(FrameKind::Data, 0, b"\x02\x00\x0AonCuePoint\x05");
+    let mut frames = vec![onmetadata(&[("width", Amf0Value::Number(320.0))])];
+    frames.extend(headers());
+    frames.push(video(500, true));
+    frames.push(onmetadata(&[
+        ("Width", Amf0Value::Number(640.0)),
+        ("fileSize", Amf0Value::Number(0.0)),
+    ]));
+    frames.push(video(540, false));
+    frames.push(cue);
+    frames.push(onmetadata(&[("title", Amf0Value::String("later".into()))]));
+    frames.push(video(580, false));
+    let mut segmenter = Segmenter::new(SegmentRules::default());
+    let mut file = Vec::new();
+    for f in &frames {
+        let decision = segmenter.push(f).0;
+        if f.kind == FrameKind::Data && f.payload.get(3..13) == Some(b"onMetaData".as_slice()) {
+            assert_eq!(decision, Decision::Skip, "onMetaData is never a tag of its own");
+        }
+        match decision {
+            Decision::Skip => continue,
+            Decision::Open | Decision::Rotate => segmenter.open(&mut file).unwrap(),
+            Decision::Write => {}
+        }
+        write(&mut segmenter, f, &mut file);
+    }
+    let (_, tags) = read_all(&file).unwrap();
+    let types: Vec<u8> = tags.iter().map(|t| t.tag_type).collect();
+    // Reserved onMetaData, 2 sequence headers, keyframe, inter frame, cue point, inter frame.
+    assert_eq!(types, vec![18, 9, 8, 9, 9, 18, 9]);
+    assert_eq!(tags[5].body, &frames[6].payload[..], "the cue point, in order");
+    let segment = segmenter.segment().unwrap();
+    let fields = parse_onmetadata(&segment.metadata_body(), 8).unwrap();
+    let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(get("Width"), Some(Amf0Value::Number(640.0)));
+    assert_eq!(get("width"), None, "one width, the latest spelling and value");
+    assert_eq!(get("title"), Some(Amf0Value::String("later".into())));
+    assert_eq!(get("fileSize"), None);
+    assert_eq!(segment.metadata_body().len(), segment.layout.body_len());
 }

@@ -5,6 +5,7 @@
 //! publisher reconnect (`resume`) moves the offset, so the track continues just after the
 //! latest time written and a recording never goes back in time.
 
+use crate::media::timestamp::delta;
 use crate::media::FrameKind;
 
 /// A forward step within one track larger than this is a discontinuity (encoder restart).
@@ -57,7 +58,7 @@ impl Timeline {
         let value = match self.extended {
             None => i64::from(raw),
             Some((last_raw, last)) => last
-                .checked_add(i64::from(raw.wrapping_sub(last_raw) as i32))
+                .checked_add(i64::from(delta(last_raw, raw)))
                 .filter(|value| value.abs() <= MAX_EXTENDED)
                 .unwrap_or(i64::from(raw)),
         };
