@@ -478,7 +478,7 @@ impl ServerProcess {
             addr: "127.0.0.1:0".parse().unwrap(),
             log,
         };
-        let line = server.wait_for_log("RTMP server listening", DEADLINE);
+        let line = server.wait_for_log(log_contract::RTMP_LISTENING, DEADLINE);
         let addr = field(&line, "addr").expect("addr in listening line");
         server.addr = addr.parse().unwrap();
         server
@@ -499,6 +499,7 @@ impl ServerProcess {
 pub mod faults;
 mod hostile;
 pub mod http;
+pub mod log_contract;
 pub mod pki;
 #[allow(unused_imports)]
 pub use hostile::*;
