@@ -50,3 +50,5 @@ pub const RECORDER_CLOSED: &str = "recorder closed";
 pub const RECORDING_STARTED: &str = "recording started";
 /// A recording file could not be opened: `app=`, `stream=`, `dir=`, `error=`.
 pub const RECORDING_FAILED_TO_START: &str = "recording failed to start";
+/// The recorder fell back from O_DIRECT to buffered writes (the file system refused it).
+pub const O_DIRECT_REFUSED: &str = "the file system refused O_DIRECT";
