@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{api_addr, http_request, parse_prometheus};
+use common::http::{api_addr, http_request, parse_prometheus, wait_api_stream};
 use common::{field, ServerProcess, DEADLINE};
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
@@ -39,7 +39,7 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
     publisher.flush().unwrap();
     let mut player = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     player.play("cam").unwrap();
-    server.wait_for_log("play conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "cam", |s| s["players"] == 1);
     // The API sees the frames once the server took them: a round trip on the publisher says so.
     publisher.round_trip().unwrap();
 

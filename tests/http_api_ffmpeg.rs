@@ -72,7 +72,12 @@ fn api_answers_checked_field_by_field_while_ffmpeg_publishes() {
 
     let published_at = unix_now();
     let mut ffmpeg = common::ffmpeg_publish(&clip, &server.url("live/cam"), true);
-    server.wait_for_log("publish conn_id=", DEADLINE);
+    common::wait_until("ffmpeg publishes", DEADLINE, || {
+        let json = get(api, "/api/streams").json();
+        json["streams"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|s| s["publishing"] == true))
+    });
     let addr = server.addr;
     // The player stays (a waiting player keeps the stream listed) until told to leave.
     let (leave, leave_rx) = std::sync::mpsc::channel::<()>();

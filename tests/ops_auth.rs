@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::http::wait_api_stream;
 use common::*;
 use rtmp_server::client::{ClientError, RtmpClient};
 use rtmp_server::ops::auth::sign;
@@ -102,7 +103,7 @@ fn signed_keys_valid_expired_and_forged() {
 
     let mut valid = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     valid.publish(&format!("cam?exp={exp}&sig={sig}")).unwrap();
-    server.wait_for_log("publish conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "cam", |s| s["publishing"] == true);
     valid.unpublish().unwrap();
     drop(valid);
 
@@ -145,7 +146,7 @@ fn play_keys_guard_playback() {
     assert_eq!(field(&denied, "error").as_deref(), Some("wrong key"));
     let mut player = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     player.play(&format!("show?key={SECRET}")).unwrap();
-    server.wait_for_log("play conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "show", |s| s["players"] == 1);
     assert_secrets_absent(&server, dir.path());
 }
 

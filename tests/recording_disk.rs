@@ -141,5 +141,4 @@ fn start_up_warns_when_space_is_low_and_a_full_disk_never_stops_ingest() {
     let mut client = RtmpClient::connect(server.addr, "live", Duration::from_secs(30)).unwrap();
     client.publish("after").unwrap();
     client.unpublish().unwrap();
-    server.wait_for_log("publish conn_id=2", DEADLINE);
 }

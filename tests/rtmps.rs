@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::http::wait_api_stream;
 use common::pki::{make_pki, recording_tls_server, Pki};
 use common::*;
 use rtmp_server::client::{ClientError, PlayEvent, RtmpClient};
@@ -50,7 +51,7 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ffmpeg player");
-    server.wait_for_log("waiting_for_publisher=true", DEADLINE);
+    wait_api_stream(&server, "live", "secure", |s| s["players"] == 1);
     let (status, errors) = ffmpeg_publish_verifying(&clip, &url, &pki.ca);
     assert!(status.success(), "ffmpeg rtmps publish failed: {errors}");
     let recording = wait_recording_closed(&server, "secure");
@@ -150,7 +151,7 @@ fn own_client_over_tls_publishes_and_plays_verifying_the_test_ca() {
     // with the connection thread that reads the player's acks.
     let mut player = tls_client(tls_addr, &pki.ca).unwrap();
     player.play("mine").unwrap();
-    server.wait_for_log("waiting_for_publisher=true", DEADLINE);
+    wait_api_stream(&server, "live", "mine", |s| s["players"] == 1);
     let mut publisher = tls_client(tls_addr, &pki.ca).unwrap();
     publisher.publish("mine").unwrap();
     let sent = publisher.send_flv(&source).unwrap();
