@@ -44,11 +44,18 @@ fn push_to_an_rtmps_origin_verifies_the_test_ca_and_records_exactly() {
     // certificate is refused, the push retries, and nothing reaches the origin.
     let untrusting = recording_server(&dir.path().join("edge2"), &["--push", &push]);
     let mut ffmpeg = ffmpeg_publish(&clip, &untrusting.url("live/other"), true);
-    let failed = untrusting.wait_for_log("push failed app=live stream=other", DEADLINE);
-    assert!(
-        failed.contains("certificate") || failed.contains("TLS client configuration"),
-        "the push failure says why: {failed}"
-    );
+    let api = common::http::api_addr(&untrusting);
+    wait_until("the push fails and says why", DEADLINE, || {
+        let pushes = common::http::http_request(api, "GET", "/api/pushes", &[]).json();
+        pushes["pushes"].as_array().is_some_and(|all| {
+            all.iter().any(|p| {
+                p["stream"] == "other"
+                    && p["connected"] == false
+                    && p["retries"].as_u64().is_some_and(|n| n >= 1)
+                    && p["last_error"].as_str().is_some_and(|e| !e.is_empty())
+            })
+        })
+    });
     assert!(wait_child(&mut ffmpeg, DEADLINE).success());
     wait_recording_closed(&untrusting, "other");
     let origin_files: Vec<String> = std::fs::read_dir(&origin_dir)
