@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::log_contract::*;
 use common::pki::{make_pki, recording_tls_server};
 use common::*;
 
@@ -27,7 +28,7 @@ fn push_to_an_rtmps_origin_verifies_the_test_ca_and_records_exactly() {
     let edge_dir = dir.path().join("edge");
     let edge = recording_server(&edge_dir, &["--push", &push, "--push-ca", pki.ca.to_str().unwrap()]);
     let mut ffmpeg = ffmpeg_publish(&clip, &edge.url("live/cam"), true);
-    edge.wait_for_log("push connected app=live stream=cam", DEADLINE);
+    edge.wait_for_log(&format!("{PUSH_CONNECTED} app=live stream=cam"), DEADLINE);
     assert!(
         wait_child(&mut ffmpeg, DEADLINE).success(),
         "ffmpeg publish to the edge"
@@ -38,7 +39,7 @@ fn push_to_an_rtmps_origin_verifies_the_test_ca_and_records_exactly() {
     let origin_file = wait_recording_closed(&origin, "cam");
     assert_eq!(framemd5(&origin_file), source, "origin recording of the rtmps push");
     let opened = origin.wait_for_log("tls=true", DEADLINE);
-    assert!(opened.contains("connection opened"), "{opened}");
+    assert!(opened.contains(CONNECTION_OPENED), "{opened}");
 
     // Without --push-ca the edge trusts only the system roots: the origin's test
     // certificate is refused, the push retries, and nothing reaches the origin.
