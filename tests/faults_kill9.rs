@@ -7,6 +7,7 @@
 mod common;
 
 use common::faults::*;
+use common::http::wait_api_stream;
 use common::*;
 use std::process::Command;
 
@@ -40,7 +41,7 @@ fn kill_9_during_a_realtime_ffmpeg_publish_loses_at_most_a_second_after_repair()
     let mut server = ServerProcess::start(&["--record-all", "--record-dir", rec]);
     let player = Player::join(server.addr, "k9");
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/k9"), true);
-    server.wait_for_log("recording started app=live stream=k9", DEADLINE);
+    wait_api_stream(&server, "live", "k9", |s| s["recording_file"].is_string());
 
     // The timestamps of the audio/video messages the player receives, in order.
     let av_times: Vec<u32> = tags
@@ -63,15 +64,16 @@ fn kill_9_during_a_realtime_ffmpeg_publish_loses_at_most_a_second_after_repair()
     assert_eq!(ffprobe_streams(&parts[0]), vec!["video", "audio"]);
     assert_within_loss(".part", &framemd5(&parts[0]), &source, relayed_ms);
 
-    let restarted = ServerProcess::start(&["--record-all", "--record-dir", rec]);
-    let line = restarted.wait_for_log("recovered unfinished recording", DEADLINE);
-    let lines = restarted.log_lines();
-    let recovered_at = lines.iter().position(|l| *l == line).unwrap();
-    let listening_at = lines.iter().position(|l| l.contains("RTMP server listening")).unwrap();
-    assert!(recovered_at < listening_at, "repair runs before listening");
-    let file = std::path::PathBuf::from(field(&line, "file").unwrap());
-    assert!(file.exists() && file.to_str().unwrap().ends_with(".flv"));
+    // Repair runs before listening: once the restarted server logged its address (what
+    // ServerProcess::start waits for) the record dir holds only the finished file.
+    let _restarted = ServerProcess::start(&["--record-all", "--record-dir", rec]);
     assert!(files_with_suffix(&record_dir, ".part").is_empty(), "no .part left");
+    let file = std::path::PathBuf::from(parts[0].to_str().unwrap().strip_suffix(".part").unwrap());
+    assert_eq!(
+        files_with_suffix(&record_dir, ".flv"),
+        vec![file.clone()],
+        "recovered as .flv"
+    );
     flvmeta_check(&file);
     assert_eq!(decode_errors(&file), "");
     assert_within_loss("repaired", &framemd5(&file), &source, relayed_ms);

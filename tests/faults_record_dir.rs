@@ -7,6 +7,7 @@
 mod common;
 
 use common::faults::*;
+use common::log_contract::*;
 use common::*;
 
 #[test]
@@ -19,14 +20,14 @@ fn record_dir_removed_mid_stream_is_logged_and_recording_goes_on_in_a_new_file()
     let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
     let player = Player::join(server.addr, "gone");
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/gone"), true);
-    let started = server.wait_for_log("recording started app=live stream=gone", DEADLINE);
+    let started = server.wait_for_log(&format!("{RECORDING_STARTED} app=live stream=gone"), DEADLINE);
     let first = std::path::PathBuf::from(field(&started, "file").unwrap());
     wait_part_grows(&first, 60_000);
     std::fs::remove_dir_all(&record_dir).unwrap();
 
-    let removed = server.wait_for_log("recording file removed app=live stream=gone", DEADLINE);
+    let removed = server.wait_for_log(&format!("{RECORDING_FILE_REMOVED} app=live stream=gone"), DEADLINE);
     assert_eq!(field(&removed, "file").as_deref(), first.to_str(), "{removed}");
-    let restarted = server.wait_for_logs("recording started app=live stream=gone", 2, DEADLINE);
+    let restarted = server.wait_for_logs(&format!("{RECORDING_STARTED} app=live stream=gone"), 2, DEADLINE);
     let second = std::path::PathBuf::from(field(&restarted[1], "file").unwrap());
     assert!(second.starts_with(&record_dir), "{}", second.display());
     assert!(wait_child(&mut ffmpeg, DEADLINE).success(), "the publish went on");
@@ -44,7 +45,7 @@ fn record_dir_removed_mid_stream_is_logged_and_recording_goes_on_in_a_new_file()
         source.len()
     );
     assert!(
-        !server.log_lines().iter().any(|l| l.contains("recording not renamed")),
+        !server.log_lines().iter().any(|l| l.contains(RECORDING_NOT_RENAMED)),
         "nothing left to rename"
     );
 

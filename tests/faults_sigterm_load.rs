@@ -7,6 +7,7 @@
 mod common;
 
 use common::faults::*;
+use common::log_contract::*;
 use common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ fn sigterm_under_load_finalizes_every_recording_and_exits_0() {
         .map(|name| publish_realtime(server.addr, name, Arc::clone(&tags)))
         .collect();
 
-    let started = server.wait_for_logs("recording started app=live stream=", names.len(), DEADLINE);
+    let started = server.wait_for_logs(&format!("{RECORDING_STARTED} app=live stream="), names.len(), DEADLINE);
     for line in &started {
         wait_part_grows(std::path::Path::new(&field(line, "file").unwrap()), 120_000);
     }

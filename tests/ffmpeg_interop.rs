@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::log_contract::*;
 use common::*;
 use std::path::Path;
 
@@ -30,7 +31,7 @@ fn ffmpeg_publish_is_recorded_packet_identical() {
     assert!(wait_child(&mut ffmpeg, DEADLINE).success(), "ffmpeg publish failed");
     let recording = wait_recording_closed(&server, "test");
     assert_identical_recording(&clip, &recording);
-    let closed = server.wait_for_log("recorder closed app=live stream=test ", DEADLINE);
+    let closed = server.wait_for_log(&format!("{RECORDER_CLOSED} app=live stream=test "), DEADLINE);
     assert!(field(&closed, "tags").unwrap().parse::<u64>().unwrap() > 50);
     let logs = server.log_lines().join("\n");
     for needle in [

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::{metric, wait_api_stream, wait_metric};
+use common::log_contract::reason;
 use common::*;
 use rtmp_server::client::RtmpClient;
 use rtmp_server::protocol::amf0::Amf0Value;
@@ -16,9 +18,18 @@ use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Sends `bytes` on a fresh raw connection and waits for the server to close it.
-fn expect_closed_after(server: &ServerProcess, bytes: &[u8]) {
-    send_and_wait_closed(server, bytes);
+/// Sends `bytes` on a fresh raw connection, waits for the server to close it, and checks
+/// it was closed as a protocol error (the counter goes up by one, the close names it).
+fn expect_protocol_error(server: &ServerProcess, bytes: &[u8]) {
+    let before = metric(server, "rtmp_protocol_errors_total");
+    let local = send_and_wait_closed(server, bytes);
+    let line = closed_line(server, local);
+    assert_eq!(
+        field(&line, "reason").as_deref(),
+        Some(reason::PROTOCOL_ERROR),
+        "{line}"
+    );
+    assert_eq!(metric(server, "rtmp_protocol_errors_total"), before + 1, "{line}");
 }
 
 fn command(values: &[Amf0Value]) -> RawMessage {
@@ -32,15 +43,13 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
     let record_dir = dir.path().join("rec");
     let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
     let mut good = ffmpeg_publish(&clip, &server.url("live/good"), true);
-    server.wait_for_log("publish conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "good", |s| s["publishing"] == true);
 
     // Wrong version byte, and garbage where a handshake should be.
-    expect_closed_after(&server, &[6u8; 1537]);
-    server.wait_for_log("UnsupportedVersion(6)", DEADLINE);
-    expect_closed_after(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_protocol_error(&server, &[6u8; 1537]);
+    expect_protocol_error(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     // fmt 1 as the first chunk of a chunk stream.
-    expect_closed_after(&server, &after_handshake(&[0x43, 0, 0, 0, 0, 0, 4, 20, 1, 2, 3, 4]));
-    server.wait_for_log("NoPreviousHeader", DEADLINE);
+    expect_protocol_error(&server, &after_handshake(&[0x43, 0, 0, 0, 0, 0, 4, 20, 1, 2, 3, 4]));
     // Set Chunk Size 0 and 2^31.
     for size in [0u32, 0x8000_0000] {
         let message = RawMessage {
@@ -50,9 +59,8 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
             stream_id: 0,
             payload: size.to_be_bytes().to_vec(),
         };
-        expect_closed_after(&server, &after_handshake(&encode_messages(&[message])));
+        expect_protocol_error(&server, &after_handshake(&encode_messages(&[message])));
     }
-    server.wait_for_logs("InvalidChunkSize", 2, DEADLINE);
     // 0xFFFFFF-byte messages announced on 70 chunk streams.
     let mut flood = Vec::new();
     for csid in 4u32..74 {
@@ -60,8 +68,7 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
         flood.extend_from_slice(&[0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0]);
         flood.push(0x17);
     }
-    expect_closed_after(&server, &after_handshake(&flood));
-    server.wait_for_log("MessageTooLarge", DEADLINE);
+    expect_protocol_error(&server, &after_handshake(&flood));
     // AMF nesting 100 000 deep inside connect.
     let mut nested = vec![0x02, 0x00, 0x07];
     nested.extend_from_slice(b"connect");
@@ -76,8 +83,7 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
         stream_id: 0,
         payload: nested,
     };
-    expect_closed_after(&server, &after_handshake(&encode_messages(&[deep])));
-    server.wait_for_log("TooDeep", DEADLINE);
+    expect_protocol_error(&server, &after_handshake(&encode_messages(&[deep])));
     // publish before connect / createStream.
     let publish = command(&[
         Amf0Value::String("publish".into()),
@@ -85,15 +91,14 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
         Amf0Value::Null,
         Amf0Value::String("x".into()),
     ]);
-    expect_closed_after(
+    expect_protocol_error(
         &server,
         &after_handshake(&encode_messages(std::slice::from_ref(&publish))),
     );
-    expect_closed_after(
+    expect_protocol_error(
         &server,
         &after_handshake(&encode_messages(&[connect_command(), publish])),
     );
-    server.wait_for_logs("out of order", 2, DEADLINE);
 
     // A name that tries to leave the record directory is confined to it.
     let mut sneaky = RtmpClient::connect_with(server.addr, "live", TIMEOUT, HandshakeKind::Simple).unwrap();
@@ -105,19 +110,31 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
         .send_frame(rtmp_server::media::FrameKind::Audio, 23, &[0xAF, 0x01, 0x21])
         .unwrap();
     sneaky.unpublish().unwrap();
-    let line = server.wait_for_log("recorder closed app=live stream=../../escape/", DEADLINE);
-    let file = std::path::PathBuf::from(field(&line, "file").unwrap());
-    assert!(
-        file.starts_with(&record_dir),
-        "{} escaped {}",
-        file.display(),
-        record_dir.display()
-    );
+    wait_metric(&server, "rtmp_recordings_finished_total", |n| n >= 1);
+    // Every recording is inside the record dir (the only other file is the clip).
+    let outside: Vec<_> = files_with_suffix(dir.path(), "")
+        .into_iter()
+        .filter(|f| !f.starts_with(&record_dir) && *f != clip)
+        .collect();
+    assert!(outside.is_empty(), "escaped {}: {outside:?}", record_dir.display());
+    assert_eq!(files_with_suffix(&record_dir, ".flv").len(), 1, "the sneaky recording");
     assert!(!dir.path().join("escape").exists());
     // Control characters in a name (log forging, NUL) close the connection.
+    let before = metric(&server, "rtmp_protocol_errors_total");
     let mut forger = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+    let forger_addr = forger.socket().local_addr().unwrap();
     assert!(forger.publish("cam\n2026 [INFO] fake\u{0}").is_err());
-    server.wait_for_log("control character in app or stream name", DEADLINE);
+    let line = closed_line(&server, forger_addr);
+    assert_eq!(
+        field(&line, "reason").as_deref(),
+        Some(reason::PROTOCOL_ERROR),
+        "{line}"
+    );
+    assert_eq!(metric(&server, "rtmp_protocol_errors_total"), before + 1);
+    assert!(
+        !server.log_lines().iter().any(|l| l.starts_with("2026 [INFO] fake")),
+        "a forged log line"
+    );
 
     assert!(
         wait_child(&mut good, DEADLINE).success(),
@@ -133,6 +150,7 @@ fn hostile_connections_are_closed_while_a_good_publisher_records_intact() {
 fn handshake_dribbled_one_byte_at_a_time_is_closed_by_the_deadline() {
     let server = ServerProcess::start(&["--handshake-timeout", "2s"]);
     let mut socket = TcpStream::connect(server.addr).unwrap();
+    let local = socket.local_addr().unwrap();
     socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let started = std::time::Instant::now();
     let mut closed = false;
@@ -158,7 +176,12 @@ fn handshake_dribbled_one_byte_at_a_time_is_closed_by_the_deadline() {
     }
     assert!(closed, "the dribbling connection was never closed");
     assert!(started.elapsed() < Duration::from_secs(30));
-    server.wait_for_log("reason=handshake_timeout", DEADLINE);
+    let line = closed_line(&server, local);
+    assert_eq!(
+        field(&line, "reason").as_deref(),
+        Some(reason::HANDSHAKE_TIMEOUT),
+        "{line}"
+    );
 }
 
 #[test]
@@ -188,9 +211,10 @@ fn publisher_that_stops_mid_message_is_closed_when_idle_and_its_recording_finali
     rtmp_server::protocol::chunk::shared::message_headers(7, 40, 5000, 9, 1, &mut partial, &mut continuation);
     partial.extend_from_slice(&[0x27; 100]);
     publisher.send_raw(&partial).unwrap();
-    server.wait_for_log("reason=idle_timeout", DEADLINE);
-    let line = server.wait_for_log("recorder closed app=live stream=stalls ", DEADLINE);
-    let bytes = std::fs::read(field(&line, "file").unwrap()).unwrap();
+    let line = closed_line(&server, publisher.socket().local_addr().unwrap());
+    assert_eq!(field(&line, "reason").as_deref(), Some(reason::IDLE_TIMEOUT), "{line}");
+    let file = wait_recording_closed(&server, "stalls");
+    let bytes = std::fs::read(file).unwrap();
     let (_, tags) = rtmp_server::flv::reader::read_all(&bytes).unwrap();
     assert_eq!(
         tags.iter().filter(|t| t.tag_type == 9).count(),

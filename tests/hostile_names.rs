@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::{metric, wait_metric};
+use common::log_contract::reason;
 use common::*;
 use rtmp_server::protocol::amf0::{self, Amf0Value};
 use rtmp_server::protocol::chunk::RawMessage;
@@ -81,24 +83,27 @@ fn publish_bytes(app: &[u8], name: &[u8]) -> Vec<u8> {
     ])
 }
 
-/// Publishes with these names and returns the finished recording's path.
-fn recorded_file(server: &ServerProcess, app: &[u8], name: &[u8], shown_as: &str) -> std::path::PathBuf {
-    let local = send_and_wait_closed_after_log(server, &publish_bytes(app, name), shown_as);
-    let line = server.wait_for_log(&format!("recorder closed app={shown_as} "), DEADLINE);
-    let closed = closed_line(server, local);
-    assert!(!closed.contains("protocol_error"), "{closed}");
-    std::path::PathBuf::from(field(&line, "file").expect("file="))
-}
-
-/// Sends a publish, waits for the recording of `shown_as` (app=... stream=...) to close,
-/// then closes the socket; returns its local address.
-fn send_and_wait_closed_after_log(server: &ServerProcess, bytes: &[u8], shown_as: &str) -> std::net::SocketAddr {
+/// Publishes with these names (the publish ends with deleteStream) and returns the
+/// recording it finalized: the one new `.flv` under `record_dir`.
+fn recorded_file(server: &ServerProcess, record_dir: &Path, app: &[u8], name: &[u8]) -> std::path::PathBuf {
     use std::io::Write;
+    let files_before = files_with_suffix(record_dir, ".flv");
+    let finished = metric(server, "rtmp_recordings_finished_total");
+    let protocol_errors = metric(server, "rtmp_protocol_errors_total");
     let mut socket = std::net::TcpStream::connect(server.addr).unwrap();
     let local = socket.local_addr().unwrap();
-    socket.write_all(&after_handshake(bytes)).unwrap();
-    server.wait_for_log(&format!("recorder closed app={shown_as} "), DEADLINE);
-    local
+    socket.write_all(&after_handshake(&publish_bytes(app, name))).unwrap();
+    wait_metric(server, "rtmp_recordings_finished_total", |n| n > finished);
+    // Closing with the replies unread resets the connection (io_error): not refused.
+    drop(socket);
+    assert_ne!(close_reason(server, local), reason::PROTOCOL_ERROR, "refused");
+    assert_eq!(metric(server, "rtmp_protocol_errors_total"), protocol_errors, "refused");
+    let mut new: Vec<_> = files_with_suffix(record_dir, ".flv")
+        .into_iter()
+        .filter(|f| !files_before.contains(f))
+        .collect();
+    assert_eq!(new.len(), 1, "one new recording: {new:?}");
+    new.pop().unwrap()
 }
 
 fn assert_confined(file: &Path, record_dir: &Path, expected_name_start: &str) {
@@ -133,25 +138,39 @@ fn hostile_names_are_confined_or_refused_while_a_good_publisher_records() {
     let baseline = guarded.rss_kib();
 
     // `/` in app and stream name: one flat, sanitized file in the record directory.
-    let file = recorded_file(server, b"live/x", b"a/b/c", "live/x stream=a/b/c");
+    let file = recorded_file(server, &record_dir, b"live/x", b"a/b/c");
     assert_confined(&file, &record_dir, "live_x_a_b_c_");
     // Non-UTF-8 bytes are decoded lossily (U+FFFD each) and sanitized in the file name.
-    let file = recorded_file(server, b"live", b"c\xFF\xFEm", "live stream=c\u{FFFD}\u{FFFD}m");
+    let file = recorded_file(server, &record_dir, b"live", b"c\xFF\xFEm");
     assert_confined(&file, &record_dir, "live_c__m_");
 
-    // NUL in the app or the stream name, and 4 KiB names, close the connection.
-    let control = "control character in app or stream name";
-    let too_long = "name of 4096 bytes exceeds 256";
+    // NUL in the app or the stream name, and 4 KiB names, close the connection as a
+    // protocol error (and record nothing).
     let long = vec![b'n'; 4096];
-    for (what, app, name, reason) in [
-        ("NUL in app", &b"li\0ve"[..], &b"cam"[..], control),
-        ("NUL in stream", b"live", b"cam\0x", control),
-        ("4 KiB app", &long[..], b"cam", too_long),
-        ("4 KiB stream", b"live", &long[..], too_long),
+    let finished = metric(server, "rtmp_recordings_finished_total");
+    for (what, app, name) in [
+        ("NUL in app", &b"li\0ve"[..], &b"cam"[..]),
+        ("NUL in stream", b"live", b"cam\0x"),
+        ("4 KiB app", &long[..], b"cam"),
+        ("4 KiB stream", b"live", &long[..]),
     ] {
-        let line = attack(server, &after_handshake(&publish_bytes(app, name)), reason);
-        assert!(line.contains("reason=protocol_error"), "{what}: {line}");
+        let before = metric(server, "rtmp_protocol_errors_total");
+        let line = attack(
+            server,
+            &after_handshake(&publish_bytes(app, name)),
+            reason::PROTOCOL_ERROR,
+        );
+        assert_eq!(
+            metric(server, "rtmp_protocol_errors_total"),
+            before + 1,
+            "{what}: {line}"
+        );
     }
+    assert_eq!(
+        metric(server, "rtmp_recordings_finished_total"),
+        finished,
+        "nothing recorded"
+    );
     let files = files_with_suffix(&record_dir, ".flv");
     assert!(files.iter().all(|f| f.parent() == Some(record_dir.as_path())));
     let rss = guarded.rss_kib();

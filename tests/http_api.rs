@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::http::{api_addr, http_request, parse_prometheus};
+use common::http::{api_addr, http_request, parse_prometheus, wait_api_stream};
+use common::log_contract::*;
 use common::{field, ServerProcess, DEADLINE};
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
@@ -40,7 +41,7 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
     publisher.flush().unwrap();
     let mut player = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     player.play("cam").unwrap();
-    server.wait_for_log("play conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "cam", |s| s["players"] == 1);
     // The API sees the frames once the server took them: a round trip on the publisher says so.
     publisher.round_trip().unwrap();
 
@@ -75,7 +76,7 @@ fn api_reports_live_streams_and_metrics_and_kicks_publishers() {
 
     let (status, body) = http(api, "POST", "/api/streams/live/cam/kick");
     assert_eq!(status, 200, "{body}");
-    server.wait_for_log("reason=kicked_by_api", DEADLINE);
+    server.wait_for_log(&closed_for(reason::KICKED_BY_API), DEADLINE);
     assert_eq!(http(api, "POST", "/api/streams/live/none/kick").0, 404);
     let (status, body) = http(api, "GET", "/nope");
     assert_eq!(status, 404);
@@ -132,7 +133,7 @@ fn record_start_and_stop_through_the_api_record_exactly_the_packets_between_from
     publish_range(&mut publisher, 25, 57);
     assert_eq!(http(api, "POST", "/api/streams/live/ondemand/record/stop").0, 202);
     publish_range(&mut publisher, 57, 70);
-    let line = server.wait_for_log("recorder closed app=live stream=ondemand ", DEADLINE);
+    let line = server.wait_for_log(&format!("{RECORDER_CLOSED} app=live stream=ondemand "), DEADLINE);
     let bytes = std::fs::read(field(&line, "file").unwrap()).unwrap();
     let (_, tags) = rtmp_server::flv::reader::read_all(&bytes).unwrap();
     let video: Vec<&[u8]> = tags.iter().filter(|t| t.tag_type == 9).map(|t| t.body).collect();
@@ -196,17 +197,17 @@ fn bearer_token_guards_every_route_but_healthz_and_reloads_on_sighup() {
     // SIGHUP: a broken file keeps the token in use, a new one replaces it.
     std::fs::write(&token_file, "\n").unwrap();
     server.signal("HUP");
-    server.wait_for_log("HTTP token reload failed", DEADLINE);
+    server.wait_for_log(HTTP_TOKEN_RELOAD_FAILED, DEADLINE);
     assert_eq!(http_request(api, "GET", "/metrics", &[right]).status, 200);
     std::fs::write(&token_file, "second-Token-91c2").unwrap();
     server.signal("HUP");
-    server.wait_for_log("HTTP token reloaded", DEADLINE);
+    server.wait_for_log(HTTP_TOKEN_RELOADED, DEADLINE);
     assert_eq!(http_request(api, "GET", "/metrics", &[right]).status, 401);
     let second = "Authorization: bearer second-Token-91c2";
     assert_eq!(http_request(api, "GET", "/metrics", &[second]).status, 200);
 
     let log = server.log_lines().join("\n");
-    assert!(log.contains("HTTP request refused"), "refusals are logged");
+    assert!(log.contains(HTTP_REQUEST_REFUSED), "refusals are logged");
     assert!(
         !log.contains("Token-7f3a") && !log.contains("Token-91c2"),
         "token in the log:\n{log}"
@@ -243,7 +244,7 @@ fn a_token_file_is_not_read_while_the_api_is_off() {
         .arg(&missing)
         .stdin(std::process::Stdio::null());
     let server = ServerProcess::start_command(command);
-    server.wait_for_log("--http-token-file ignored", DEADLINE);
+    server.wait_for_log(HTTP_TOKEN_FILE_IGNORED, DEADLINE);
     // Serving RTMP as usual: a client connects.
     RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
 }
@@ -263,7 +264,7 @@ fn a_recording_that_cannot_open_its_file_counts_as_failed() {
         .send_frame(FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, 0x64])
         .unwrap();
     publish_range(&mut publisher, 0, 5);
-    server.wait_for_log("recording failed to start", DEADLINE);
+    server.wait_for_log(RECORDING_FAILED_TO_START, DEADLINE);
     let samples = parse_prometheus(&http(api, "GET", "/metrics").1);
     assert!(samples["rtmp_recordings_failed_total"] >= 1.0);
     assert_eq!(samples["rtmp_recordings_active"], 0.0);

@@ -7,6 +7,7 @@
 mod common;
 
 use common::http::{api_addr, http_request, parse_prometheus, HttpReply};
+use common::log_contract::*;
 use common::{make_clip, wait_child, ServerProcess, DEADLINE};
 use rtmp_server::client::{PlayEvent, RtmpClient};
 use std::net::SocketAddr;
@@ -73,7 +74,12 @@ fn api_answers_checked_field_by_field_while_ffmpeg_publishes() {
 
     let published_at = unix_now();
     let mut ffmpeg = common::ffmpeg_publish(&clip, &server.url("live/cam"), true);
-    server.wait_for_log("publish conn_id=", DEADLINE);
+    common::wait_until("ffmpeg publishes", DEADLINE, || {
+        let json = get(api, "/api/streams").json();
+        json["streams"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|s| s["publishing"] == true))
+    });
     let addr = server.addr;
     // The player stays (a waiting player keeps the stream listed) until told to leave.
     let (leave, leave_rx) = std::sync::mpsc::channel::<()>();
@@ -157,7 +163,7 @@ fn api_answers_checked_field_by_field_while_ffmpeg_publishes() {
     // The publisher leaves: the file is finalized and counted; the API shows no recording.
     let status = wait_child(&mut ffmpeg, DEADLINE);
     assert!(status.success(), "ffmpeg failed: {status}");
-    let closed = server.wait_for_log("recorder closed app=live stream=cam ", DEADLINE);
+    let closed = server.wait_for_log(&format!("{RECORDER_CLOSED} app=live stream=cam "), DEADLINE);
     let final_file = PathBuf::from(common::field(&closed, "file").unwrap());
     assert_eq!(final_file.with_extension("flv.part"), file);
     let final_bytes = std::fs::metadata(&final_file).unwrap().len();

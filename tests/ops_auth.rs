@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::wait_api_stream;
+use common::log_contract::*;
 use common::*;
 use rtmp_server::client::{ClientError, RtmpClient};
 use rtmp_server::ops::auth::sign;
@@ -66,18 +68,18 @@ fn ffmpeg_publish_with_right_wrong_and_missing_key() {
         "--record-dir",
         record_dir.to_str().unwrap(),
     ]);
-    server.wait_for_log("keys loaded publish_keys=1", DEADLINE);
+    server.wait_for_log(&format!("{KEYS_LOADED} publish_keys=1"), DEADLINE);
 
     let mut wrong = ffmpeg_publish(&clip, &server.url("live/cam?key=wrong"), false);
     assert!(!wait_child(&mut wrong, DEADLINE).success(), "wrong key must fail");
-    let denied = server.wait_for_log("publish denied", DEADLINE);
-    assert_eq!(field(&denied, "error").as_deref(), Some("wrong key"), "{denied}");
+    let denied = server.wait_for_log(PUBLISH_DENIED, DEADLINE);
+    assert_eq!(field(&denied, "error").as_deref(), Some(WRONG_KEY), "{denied}");
     assert!(field(&denied, "remote").unwrap().starts_with("127.0.0.1:"), "{denied}");
     assert_eq!(field(&denied, "stream").as_deref(), Some("cam"));
 
     let mut missing = ffmpeg_publish(&clip, &server.url("live/cam"), false);
     assert!(!wait_child(&mut missing, DEADLINE).success(), "missing key must fail");
-    let denied = server.wait_for_logs("publish denied", 2, DEADLINE).pop().unwrap();
+    let denied = server.wait_for_logs(PUBLISH_DENIED, 2, DEADLINE).pop().unwrap();
     assert_eq!(field(&denied, "error").as_deref(), Some("missing key"), "{denied}");
 
     let url = server.url(&format!("live/cam?key={SECRET}"));
@@ -88,7 +90,7 @@ fn ffmpeg_publish_with_right_wrong_and_missing_key() {
     assert!(!server
         .log_lines()
         .iter()
-        .any(|l| l.contains("recording started") && l.contains("error=")));
+        .any(|l| l.contains(RECORDING_STARTED) && l.contains("error=")));
     assert_secrets_absent(&server, dir.path());
 }
 
@@ -103,7 +105,7 @@ fn signed_keys_valid_expired_and_forged() {
 
     let mut valid = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     valid.publish(&format!("cam?exp={exp}&sig={sig}")).unwrap();
-    server.wait_for_log("publish conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "cam", |s| s["publishing"] == true);
     valid.unpublish().unwrap();
     drop(valid);
 
@@ -114,7 +116,7 @@ fn signed_keys_valid_expired_and_forged() {
         expired.publish(&format!("cam?exp={past}&sig={expired_sig}")),
         "NetStream.Publish.BadName",
     );
-    server.wait_for_log("error=\"signed key expired\"", DEADLINE);
+    server.wait_for_log(&format!("error=\"{SIGNED_KEY_EXPIRED}\""), DEADLINE);
 
     let cases = [
         // Signed with another secret.
@@ -127,7 +129,7 @@ fn signed_keys_valid_expired_and_forged() {
     for (n, name) in cases.iter().enumerate() {
         let mut forged = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
         assert_rejected(forged.publish(name), "NetStream.Publish.BadName");
-        server.wait_for_logs("error=\"bad signature\"", n + 1, DEADLINE);
+        server.wait_for_logs(&format!("error=\"{BAD_SIGNATURE}\""), n + 1, DEADLINE);
     }
     assert_secrets_absent(&server, dir.path());
 }
@@ -142,11 +144,11 @@ fn play_keys_guard_playback() {
     publisher.publish("show").unwrap();
     let mut refused = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     assert_rejected(refused.play("show?key=nope"), "NetStream.Play.Failed");
-    let denied = server.wait_for_log("play denied", DEADLINE);
-    assert_eq!(field(&denied, "error").as_deref(), Some("wrong key"));
+    let denied = server.wait_for_log(PLAY_DENIED, DEADLINE);
+    assert_eq!(field(&denied, "error").as_deref(), Some(WRONG_KEY));
     let mut player = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     player.play(&format!("show?key={SECRET}")).unwrap();
-    server.wait_for_log("play conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "show", |s| s["players"] == 1);
     assert_secrets_absent(&server, dir.path());
 }
 
@@ -166,7 +168,7 @@ fn sighup_reload_changes_who_may_publish() {
         &format!("# rotated\nlive/cam {OTHER_SECRET}\nlive/extra {SECRET}\n"),
     );
     server.signal("HUP");
-    server.wait_for_log("keys reloaded publish_keys=2", DEADLINE);
+    server.wait_for_log(&format!("{KEYS_RELOADED} publish_keys=2"), DEADLINE);
 
     let mut old = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     assert_rejected(old.publish(&format!("cam?key={SECRET}")), "NetStream.Publish.BadName");
@@ -176,7 +178,7 @@ fn sighup_reload_changes_who_may_publish() {
     // A broken file is refused and the keys in use stay.
     write_keys(&keys, "live/cam\n");
     server.signal("HUP");
-    server.wait_for_log("keys reload failed", DEADLINE);
+    server.wait_for_log(KEYS_RELOAD_FAILED, DEADLINE);
     let mut still = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     still.publish(&format!("extra?key={SECRET}")).unwrap();
     assert_secrets_absent(&server, dir.path());
@@ -187,7 +189,7 @@ fn allow_publish_limits_who_may_publish() {
     let elsewhere = ServerProcess::start(&["--allow-publish", "10.0.0.0/8"]);
     let mut client = RtmpClient::connect(elsewhere.addr, "live", TIMEOUT).unwrap();
     assert_rejected(client.publish("cam"), "NetStream.Publish.BadName");
-    let denied = elsewhere.wait_for_log("publish denied", DEADLINE);
+    let denied = elsewhere.wait_for_log(PUBLISH_DENIED, DEADLINE);
     assert_eq!(
         field(&denied, "error").as_deref(),
         Some("address not allowed to publish")
@@ -203,10 +205,10 @@ fn deny_closes_connections_right_after_accept() {
     let server = ServerProcess::start(&["--deny", "192.0.2.0/24", "--deny", "127.0.0.1"]);
     let refused = RtmpClient::connect(server.addr, "live", TIMEOUT);
     assert!(refused.is_err(), "denied address must not connect");
-    let line = server.wait_for_log("connection refused", DEADLINE);
+    let line = server.wait_for_log(CONNECTION_REFUSED, DEADLINE);
     assert!(field(&line, "remote").unwrap().starts_with("127.0.0.1:"), "{line}");
     assert!(line.contains("--deny 127.0.0.1/32"), "{line}");
-    assert!(!server.log_lines().iter().any(|l| l.contains("connection opened")));
+    assert!(!server.log_lines().iter().any(|l| l.contains(CONNECTION_OPENED)));
 }
 
 #[test]
@@ -215,9 +217,9 @@ fn connection_limits_close_excess_connections() {
     let first = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     let second = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     assert!(RtmpClient::connect(server.addr, "live", TIMEOUT).is_err());
-    server.wait_for_log("error=\"max connections per ip (2) reached\"", DEADLINE);
+    server.wait_for_log(&format!("error=\"{}\"", max_connections_per_ip_reached(2)), DEADLINE);
     drop(first);
-    server.wait_for_log("connection closed conn_id=1 ", DEADLINE);
+    server.wait_for_log(&format!("{CONNECTION_CLOSED} conn_id=1 "), DEADLINE);
     let third = RtmpClient::connect(server.addr, "live", TIMEOUT);
     assert!(third.is_ok(), "a freed slot is usable again");
     drop((second, third));
@@ -225,6 +227,6 @@ fn connection_limits_close_excess_connections() {
     let server = ServerProcess::start(&["--max-connections", "1"]);
     let only = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     assert!(RtmpClient::connect(server.addr, "live", TIMEOUT).is_err());
-    server.wait_for_log("error=\"max connections (1) reached\"", DEADLINE);
+    server.wait_for_log(&format!("error=\"{}\"", max_connections_reached(1)), DEADLINE);
     drop(only);
 }

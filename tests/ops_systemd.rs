@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::log_contract::*;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -74,10 +75,9 @@ fn socket_activation_serves_the_passed_socket_and_holds_it_across_a_restart() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut first = activated_server(&listener, &taken);
     assert_eq!(first.addr, addr, "serves the passed socket, not --listen");
-    first.wait_for_log("socket activation: serving on the passed socket", DEADLINE);
+    first.wait_for_log(SOCKET_ACTIVATION, DEADLINE);
     let mut client = rtmp_server::client::RtmpClient::connect(addr, "live", DEADLINE).unwrap();
     client.publish("cam").unwrap();
-    first.wait_for_log("publish conn_id=", DEADLINE);
     drop(client);
     assert_eq!(first.terminate().code(), Some(0));
 
@@ -94,7 +94,7 @@ fn socket_activation_serves_the_passed_socket_and_holds_it_across_a_restart() {
         .read_exact(&mut s0)
         .expect("the restarted server answers the queued connection");
     assert_eq!(s0[0], 3, "RTMP version in S0");
-    second.wait_for_log("connection opened", DEADLINE);
+    second.wait_for_log(CONNECTION_OPENED, DEADLINE);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn notify_ready_watchdog_and_stopping_on_a_path_socket() {
         "{ready:?}"
     );
     TcpStream::connect(server.addr).expect("listening once READY=1 was sent");
-    server.wait_for_log("systemd watchdog enabled interval_ms=100", DEADLINE);
+    server.wait_for_log(&format!("{WATCHDOG_ENABLED} interval_ms=100"), DEADLINE);
     recv_until(&socket, "WATCHDOG=1");
     recv_until(&socket, "WATCHDOG=1");
     assert_eq!(server.terminate().code(), Some(0));
@@ -136,9 +136,12 @@ fn abstract_notify_socket_and_journal_logging() {
         .env_remove("WATCHDOG_USEC");
     let mut server = ServerProcess::start_command(command);
     recv_until(&socket, "READY=1");
-    let line = server.wait_for_log("RTMP server listening", DEADLINE);
-    assert!(line.starts_with("[INFO] RTMP server listening"), "no timestamp: {line}");
-    assert!(!server.log_lines().iter().any(|l| l.contains("watchdog")));
+    let line = server.wait_for_log(RTMP_LISTENING, DEADLINE);
+    assert!(
+        line.starts_with(&format!("[INFO] {RTMP_LISTENING}")),
+        "no timestamp: {line}"
+    );
+    assert!(!server.log_lines().iter().any(|l| l.contains(WATCHDOG_ENABLED)));
     server.terminate();
     recv_until(&socket, "STOPPING=1");
 }
@@ -148,7 +151,7 @@ fn plain_start_logs_timestamps_and_needs_no_systemd() {
     let mut command = server_command();
     command.env_remove("NOTIFY_SOCKET").env_remove("JOURNAL_STREAM");
     let mut server = ServerProcess::start_command(command);
-    let line = server.wait_for_log("RTMP server listening", DEADLINE);
+    let line = server.wait_for_log(RTMP_LISTENING, DEADLINE);
     assert!(line.as_bytes()[0].is_ascii_digit(), "timestamp first: {line}");
     assert_eq!(server.terminate().code(), Some(0));
 }
@@ -247,5 +250,8 @@ fn variables_for_another_pid_are_ignored() {
     let received = recv_until(&socket, "STOPPING=1");
     assert!(!received.iter().any(|m| m.contains("WATCHDOG")), "{received:?}");
     let log = server.log_lines().join("\n");
-    assert!(!log.contains("socket activation") && !log.contains("watchdog"), "{log}");
+    assert!(
+        !log.contains(SOCKET_ACTIVATION) && !log.contains(WATCHDOG_ENABLED),
+        "{log}"
+    );
 }

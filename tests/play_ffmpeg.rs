@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::http::wait_api_stream;
 use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,7 +75,7 @@ fn ffmpeg_and_rtmpdump_players_get_the_source_from_a_keyframe_on() {
     let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
     let url = server.url("live/show");
     let mut publisher = ffmpeg_publish(&clip, &url, true);
-    server.wait_for_log("publish conn_id=", DEADLINE);
+    wait_api_stream(&server, "live", "show", |s| s["publishing"] == true);
     let started = Instant::now();
     let mut players = Vec::new();
     for (i, join_after) in [0u64, 2, 4].iter().enumerate() {
@@ -83,7 +84,7 @@ fn ffmpeg_and_rtmpdump_players_get_the_source_from_a_keyframe_on() {
         }
         let out = dir.path().join(format!("player{i}.framemd5"));
         players.push((ffmpeg_player(&url, &out), out));
-        server.wait_for_logs("play conn_id=", i + 1, DEADLINE);
+        wait_api_stream(&server, "live", "show", |s| s["players"] == i + 1);
     }
     let dump = dir.path().join("rtmpdump.flv");
     let mut rtmpdump = Command::new("rtmpdump")

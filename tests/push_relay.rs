@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::log_contract::*;
 use common::*;
 use rtmp_server::client::{PlayEvent, RtmpClient};
 use rtmp_server::flv::reader::read_all;
@@ -29,7 +30,7 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 }
 
 fn api_addr(server: &ServerProcess) -> SocketAddr {
-    field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
+    field(&server.wait_for_log(HTTP_API_LISTENING, DEADLINE), "addr")
         .unwrap()
         .parse()
         .unwrap()
@@ -83,7 +84,7 @@ fn origin_recording_of_a_pushed_stream_is_packet_identical_and_status_is_reporte
     let edge_api = api_addr(&edge);
 
     let mut ffmpeg = ffmpeg_publish(&clip, &edge.url("live/cam"), true);
-    edge.wait_for_log("push connected app=live stream=cam", DEADLINE);
+    edge.wait_for_log(&format!("{PUSH_CONNECTED} app=live stream=cam"), DEADLINE);
     wait_until("push reports connected with bytes sent", DEADLINE, || {
         first_push(edge_api).is_some_and(|p| p["connected"] == true && p["bytes"].as_u64() > Some(0))
     });
@@ -112,7 +113,7 @@ fn origin_recording_of_a_pushed_stream_is_packet_identical_and_status_is_reporte
     let origin_file = wait_recording_closed(&origin, "cam");
     assert_eq!(framemd5(&edge_file), source, "edge recording");
     assert_eq!(framemd5(&origin_file), source, "origin recording of the push");
-    edge.wait_for_log("push stopped app=live stream=cam", DEADLINE);
+    edge.wait_for_log(&format!("{PUSH_STOPPED} app=live stream=cam"), DEADLINE);
     assert_eq!(first_push(edge_api), None, "pushes end with the stream");
 }
 
@@ -154,9 +155,9 @@ fn a_restarted_origin_gets_a_clean_suffix_from_a_keyframe_and_the_edge_stays_exa
         first_push(edge_api).is_some_and(|p| p["bytes"].as_u64() > Some(clip_bytes / 3))
     });
     kill_hard(&mut origin);
-    edge.wait_for_log("push failed app=live stream=cam", DEADLINE);
+    edge.wait_for_log(&format!("{PUSH_FAILED} app=live stream=cam"), DEADLINE);
     let origin = restart_on(origin_addr, &dir.path().join("origin2"));
-    edge.wait_for_logs("push connected app=live stream=cam", 2, DEADLINE);
+    edge.wait_for_logs(&format!("{PUSH_CONNECTED} app=live stream=cam"), 2, DEADLINE);
     wait_until("push reports the reconnect", DEADLINE, || {
         first_push(edge_api).is_some_and(|p| p["connected"] == true && p["retries"].as_u64() >= Some(1))
     });
@@ -239,7 +240,7 @@ fn an_unreachable_upstream_retries_with_backoff_and_leaves_players_and_recording
         }
     });
     let mut ffmpeg = ffmpeg_publish(&clip, &edge.url("live/cam"), true);
-    let failures = edge.wait_for_logs("push failed app=live stream=cam", 3, DEADLINE);
+    let failures = edge.wait_for_logs(&format!("{PUSH_FAILED} app=live stream=cam"), 3, DEADLINE);
     let delays: Vec<String> = failures.iter().map(|l| field(l, "retry_in_ms").unwrap()).collect();
     assert_eq!(delays, ["1000", "2000", "4000"], "backoff doubles from 1 s");
     let status = first_push(edge_api).unwrap();
@@ -261,7 +262,7 @@ fn an_unreachable_upstream_retries_with_backoff_and_leaves_players_and_recording
         .collect();
     assert_eq!(played.len(), want.len(), "player got every frame");
     assert!(played == want, "player frames identical to the source");
-    edge.wait_for_log("push stopped app=live stream=cam", DEADLINE);
+    edge.wait_for_log(&format!("{PUSH_STOPPED} app=live stream=cam"), DEADLINE);
     let secret_lines: Vec<String> = edge
         .log_lines()
         .into_iter()
@@ -316,7 +317,7 @@ fn a_push_survives_a_takeover_and_a_lost_publisher_lets_the_origin_continue_its_
         stream_frames(origin_api) == sent_a
     });
     let (second, sent_b) = publish_frames(&edge, 0, 20);
-    edge.wait_for_log("publish takeover", DEADLINE);
+    edge.wait_for_log(PUBLISH_TAKEOVER, DEADLINE);
     wait_until(
         "origin got the second publisher's frames on the same publish",
         DEADLINE,
@@ -324,23 +325,23 @@ fn a_push_survives_a_takeover_and_a_lost_publisher_lets_the_origin_continue_its_
     );
     drop(first);
     assert_eq!(
-        edge.log_lines().iter().filter(|l| l.contains("push connected")).count(),
+        edge.log_lines().iter().filter(|l| l.contains(PUSH_CONNECTED)).count(),
         1
     );
 
     // The second publisher is lost (no unpublish): the push only closes its connection, so
     // the origin parks its recording and continues it when the push returns.
     drop(second);
-    origin.wait_for_log("recording parked for reconnect app=live stream=cam", DEADLINE);
+    origin.wait_for_log(&format!("{RECORDING_PARKED} app=live stream=cam"), DEADLINE);
     let (mut third, sent_c) = publish_frames(&edge, 0, 20);
-    origin.wait_for_log("recording resumed after reconnect", DEADLINE);
+    origin.wait_for_log(RECORDING_RESUMED, DEADLINE);
     third.unpublish().unwrap();
     let file = wait_recording_closed(&origin, "cam");
-    edge.wait_for_logs("push stopped app=live stream=cam", 2, DEADLINE);
+    edge.wait_for_logs(&format!("{PUSH_STOPPED} app=live stream=cam"), 2, DEADLINE);
     let closed = origin
         .log_lines()
         .iter()
-        .filter(|l| l.contains("recorder closed"))
+        .filter(|l| l.contains(RECORDER_CLOSED))
         .count();
     assert_eq!(closed, 1, "one origin file for the whole session");
     let media = media_tags(&file);

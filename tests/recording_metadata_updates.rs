@@ -2,6 +2,7 @@
 //! flvmux, hardware encoders) gets one onMetaData in its recording, the reserved one, with
 //! the updates merged in; other script data (onCuePoint) is still recorded in order, and
 //! FFmpeg sees no phantom script-data stream made of repeated onMetaData tags.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

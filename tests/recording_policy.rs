@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::log_contract::*;
 use common::*;
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
@@ -47,10 +48,16 @@ fn record_and_no_record_globs_choose_the_streams() {
     ] {
         publish_frames(&server, app, stream);
     }
-    server.wait_for_log("recorder closed app=live stream=a ", DEADLINE);
-    server.wait_for_log("recorder closed app=other stream=cam1 ", DEADLINE);
-    server.wait_for_log("recording off for stream conn_id=2 app=live stream=secret1", DEADLINE);
-    server.wait_for_log("recording off for stream conn_id=4 app=other stream=cam12", DEADLINE);
+    server.wait_for_log(&format!("{RECORDER_CLOSED} app=live stream=a "), DEADLINE);
+    server.wait_for_log(&format!("{RECORDER_CLOSED} app=other stream=cam1 "), DEADLINE);
+    server.wait_for_log(
+        &format!("{RECORDING_OFF_FOR_STREAM} conn_id=2 app=live stream=secret1"),
+        DEADLINE,
+    );
+    server.wait_for_log(
+        &format!("{RECORDING_OFF_FOR_STREAM} conn_id=4 app=other stream=cam12"),
+        DEADLINE,
+    );
     let files = files_with_suffix(&record_dir, ".flv");
     let names: Vec<String> = files
         .iter()
@@ -85,9 +92,10 @@ fn the_hook_runs_after_each_file_with_its_environment_and_its_exit_status_is_log
     client.publish("hooked").unwrap();
     client.send_flv(CLIP).unwrap();
     client.unpublish().unwrap();
-    let closed = server.wait_for_log("recorder closed app=live stream=hooked ", DEADLINE);
-    let failed = server.wait_for_log("record hook failed", DEADLINE);
-    assert!(failed.contains("exit status: 3"), "exit status logged: {failed}");
+    let closed = server.wait_for_log(&format!("{RECORDER_CLOSED} app=live stream=hooked "), DEADLINE);
+    let failed = server.wait_for_log(RECORD_HOOK_FAILED, DEADLINE);
+    let status = field(&failed, "status").unwrap_or_default();
+    assert!(status.ends_with(" 3"), "exit status logged: {failed}");
     wait_until("hook output written", DEADLINE, || out.exists());
     let env = std::fs::read_to_string(&out).unwrap();
     let path = field(&closed, "file").unwrap();
@@ -113,13 +121,13 @@ fn a_reconnect_within_the_gap_continues_the_same_file() {
     first.send_flv(CLIP).unwrap();
     first.flush().unwrap();
     drop(first); // connection lost, no unpublish
-    server.wait_for_log("recording parked for reconnect app=live stream=rc", DEADLINE);
+    server.wait_for_log(&format!("{RECORDING_PARKED} app=live stream=rc"), DEADLINE);
     let mut second = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     second.publish("rc").unwrap();
     second.send_flv(CLIP).unwrap();
     second.unpublish().unwrap();
-    server.wait_for_log("recording continues after reconnect", DEADLINE);
-    let ended = server.wait_for_log("recording ended app=live stream=rc ", DEADLINE);
+    server.wait_for_log(RECORDING_CONTINUES, DEADLINE);
+    let ended = server.wait_for_log(&format!("{RECORDING_ENDED} app=live stream=rc "), DEADLINE);
     assert_eq!(field(&ended, "files").as_deref(), Some("1"), "one file: {ended}");
     let path = wait_recording_closed(&server, "rc");
     assert_eq!(files_with_suffix(&record_dir, ".flv"), vec![path.clone()]);
@@ -171,7 +179,7 @@ fn retention_deletes_the_oldest_finished_recordings_only() {
         "210k",
     ]);
     // At start-up: the 3-day-old file goes by age; 200 kB fit.
-    let first = server.wait_for_log("retention deleted", DEADLINE);
+    let first = server.wait_for_log(RETENTION_DELETED, DEADLINE);
     assert_eq!(field(&first, "file").unwrap(), oldest.to_str().unwrap());
     let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     client.publish("kept").unwrap();
@@ -179,7 +187,7 @@ fn retention_deletes_the_oldest_finished_recordings_only() {
     client.unpublish().unwrap();
     let recording = wait_recording_closed(&server, "kept");
     // After the new file: over 210 kB, so the oldest remaining one goes.
-    let deletions = server.wait_for_logs("retention deleted", 2, DEADLINE);
+    let deletions = server.wait_for_logs(RETENTION_DELETED, 2, DEADLINE);
     assert_eq!(field(&deletions[1], "file").unwrap(), older.to_str().unwrap());
     assert!(!oldest.exists() && !older.exists());
     assert!(newer.exists() && recording.exists(), "newest kept");
@@ -189,7 +197,7 @@ fn retention_deletes_the_oldest_finished_recordings_only() {
         server
             .log_lines()
             .iter()
-            .filter(|l| l.contains("retention deleted"))
+            .filter(|l| l.contains(RETENTION_DELETED))
             .count(),
         2
     );
@@ -223,7 +231,7 @@ fn a_parked_recording_is_finalized_and_its_hook_fired_at_shutdown() {
     client.send_flv(CLIP).unwrap();
     client.flush().unwrap();
     drop(client);
-    server.wait_for_log("recording parked for reconnect app=live stream=parked", DEADLINE);
+    server.wait_for_log(&format!("{RECORDING_PARKED} app=live stream=parked"), DEADLINE);
     assert_eq!(server.terminate().code(), Some(0));
     let path = wait_recording_closed(&server, "parked");
     wait_until("hook ran", DEADLINE, || out.exists());

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::log_contract::*;
 use common::*;
 use rtmp_server::flv::reader::read_all;
 
@@ -48,7 +49,7 @@ fn rotation_by_duration_makes_two_second_files_named_by_template() {
     ]);
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/rot"), false);
     assert!(wait_child(&mut ffmpeg, DEADLINE).success());
-    let ended = server.wait_for_log("recording ended app=live stream=rot ", DEADLINE);
+    let ended = server.wait_for_log(&format!("{RECORDING_ENDED} app=live stream=rot "), DEADLINE);
     assert_eq!(field(&ended, "files").as_deref(), Some("3"));
     let files = wait_recordings_closed(&server, "rot", 3);
     assert_eq!(files.len(), 3, "6 s in 2 s files: {files:?}");
@@ -78,7 +79,7 @@ fn rotation_by_size_splits_at_keyframes_without_losing_a_packet() {
     ]);
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/size"), false);
     assert!(wait_child(&mut ffmpeg, DEADLINE).success());
-    let ended = server.wait_for_log("recording ended app=live stream=size ", DEADLINE);
+    let ended = server.wait_for_log(&format!("{RECORDING_ENDED} app=live stream=size "), DEADLINE);
     let total: usize = field(&ended, "files").unwrap().parse().unwrap();
     assert!(total >= 2, "rotated at least once: {ended}");
     let files = wait_recordings_closed(&server, "size", total);

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::http::wait_api_stream;
+use common::log_contract::*;
 use common::pki::{make_pki, recording_tls_server, Pki};
 use common::*;
 use rtmp_server::client::{ClientError, PlayEvent, RtmpClient};
@@ -51,7 +53,7 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ffmpeg player");
-    server.wait_for_log("waiting_for_publisher=true", DEADLINE);
+    wait_api_stream(&server, "live", "secure", |s| s["players"] == 1);
     let (status, errors) = ffmpeg_publish_verifying(&clip, &url, &pki.ca);
     assert!(status.success(), "ffmpeg rtmps publish failed: {errors}");
     let recording = wait_recording_closed(&server, "secure");
@@ -73,7 +75,7 @@ fn ffmpeg_publishes_over_rtmps_and_the_recording_is_packet_identical() {
         "the rtmps player's packets"
     );
     let opened = server.wait_for_logs("tls=true", 2, DEADLINE);
-    assert!(opened.iter().all(|l| l.contains("connection opened")), "{opened:?}");
+    assert!(opened.iter().all(|l| l.contains(CONNECTION_OPENED)), "{opened:?}");
     // FFmpeg trusting another CA refuses the server's certificate.
     let other = make_pki(dir.path(), "other");
     let wrong = format!("rtmps://localhost:{}/live/untrusted", tls_addr.port());
@@ -109,14 +111,14 @@ fn plain_rtmp_to_the_tls_port_is_refused_and_the_server_goes_on() {
     let (server, tls_addr) = tls_server(dir.path(), &pki, &[]);
     let refused = RtmpClient::connect(tls_addr, "live", TIMEOUT);
     assert!(refused.is_err(), "plain RTMP got through on the TLS port");
-    let line = server.wait_for_log("TLS handshake failed", DEADLINE);
+    let line = server.wait_for_log(TLS_HANDSHAKE_FAILED, DEADLINE);
     assert!(line.contains("remote=127.0.0.1:"), "{line}");
-    assert!(line.contains("plain RTMP sent to the TLS port"), "{line}");
-    server.wait_for_log("reason=tls_error", DEADLINE);
+    assert!(line.contains(PLAIN_RTMP_ON_TLS_PORT), "{line}");
+    server.wait_for_log(&closed_for(reason::TLS_ERROR), DEADLINE);
     // TLS to the plain port is refused by the RTMP version check.
     let wrong_port = tls_client(server.addr, &pki.ca);
     assert!(wrong_port.is_err(), "TLS got through on the plain port");
-    server.wait_for_log("protocol error", DEADLINE);
+    server.wait_for_log(PROTOCOL_ERROR, DEADLINE);
     // Both ports still serve.
     let clip = make_clip(dir.path(), "clip.flv", 2);
     let mut client = tls_client(tls_addr, &pki.ca).unwrap();
@@ -151,7 +153,7 @@ fn own_client_over_tls_publishes_and_plays_verifying_the_test_ca() {
     // with the connection thread that reads the player's acks.
     let mut player = tls_client(tls_addr, &pki.ca).unwrap();
     player.play("mine").unwrap();
-    server.wait_for_log("waiting_for_publisher=true", DEADLINE);
+    wait_api_stream(&server, "live", "mine", |s| s["players"] == 1);
     let mut publisher = tls_client(tls_addr, &pki.ca).unwrap();
     publisher.publish("mine").unwrap();
     let sent = publisher.send_flv(&source).unwrap();
@@ -312,7 +314,7 @@ fn tls_client_stalling_mid_handshake_is_closed_by_the_handshake_deadline() {
         "closed after {closed:?}, before the deadline"
     );
     assert!(closed < Duration::from_secs(30), "closed only after {closed:?}");
-    let line = server.wait_for_log("reason=handshake_timeout", DEADLINE);
+    let line = server.wait_for_log(&closed_for(reason::HANDSHAKE_TIMEOUT), DEADLINE);
     assert!(line.contains("remote=127.0.0.1:"), "{line}");
 
     // The deadline covers TLS and RTMP handshakes together: a client that finishes TLS and
@@ -327,7 +329,7 @@ fn tls_client_stalling_mid_handshake_is_closed_by_the_handshake_deadline() {
     let closed = started.elapsed();
     assert!(closed >= Duration::from_millis(1500), "closed after {closed:?}");
     assert!(closed < Duration::from_secs(30), "closed only after {closed:?}");
-    server.wait_for_logs("reason=handshake_timeout", 2, DEADLINE);
+    server.wait_for_logs(&closed_for(reason::HANDSHAKE_TIMEOUT), 2, DEADLINE);
     // The server is still up.
     tls_client(tls_addr, &pki.ca).unwrap();
 }
@@ -339,18 +341,18 @@ fn tls_port_shares_the_connection_limits_and_shuts_down_cleanly() {
     let (mut server, tls_addr) = tls_server(dir.path(), &pki, &["--max-connections-per-ip", "1"]);
     let first = tls_client(tls_addr, &pki.ca).unwrap();
     assert!(tls_client(tls_addr, &pki.ca).is_err(), "a second TLS connection got in");
-    let line = server.wait_for_log("connection refused", DEADLINE);
-    assert!(line.contains("max connections per ip (1)"), "{line}");
+    let line = server.wait_for_log(CONNECTION_REFUSED, DEADLINE);
+    assert!(line.contains(&max_connections_per_ip_reached(1)), "{line}");
     // One count for both ports.
     assert!(RtmpClient::connect(server.addr, "live", TIMEOUT).is_err());
-    server.wait_for_logs("connection refused", 2, DEADLINE);
+    server.wait_for_logs(CONNECTION_REFUSED, 2, DEADLINE);
     drop(first);
-    server.wait_for_log("reason=peer_closed", DEADLINE);
+    server.wait_for_log(&closed_for(reason::PEER_CLOSED), DEADLINE);
     let mut held = tls_client(tls_addr, &pki.ca).unwrap();
     held.publish("held").unwrap();
     // SIGTERM with a TLS publisher connected: both accept loops stop, the connection closes.
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
-    server.wait_for_log("server stopped", DEADLINE);
+    server.wait_for_log(SERVER_STOPPED, DEADLINE);
     assert!(held.round_trip().is_err(), "the TLS connection outlived the server");
 }

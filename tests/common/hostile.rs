@@ -32,17 +32,26 @@ pub fn send_and_wait_closed(server: &ServerProcess, bytes: &[u8]) -> SocketAddr 
     }
 }
 
-/// The server's "connection closed" line for the connection from `local`.
+/// The server's "connection closed" line for the connection from `local` (its `reason=`
+/// is the one observable of why the server closed one particular connection).
 pub fn closed_line(server: &ServerProcess, local: SocketAddr) -> String {
-    server.wait_for_log(&format!(" remote={local} reason="), DEADLINE)
+    let line = server.wait_for_log(&format!(" remote={local} reason="), DEADLINE);
+    assert!(line.contains(log_contract::CONNECTION_CLOSED), "{line}");
+    line
+}
+
+/// The `reason=` of the server's close of the connection from `local`.
+pub fn close_reason(server: &ServerProcess, local: SocketAddr) -> String {
+    let line = closed_line(server, local);
+    field(&line, "reason").unwrap_or_else(|| panic!("no reason= in {line:?}"))
 }
 
 /// Sends `bytes`, waits for the close and returns the server's "connection closed" line,
-/// asserting it contains `reason`.
+/// asserting its `reason=` is `reason` (a `log_contract::reason` value).
 pub fn attack(server: &ServerProcess, bytes: &[u8], reason: &str) -> String {
     let local = send_and_wait_closed(server, bytes);
     let line = closed_line(server, local);
-    assert!(line.contains(reason), "expected {reason:?} in {line:?}");
+    assert_eq!(field(&line, "reason").as_deref(), Some(reason), "{line}");
     line
 }
 
@@ -123,7 +132,7 @@ impl GuardedServer {
         args.extend_from_slice(extra);
         let server = ServerProcess::start(&args);
         let good = ffmpeg_publish(&clip, &server.url("live/good"), true);
-        server.wait_for_log("app=live stream=good type=", DEADLINE);
+        super::http::wait_api_stream(&server, "live", "good", |s| s["publishing"] == true);
         GuardedServer {
             server,
             dir,

@@ -1,7 +1,10 @@
 //! HTTP API helpers for integration tests: one HTTP/1.0 request with headers, a small
 //! Prometheus text parser, and the API address the server logged.
 
+use super::log_contract::HTTP_API_LISTENING;
 use super::{field, ServerProcess, DEADLINE};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// One HTTP/1.0 reply: status, raw header block and body.
@@ -78,8 +81,75 @@ pub fn parse_prometheus(text: &str) -> std::collections::HashMap<String, f64> {
 
 /// The HTTP API address the server logged.
 pub fn api_addr(server: &ServerProcess) -> SocketAddr {
-    field(&server.wait_for_log("HTTP API listening", DEADLINE), "addr")
+    field(&server.wait_for_log(HTTP_API_LISTENING, DEADLINE), "addr")
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// Every /metrics sample of the server now (name with labels -> value).
+pub fn metrics(server: &ServerProcess) -> HashMap<String, f64> {
+    let reply = http_request(api_addr(server), "GET", "/metrics", &[]);
+    assert_eq!(reply.status, 200, "GET /metrics: {}", reply.body);
+    parse_prometheus(&reply.body)
+}
+
+/// The counter or gauge `name` (with its labels, if any) in `samples`, if present.
+fn count(samples: &HashMap<String, f64>, name: &str) -> Option<u64> {
+    let value = *samples.get(name)?;
+    assert!(value >= 0.0 && value.fract() == 0.0, "{name} is not a count: {value}");
+    Some(value as u64)
+}
+
+/// One /metrics count now (`name` with its labels, if any); panics if it is missing.
+pub fn metric(server: &ServerProcess, name: &str) -> u64 {
+    let samples = metrics(server);
+    count(&samples, name).unwrap_or_else(|| panic!("no metric {name} in {samples:?}"))
+}
+
+/// Waits until the /metrics count `name` satisfies `condition`; returns its value then.
+pub fn wait_metric(server: &ServerProcess, name: &str, condition: impl Fn(u64) -> bool) -> u64 {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let value = count(&metrics(server), name);
+        if let Some(value) = value.filter(|v| condition(*v)) {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metric {name} did not reach the expected value within {DEADLINE:?} (last {value:?})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The streams /api/streams lists now.
+pub fn api_streams(server: &ServerProcess) -> Vec<Value> {
+    let reply = http_request(api_addr(server), "GET", "/api/streams", &[]);
+    assert_eq!(reply.status, 200, "GET /api/streams: {}", reply.body);
+    reply.json()["streams"].as_array().cloned().unwrap_or_default()
+}
+
+/// The /api/streams entry of app/stream now, if it is listed.
+pub fn api_stream(server: &ServerProcess, app: &str, stream: &str) -> Option<Value> {
+    api_streams(server)
+        .into_iter()
+        .find(|s| s["app"] == app && s["stream"] == stream)
+}
+
+/// Waits until app/stream is listed by /api/streams and its entry satisfies `condition`;
+/// returns the entry then.
+pub fn wait_api_stream(server: &ServerProcess, app: &str, stream: &str, condition: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let entry = api_stream(server, app, stream);
+        if let Some(entry) = entry.as_ref().filter(|s| condition(s)) {
+            return entry.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/api/streams {app}/{stream} did not reach the expected state within {DEADLINE:?} (last {entry:?})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

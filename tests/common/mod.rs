@@ -316,9 +316,11 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
     }
 }
 
-/// The recording file named in a "recorder closed" log line for `stream`.
+/// The recording file of live/`stream` once it is finalized (its "recorder closed" log
+/// line: the one observable naming a stream's finished file after the stream ended).
 pub fn wait_recording_closed(server: &ServerProcess, stream: &str) -> PathBuf {
-    let line = server.wait_for_log(&format!("recorder closed app=live stream={stream} "), DEADLINE);
+    let needle = format!("{} app=live stream={stream} ", log_contract::RECORDER_CLOSED);
+    let line = server.wait_for_log(&needle, DEADLINE);
     PathBuf::from(field(&line, "file").expect("file= in recorder closed line"))
 }
 
@@ -386,7 +388,11 @@ pub fn packet_dts(lines: &[String], stream: &str) -> Vec<i64> {
 /// Every "recorder closed" file for `stream`, in log order, once `count` exist.
 pub fn wait_recordings_closed(server: &ServerProcess, stream: &str, count: usize) -> Vec<PathBuf> {
     server
-        .wait_for_logs(&format!("recorder closed app=live stream={stream} "), count, DEADLINE)
+        .wait_for_logs(
+            &format!("{} app=live stream={stream} ", log_contract::RECORDER_CLOSED),
+            count,
+            DEADLINE,
+        )
         .iter()
         .map(|l| PathBuf::from(field(l, "file").expect("file=")))
         .collect()
@@ -478,7 +484,7 @@ impl ServerProcess {
             addr: "127.0.0.1:0".parse().unwrap(),
             log,
         };
-        let line = server.wait_for_log("RTMP server listening", DEADLINE);
+        let line = server.wait_for_log(log_contract::RTMP_LISTENING, DEADLINE);
         let addr = field(&line, "addr").expect("addr in listening line");
         server.addr = addr.parse().unwrap();
         server
@@ -499,6 +505,7 @@ impl ServerProcess {
 pub mod faults;
 mod hostile;
 pub mod http;
+pub mod log_contract;
 pub mod pki;
 #[allow(unused_imports)]
 pub use hostile::*;
