@@ -25,7 +25,7 @@ pub enum CommandError {
 impl std::fmt::Display for CommandError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CommandError::Amf(e) => write!(f, "bad AMF in command: {e:?}"),
+            CommandError::Amf(e) => write!(f, "bad AMF in command: {e}"),
             CommandError::MissingName => write!(f, "command does not start with a name string"),
             CommandError::Empty => write!(f, "empty command payload"),
         }

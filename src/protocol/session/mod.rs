@@ -125,8 +125,8 @@ pub enum SessionError {
 impl std::fmt::Display for SessionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SessionError::Handshake(e) => write!(f, "handshake: {e:?}"),
-            SessionError::Chunk(e) => write!(f, "chunk stream: {e:?}"),
+            SessionError::Handshake(e) => write!(f, "handshake: {e}"),
+            SessionError::Chunk(e) => write!(f, "chunk stream: {e}"),
             SessionError::Control(e) => write!(f, "control message: {e}"),
             SessionError::Command(e) => write!(f, "command: {e}"),
             SessionError::OutOfOrder { command } => write!(f, "command {command} out of order"),

@@ -1,0 +1,103 @@
+//! The domain events: what happened to streams, players, recordings and pushes, as plain
+//! values that observers (metrics, the API, hooks, webhooks) receive. Nothing here acts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// One app/stream, as events name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamName {
+    pub app: String,
+    pub stream: String,
+}
+
+impl StreamName {
+    pub fn new(app: &str, stream: &str) -> StreamName {
+        StreamName {
+            app: app.to_owned(),
+            stream: stream.to_owned(),
+        }
+    }
+}
+
+/// Something that happened, with what an observer needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A publisher started (or took over) a stream.
+    Published {
+        name: StreamName,
+        conn_id: u64,
+        remote: SocketAddr,
+    },
+    /// A publish ended; `reason` is `unpublish` for a clean end, else why the connection closed.
+    Unpublished {
+        name: StreamName,
+        conn_id: u64,
+        reason: String,
+    },
+    PlayStarted {
+        name: StreamName,
+        conn_id: u64,
+        remote: SocketAddr,
+    },
+    PlayStopped {
+        name: StreamName,
+        conn_id: u64,
+        reason: String,
+    },
+    /// A recording file was opened (its name while written ends in `.part`).
+    RecordingStarted { name: StreamName, path: PathBuf },
+    /// A recording file is complete under its final name.
+    RecordingFinalized {
+        name: StreamName,
+        path: PathBuf,
+        duration_ms: u32,
+        bytes: u64,
+    },
+    /// A recording could not be written; ingest goes on without it.
+    RecordingFailed {
+        name: StreamName,
+        path: Option<PathBuf>,
+        error: String,
+    },
+    /// A push connected to, or lost, its upstream (`url` is redacted as in the API).
+    PushStateChanged {
+        name: StreamName,
+        url: String,
+        connected: bool,
+    },
+    /// The server closed a connection on purpose (takeover, slow player, API kick).
+    Kicked { conn_id: u64, reason: &'static str },
+}
+
+impl Event {
+    /// The event's kind as one word (for logs, metrics labels and webhooks).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Published { .. } => "published",
+            Event::Unpublished { .. } => "unpublished",
+            Event::PlayStarted { .. } => "play_started",
+            Event::PlayStopped { .. } => "play_stopped",
+            Event::RecordingStarted { .. } => "recording_started",
+            Event::RecordingFinalized { .. } => "recording_finalized",
+            Event::RecordingFailed { .. } => "recording_failed",
+            Event::PushStateChanged { .. } => "push_state_changed",
+            Event::Kicked { .. } => "kicked",
+        }
+    }
+
+    /// The stream the event is about, if it is about one.
+    pub fn stream(&self) -> Option<&StreamName> {
+        match self {
+            Event::Published { name, .. }
+            | Event::Unpublished { name, .. }
+            | Event::PlayStarted { name, .. }
+            | Event::PlayStopped { name, .. }
+            | Event::RecordingStarted { name, .. }
+            | Event::RecordingFinalized { name, .. }
+            | Event::RecordingFailed { name, .. }
+            | Event::PushStateChanged { name, .. } => Some(name),
+            Event::Kicked { .. } => None,
+        }
+    }
+}
