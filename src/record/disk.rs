@@ -1,7 +1,8 @@
 //! The record file system: its free space (statvfs through rustix, no unsafe of our own)
 //! and directory durability: [`sync_dir`] fsyncs a folder after a recording's name is
 //! created, linked, renamed or removed in it, so the name survives a power cut (fsync of
-//! the file alone keeps its data, not its directory entry).
+//! the file alone keeps its data, not its directory entry); [`check_writable`] is the
+//! start-up check of the record directory.
 
 use log::warn;
 use std::io;
@@ -14,6 +15,11 @@ pub fn free_bytes(dir: &Path) -> io::Result<u64> {
     loop {
         if probe.exists() {
             let stats = rustix::fs::statvfs(probe).map_err(io::Error::from)?;
+            // procfs, sysfs and the like report no blocks at all: their "0 bytes free" is
+            // not a full disk, and calling it one would hide why nothing can be written.
+            if stats.f_blocks == 0 {
+                return Err(io::Error::other("file system has no blocks (not a disk)"));
+            }
             return Ok(stats.f_bavail.saturating_mul(stats.f_frsize));
         }
         probe = match probe.parent() {
@@ -27,12 +33,42 @@ pub fn free_bytes(dir: &Path) -> io::Result<u64> {
 }
 
 /// Whether a recording may write: free space known and at least `min_free`. An unknown
-/// free space (statvfs failed) does not block; the write itself will report the error.
+/// free space (statvfs failed, or a file system without blocks) does not block; the open or
+/// write itself then reports the OS error (and counts as a failed recording).
 pub fn has_room(dir: &Path, min_free: u64) -> Result<(), u64> {
     match free_bytes(dir) {
         Ok(free) if free < min_free => Err(free),
         _ => Ok(()),
     }
+}
+
+/// Name of the file the start-up check writes and removes in the record directory.
+const WRITE_CHECK_NAME: &str = ".rtmp-server-write-check";
+
+/// Creates `dir` if missing and checks that a file can be created and removed in it: the
+/// start-up check of a configured record directory. A full disk (ENOSPC, EDQUOT) passes:
+/// that is the disk guard's business (recording pauses and resumes when space returns).
+pub fn check_writable(dir: &Path) -> io::Result<()> {
+    create_dir_all_synced(dir)?;
+    let probe = dir.join(format!("{WRITE_CHECK_NAME}-{}", std::process::id()));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe);
+    match created {
+        Ok(file) => {
+            drop(file);
+            std::fs::remove_file(&probe)
+        }
+        Err(e) if is_disk_full(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_disk_full(e: &io::Error) -> bool {
+    let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT];
+    full.iter().any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
 }
 
 /// fsyncs the folder `dir`, so entries created, renamed or removed in it are on disk.
@@ -98,6 +134,21 @@ pub mod synced {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pseudo_file_system_is_not_a_full_disk_and_is_not_writable() {
+        assert!(free_bytes(Path::new("/proc")).is_err(), "procfs has no blocks");
+        assert!(
+            has_room(Path::new("/proc/no-such-dir"), u64::MAX).is_ok(),
+            "unknown, not low"
+        );
+        assert!(check_writable(Path::new("/proc/no-such-dir")).is_err());
+        assert!(check_writable(Path::new("/proc")).is_err());
+        let dir = std::env::temp_dir().join(format!("rtmp-disk-check-{}", std::process::id()));
+        check_writable(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the probe file is removed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_real_folder_is_synced_and_a_missing_one_is_logged_not_fatal() {
