@@ -9,42 +9,9 @@ use common::http::{api_addr, http_request, parse_prometheus};
 use common::*;
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
-use std::io::Read;
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs the server with `args` until it exits (panics if it still runs at the deadline).
-fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
-        .args(["--listen", "127.0.0.1:0", "--http-listen", "off"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server did not exit with {args:?}: {}", reader.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, reader.join().unwrap())
-}
 
 #[test]
 fn an_unusable_record_dir_stops_start_up_with_exit_1_and_one_line_naming_it() {
@@ -52,7 +19,7 @@ fn an_unusable_record_dir_stops_start_up_with_exit_1_and_one_line_naming_it() {
         &["--record-all", "--record-dir", "/proc/x"][..],
         &["--record", "live/*", "--record-dir", "/proc"][..],
     ] {
-        let (status, stderr) = run_to_exit(args);
+        let (status, stderr) = run_server_to_exit(args);
         assert_eq!(status.code(), Some(1), "{args:?}: {stderr}");
         let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("[ERROR]")).collect();
         assert_eq!(errors.len(), 1, "one error line: {stderr}");
