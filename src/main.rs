@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     if rest.first() == Some(&"repair") {
         return repair_command(program, rest.get(1..).unwrap_or(&[]));
     }
-    let config = match parse_args(program, &rest) {
+    let mut config = match parse_args(program, &rest) {
         Invocation::Run(config) => *config,
         Invocation::Print(text) => {
             say(std::io::stdout(), format_args!("{text}"));
@@ -44,6 +44,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(hook) = &config.recording.on_record_done {
+        // Looked up as execvp would, once: a program that cannot run is a usage error now,
+        // not a warning after the first recording.
+        match rtmp_server::record::hook_program::resolve(hook, std::env::var_os("PATH").as_deref()) {
+            Ok(found) => config.recording.on_record_done = Some(found),
+            Err(e) => {
+                say(std::io::stderr(), format_args!("{program}: --on-record-done: {e}\n"));
+                return ExitCode::from(2);
+            }
+        }
+    }
     // Read the local offset and the socket-activation environment while the process is
     // single-threaded (time's soundness rule; listenfd edits the environment).
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
@@ -82,6 +93,7 @@ fn main() -> ExitCode {
         }
     }
     let ctx = server.context();
+    let hooks_ctx = Arc::clone(&ctx);
     if ctx.auth.enabled() {
         match ctx.auth.reload() {
             Ok(counts) => log::info!("keys loaded {counts}"),
@@ -133,7 +145,16 @@ fn main() -> ExitCode {
             }
         }
     }
-    if server.run() {
+    let stopped = server.run();
+    // Files finalized during shutdown queued their hooks; those get a bounded time too.
+    if !hooks_ctx
+        .recordings
+        .shared()
+        .finish_hooks(rtmp_server::record::hook::HOOK_SHUTDOWN_GRACE)
+    {
+        log::warn!("record hooks still running at exit, left running");
+    }
+    if stopped {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

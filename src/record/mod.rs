@@ -1,12 +1,14 @@
 //! Recording: the manager decides which publishes record and parks recordings across
 //! reconnects (`manager`); one writer thread per recording owns its files (`recorder`),
 //! driven by the pure `segmenter` (start points, rotation, bytes) and `timeline` (timestamp
-//! rebase); `naming` (templates, `.part` files), `disk` (free space), `retention`, `hook`,
+//! rebase); `naming` (templates, `.part` files), `disk` (free space), `retention`, `hook` (the
+//! `--on-record-done` pool; `hook_program` runs one),
 //! `recover` (start-up repair of `.part` files), `options` (the `--record-*` flags) and
 //! `status` (file, bytes and counters for the API).
 
 pub mod disk;
 pub mod hook;
+pub mod hook_program;
 pub mod manager;
 pub mod naming;
 pub mod options;
