@@ -9,10 +9,11 @@ use crate::limits::{
 use crate::limits_options::{parse_chunk_streams, parse_message_size, parse_timeout};
 use crate::ops::cidr::Cidr;
 use crate::ops::options::{parse_cidr, parse_max_connections, OpsOptions};
+use crate::record::hook::DEFAULT_HOOK_TIMEOUT;
 use crate::record::naming::PathTemplate;
 use crate::record::options::{
-    parse_days, parse_duration, parse_pattern, parse_size, parse_template, Pattern, RecordOptions, DEFAULT_MIN_FREE,
-    DEFAULT_RECONNECT_GAP,
+    parse_days, parse_duration, parse_hook_timeout, parse_pattern, parse_size, parse_template, Pattern, RecordOptions,
+    DEFAULT_MIN_FREE, DEFAULT_RECONNECT_GAP,
 };
 use argh::FromArgs;
 use log::LevelFilter;
@@ -101,6 +102,10 @@ pub struct Args {
     /// run this program (no shell) with each finalized file's path as its argument (default: off)
     #[argh(option)]
     pub on_record_done: Option<PathBuf>,
+
+    /// kill an --on-record-done program still running after this, e.g. 30m (default: 10m)
+    #[argh(option, default = "DEFAULT_HOOK_TIMEOUT", from_str_fn(parse_hook_timeout))]
+    pub on_record_done_timeout: Duration,
 
     /// on a publish to a live stream: takeover (the newcomer replaces the old publisher) or
     /// reject (the newcomer is refused) (default: takeover)
@@ -299,6 +304,7 @@ impl From<Args> for Config {
                 retention_max: args.record_retention_max,
                 retention_days: args.record_retention_days,
                 on_record_done: args.on_record_done,
+                on_record_done_timeout: args.on_record_done_timeout,
             },
             play: PlayOptions {
                 publish_conflict: args.publish_conflict,

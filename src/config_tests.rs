@@ -102,6 +102,8 @@ fn recording_flags_parse() {
         "7",
         "--on-record-done",
         "/usr/local/bin/upload",
+        "--on-record-done-timeout",
+        "90s",
         "--record-from-any-frame",
     ]);
     let r = &config.recording;
@@ -115,6 +117,7 @@ fn recording_flags_parse() {
         (2 << 30, Some(100 << 30), Some(7))
     );
     assert!(r.from_any_frame && r.on_record_done.is_some());
+    assert_eq!(r.on_record_done_timeout, Duration::from_secs(90));
     let off = run(&["--record-max-size", "0", "--record-max-duration", "0"]).recording;
     assert_eq!((off.max_size, off.max_duration), (None, None), "0 turns rotation off");
     let defaults = run(&[]).recording;
@@ -124,6 +127,7 @@ fn recording_flags_parse() {
         (&["--record-path", "/etc/%stream"][..], "--record-path"),
         (&["--record-path", "a/../b"][..], "--record-path"),
         (&["--record-max-duration", "soon"][..], "--record-max-duration"),
+        (&["--on-record-done-timeout", "0"][..], "--on-record-done-timeout"),
     ] {
         assert!(usage_error(args).contains(flag));
     }

@@ -1,7 +1,9 @@
-//! The `rtmp-server` binary: flags → Config, logging, start-up recovery of unfinished
+//! The `rtmp-server` binary: flags → Config, logging, the record dir check (exit 1 when
+//! recording is configured and it cannot be written) and start-up recovery of unfinished
 //! recordings, listening (or serving a socket systemd passed), signals, systemd
-//! notifications, run; exit codes 0 (clean stop), 1 (could not start), 2 (usage
-//! error). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
+//! notifications, run, then a bounded wait for `--on-record-done` hooks; exit codes 0 (clean
+//! stop), 1 (could not start), 2 (usage error, or an `--on-record-done` program that cannot
+//! run). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
 //! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
 
 use rtmp_server::config::{parse_args, Invocation};
@@ -30,7 +32,7 @@ fn main() -> ExitCode {
     if rest.first() == Some(&"repair") {
         return repair_command(program, rest.get(1..).unwrap_or(&[]));
     }
-    let config = match parse_args(program, &rest) {
+    let mut config = match parse_args(program, &rest) {
         Invocation::Run(config) => *config,
         Invocation::Print(text) => {
             say(std::io::stdout(), format_args!("{text}"));
@@ -44,14 +46,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(hook) = &config.recording.on_record_done {
+        // Looked up as execvp would, once: a program that cannot run is a usage error now,
+        // not a warning after the first recording.
+        match rtmp_server::record::hook_program::resolve(hook, std::env::var_os("PATH").as_deref()) {
+            Ok(found) => config.recording.on_record_done = Some(found),
+            Err(e) => {
+                say(std::io::stderr(), format_args!("{program}: --on-record-done: {e}\n"));
+                return ExitCode::from(2);
+            }
+        }
+    }
     // Read the local offset and the socket-activation environment while the process is
     // single-threaded (time's soundness rule; listenfd edits the environment).
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let inherited = systemd::inherited_listener();
     logging::init(config.log_level);
     rtmp_server::ops::fd_limit::raise_for(config.limits.max_connections);
-    if config.recording.records_anything(config.record_all) {
-        prepare_record_dir(&config);
+    if config.recording.records_anything(config.record_all) && prepare_record_dir(&config).is_err() {
+        return ExitCode::from(1);
     }
     let Ok(tls_listen) = load_tls(&config) else {
         return ExitCode::from(1);
@@ -82,6 +95,7 @@ fn main() -> ExitCode {
         }
     }
     let ctx = server.context();
+    let hooks_ctx = Arc::clone(&ctx);
     if ctx.auth.enabled() {
         match ctx.auth.reload() {
             Ok(counts) => log::info!("keys loaded {counts}"),
@@ -133,7 +147,16 @@ fn main() -> ExitCode {
             }
         }
     }
-    if server.run() {
+    let stopped = server.run();
+    // Files finalized during shutdown queued their hooks; those get a bounded time too.
+    if !hooks_ctx
+        .recordings
+        .shared()
+        .finish_hooks(rtmp_server::record::hook::HOOK_SHUTDOWN_GRACE)
+    {
+        log::warn!("record hooks still running at exit, left running");
+    }
+    if stopped {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -164,16 +187,15 @@ fn load_tls(
     }
 }
 
-/// Before listening: creates the record dir, finalizes `.part` files a crash left, warns
-/// when free space is below `--record-min-free`, and runs one retention pass.
-fn prepare_record_dir(config: &rtmp_server::config::Config) {
+/// Before listening: creates the record dir and checks that a file can be written in it
+/// (an unusable dir is one error line naming it and the OS error; the caller exits 1),
+/// finalizes `.part` files a crash left, warns when free space is below `--record-min-free`,
+/// and runs one retention pass.
+fn prepare_record_dir(config: &rtmp_server::config::Config) -> Result<(), ()> {
     let dir = &config.record_dir;
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        log::error!(
-            "record dir not usable, recordings will fail dir={} error=\"{e}\"",
-            dir.display()
-        );
-        return;
+    if let Err(e) = rtmp_server::record::disk::check_writable(dir) {
+        log::error!("record dir not usable dir={} error=\"{e}\"", dir.display());
+        return Err(());
     }
     let recovered = rtmp_server::record::recover::recover_dir(dir);
     if recovered > 0 {
@@ -191,6 +213,7 @@ fn prepare_record_dir(config: &rtmp_server::config::Config) {
         .retention_days
         .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
     rtmp_server::record::retention::enforce(dir, config.recording.retention_max, max_age);
+    Ok(())
 }
 
 /// `rtmp-server repair FILE...`: each file repaired in place (a `.part` also renamed).

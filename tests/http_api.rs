@@ -252,12 +252,13 @@ fn a_token_file_is_not_read_while_the_api_is_off() {
 #[test]
 fn a_recording_that_cannot_open_its_file_counts_as_failed() {
     let dir = common::TempDir::new("api-record-fail");
-    // A plain file where the record dir's parent should be: no file can be created below it.
-    let blocker = dir.path().join("blocker");
-    std::fs::write(&blocker, b"not a directory").unwrap();
-    let record_dir = blocker.join("rec");
+    let record_dir = dir.path().join("rec");
     let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
     let api = api_addr(&server);
+    // After start-up (which refuses an unusable record dir), a plain file takes the record
+    // dir's place: no file can be created below it.
+    std::fs::remove_dir(&record_dir).unwrap();
+    std::fs::write(&record_dir, b"not a directory").unwrap();
     let mut publisher = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
     publisher.publish("broken").unwrap();
     publisher

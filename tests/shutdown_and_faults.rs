@@ -65,10 +65,11 @@ fn sigterm_during_realtime_publish_exits_0_with_a_valid_prefix_recording() {
 fn unusable_record_dir_logs_an_error_and_publishing_still_succeeds() {
     let dir = TempDir::new("bad-record-dir");
     let clip = make_clip(dir.path(), "clip.flv", 2);
-    let blocker = dir.path().join("not-a-dir");
-    std::fs::write(&blocker, b"a file where the record dir should be").unwrap();
-    let record_dir = blocker.join("rec");
+    let record_dir = dir.path().join("rec");
     let server = ServerProcess::start(&["--record-all", "--record-dir", record_dir.to_str().unwrap()]);
+    // After start-up (which refuses an unusable record dir), a file takes the dir's place.
+    std::fs::remove_dir(&record_dir).unwrap();
+    std::fs::write(&record_dir, b"a file where the record dir should be").unwrap();
     let player = Player::join(server.addr, "nodisk");
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/nodisk"), false);
     assert!(

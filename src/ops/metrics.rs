@@ -170,6 +170,37 @@ pub fn render(ctx: &ServerContext) -> String {
         "Recording files that could not be opened or were stopped by an I/O error.",
         records.failed,
     );
+    let hooks = ctx
+        .recordings
+        .shared()
+        .hooks
+        .as_ref()
+        .map(|h| h.counts())
+        .unwrap_or_default();
+    metric(
+        "rtmp_record_hooks_running",
+        "gauge",
+        "--on-record-done programs running now.",
+        hooks.running,
+    );
+    metric(
+        "rtmp_record_hooks_queued",
+        "gauge",
+        "Finished files waiting for a free --on-record-done slot.",
+        hooks.queued,
+    );
+    metric(
+        "rtmp_record_hooks_dropped_total",
+        "counter",
+        "Finished files that got no --on-record-done run because the hook queue was full.",
+        hooks.dropped,
+    );
+    metric(
+        "rtmp_record_hooks_timed_out_total",
+        "counter",
+        "--on-record-done runs killed at --on-record-done-timeout.",
+        hooks.timed_out,
+    );
     let guard = disk_guard(ctx);
     metric(
         "rtmp_record_disk_low",

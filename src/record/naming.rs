@@ -3,7 +3,8 @@
 //! file, app and stream reduced to a safe alphabet, confined to the record directory. A file
 //! is written as `NAME.flv.part` (created with create_new, `-N` suffix when NAME.flv or the
 //! part exists) and renamed to `NAME.flv` when finalized with a hard link, which never
-//! replaces an existing file (the next free `-N` name is taken instead).
+//! replaces an existing file (the next free `-N` name is taken instead). Each create, link
+//! and unlink is followed by an fsync of the folder (`disk::sync_dir`).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -183,7 +184,7 @@ pub fn local_time(now: SystemTime, offset: UtcOffset) -> OffsetDateTime {
 pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
     let base = dir.join(relative);
     if let Some(parent) = base.parent() {
-        std::fs::create_dir_all(parent)?;
+        super::disk::create_dir_all_synced(parent)?;
     }
     let stem = base.file_name().and_then(|n| n.to_str()).unwrap_or("_").to_owned();
     for n in 0..=MAX_COLLISION_SUFFIX {
@@ -198,7 +199,10 @@ pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
         }
         let part = base.with_file_name(format!("{name}{PART_SUFFIX}"));
         match OpenOptions::new().read(true).write(true).create_new(true).open(&part) {
-            Ok(file) => return Ok((part, file)),
+            Ok(file) => {
+                super::disk::sync_parent(&part);
+                return Ok((part, file));
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
@@ -224,6 +228,7 @@ pub fn finalize_part(part: &Path) -> io::Result<PathBuf> {
         match std::fs::hard_link(part, &candidate) {
             Ok(()) => {
                 std::fs::remove_file(part)?;
+                super::disk::sync_parent(&candidate);
                 return Ok(candidate);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -231,6 +236,7 @@ pub fn finalize_part(part: &Path) -> io::Result<PathBuf> {
             // nobody else writing here).
             Err(_) if !candidate.exists() => {
                 std::fs::rename(part, &candidate)?;
+                super::disk::sync_parent(&candidate);
                 return Ok(candidate);
             }
             Err(_) => continue,
@@ -298,13 +304,25 @@ mod tests {
     fn parts_are_renamed_without_replacing_existing_files() {
         let dir = std::env::temp_dir().join(format!("rtmp-naming-part-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        crate::record::disk::synced::take();
         let (part, _) = create_part(&dir, Path::new("sub/s")).unwrap();
         assert_eq!(part, dir.join("sub/s.flv.part"));
+        let synced = crate::record::disk::synced::take();
+        assert_eq!(
+            synced,
+            vec![std::env::temp_dir(), dir.clone(), dir.join("sub")],
+            "new folders and the new part's name are made durable"
+        );
         let (second, _) = create_part(&dir, Path::new("sub/s")).unwrap();
         assert_eq!(second, dir.join("sub/s-1.flv.part"));
         std::fs::write(dir.join("sub/s.flv"), b"keep").unwrap();
         let done = finalize_part(&part).unwrap();
         assert_eq!(done, dir.join("sub/s-1.flv"));
+        assert_eq!(
+            crate::record::disk::synced::take().last(),
+            Some(&dir.join("sub")),
+            "the final name is made durable"
+        );
         assert_eq!(std::fs::read(dir.join("sub/s.flv")).unwrap(), b"keep");
         assert!(!part.exists());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -24,6 +24,8 @@ pub struct RecordOptions {
     pub retention_max: Option<u64>,
     pub retention_days: Option<u32>,
     pub on_record_done: Option<PathBuf>,
+    /// A hook still running after this is killed.
+    pub on_record_done_timeout: Duration,
 }
 
 impl Default for RecordOptions {
@@ -40,6 +42,7 @@ impl Default for RecordOptions {
             retention_max: None,
             retention_days: None,
             on_record_done: None,
+            on_record_done_timeout: super::hook::DEFAULT_HOOK_TIMEOUT,
         }
     }
 }
@@ -151,6 +154,15 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     millis.map(Duration::from_millis).ok_or_else(error)
 }
 
+/// A hook timeout: a duration above zero (a hook may not run unbounded).
+pub fn parse_hook_timeout(value: &str) -> Result<Duration, String> {
+    match parse_duration(value) {
+        Ok(timeout) if !timeout.is_zero() => Ok(timeout),
+        Ok(_) => Err("must be above 0, e.g. 10m or 30s".to_owned()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A positive whole number of days.
 pub fn parse_days(value: &str) -> Result<u32, String> {
     match value.parse::<u32>() {
@@ -214,6 +226,8 @@ mod tests {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_hook_timeout("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_hook_timeout("0").is_err());
         assert_eq!(parse_days("7"), Ok(7));
         assert!(parse_days("0").is_err());
     }

@@ -22,9 +22,9 @@ use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY
 use super::sink::FileSink;
 use super::status::RecordingStatus;
 use crate::flv::FLAGS_OFFSET;
-use crate::media::Frame;
+use crate::media::{Frame, FrameKind};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use log::{error, info, warn};
+use log::{error, info, log, warn, Level};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -65,6 +65,9 @@ struct Writer {
     retry_at: Option<Instant>,
     /// The open file and its flushed bytes, for the API.
     status: Arc<RecordingStatus>,
+    /// A publisher reconnected and no media frame came since: the rebase of that frame is
+    /// the expected continuation (logged at info), not a discontinuity of the stream.
+    resumed: bool,
 }
 
 /// The thread body: runs until the handle is dropped, then finalizes.
@@ -97,6 +100,7 @@ pub fn run(
         low_disk: false,
         retry_at: None,
         status: request.status,
+        resumed: false,
         shared,
     };
     loop {
@@ -123,6 +127,7 @@ pub fn run(
                 RecordMsg::Resume { conn_id } => {
                     writer.label = format!("app={} stream={} conn_id={conn_id}", writer.app, writer.stream);
                     writer.segmenter.resume();
+                    writer.resumed = true;
                     info!("recording continues after reconnect {}", writer.label);
                 }
             }
@@ -142,10 +147,23 @@ pub fn run(
 impl Writer {
     fn on_frame(&mut self, frame: &Frame) {
         let (decision, jump) = self.segmenter.push(frame);
+        // The first media frame after a reconnect is always placed just after the latest time
+        // written (the encoder restarted its clock): expected, so info. Any other rebase is a
+        // discontinuity within the publish, worth a warning.
+        let after_reconnect = self.resumed;
+        if frame.kind != FrameKind::Data && !frame.sequence_header {
+            self.resumed = false;
+        }
         if let Some(jump) = jump {
-            warn!(
-                "timestamp discontinuity rebased {} track={:?} published_ts={} from_ms={} to_ms={}",
-                self.label, jump.kind, frame.timestamp, jump.from, jump.to
+            let level = if after_reconnect { Level::Info } else { Level::Warn };
+            log!(
+                level,
+                "timestamp discontinuity rebased {} track={:?} published_ts={} from_ms={} to_ms={} after_reconnect={after_reconnect}",
+                self.label,
+                jump.kind,
+                frame.timestamp,
+                jump.from,
+                jump.to
             );
         }
         match decision {

@@ -8,7 +8,7 @@
 //! writer drains, finalizes the open file and exits. A parked handle (publisher lost
 //! without unpublish) can be given to the reconnecting publisher with `resume`.
 
-use super::hook::{self, FinishedFile};
+use super::hook::{FinishedFile, HookLimits, HookRunner};
 use super::options::RecordOptions;
 use super::output;
 use super::retention;
@@ -119,11 +119,18 @@ pub struct RecordShared {
     retention_lock: Arc<Mutex<()>>,
     /// Files open, finalized and failed (for /metrics).
     pub counters: RecordCounters,
+    /// The `--on-record-done` pool, when a hook is configured.
+    pub hooks: Option<HookRunner>,
 }
 
 impl RecordShared {
     pub fn new(dir: PathBuf, options: RecordOptions, local_offset: UtcOffset, budget: usize) -> Self {
+        let hooks = options
+            .on_record_done
+            .clone()
+            .map(|program| HookRunner::new(program, options.on_record_done_timeout, HookLimits::default()));
         RecordShared {
+            hooks,
             dir,
             options,
             local_offset,
@@ -133,12 +140,19 @@ impl RecordShared {
         }
     }
 
-    /// Runs after every finalized file: the hook, then a retention pass (both off-thread).
+    /// Runs after every finalized file: queues the hook, then a retention pass (both
+    /// off-thread).
     pub fn after_finalize(&self, file: &FinishedFile) {
-        if let Some(program) = &self.options.on_record_done {
-            hook::run(program, file);
+        if let Some(hooks) = &self.hooks {
+            hooks.submit(file.clone());
         }
         self.run_retention();
+    }
+
+    /// At shutdown, after the last file was finalized: hooks get `grace` to end (see
+    /// `HookRunner::shutdown`). True when none is left.
+    pub fn finish_hooks(&self, grace: std::time::Duration) -> bool {
+        self.hooks.as_ref().is_none_or(|hooks| hooks.shutdown(grace))
     }
 
     /// Starts a retention pass on its own thread when retention is configured.

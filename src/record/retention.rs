@@ -1,6 +1,7 @@
 //! Opt-in retention (`--record-retention-max SIZE`, `--record-retention-days N`): deletes the
 //! oldest finished recordings (`*.flv`, never a `.part`, never outside the record directory,
-//! symlinks never followed) until the rest fit, logging each deletion. `plan` is pure.
+//! symlinks never followed) until the rest fit, logging each deletion and syncing each folder
+//! it deleted from. `plan` is pure.
 
 use log::{info, warn};
 use std::path::{Path, PathBuf};
@@ -53,11 +54,21 @@ pub fn enforce(dir: &Path, max_total: Option<u64>, max_age: Option<Duration>) {
     if max_total.is_none() && max_age.is_none() {
         return;
     }
+    let mut touched: Vec<PathBuf> = Vec::new();
     for file in plan(scan(dir), max_total, max_age, SystemTime::now()) {
         match std::fs::remove_file(&file.path) {
-            Ok(()) => info!("retention deleted file={} bytes={}", file.path.display(), file.bytes),
+            Ok(()) => {
+                info!("retention deleted file={} bytes={}", file.path.display(), file.bytes);
+                if let Some(parent) = file.path.parent().filter(|p| !touched.iter().any(|t| t == p)) {
+                    touched.push(parent.to_path_buf());
+                }
+            }
             Err(e) => warn!("retention could not delete file={} error=\"{e}\"", file.path.display()),
         }
+    }
+    // Each folder a deletion touched is synced once, so the deletions survive a power cut.
+    for folder in &touched {
+        super::disk::sync_dir(folder);
     }
 }
 
@@ -71,6 +82,27 @@ mod tests {
             modified: now - Duration::from_secs(age_s),
             bytes,
         }
+    }
+
+    #[test]
+    fn a_pass_deletes_the_oldest_and_syncs_their_folder() {
+        let dir = std::env::temp_dir().join(format!("rtmp-retention-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/old.flv"), [0u8; 100]).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join("sub/old.flv"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::fs::write(dir.join("sub/new.flv"), [0u8; 100]).unwrap();
+        crate::record::disk::synced::take();
+        enforce(&dir, None, Some(Duration::from_secs(86_400)));
+        assert!(!dir.join("sub/old.flv").exists() && dir.join("sub/new.flv").exists());
+        assert_eq!(crate::record::disk::synced::take(), vec![dir.join("sub")]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -454,6 +454,39 @@ pub fn run_server_command(args: &[&str]) -> std::process::Output {
         .expect("run rtmp-server")
 }
 
+/// Runs the server (`--listen 127.0.0.1:0 --http-listen off ARGS...`) until it exits by
+/// itself; returns its status and stderr (panics if it still runs at the deadline).
+pub fn run_server_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(["--listen", "127.0.0.1:0", "--http-listen", "off"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rtmp-server");
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not exit with {args:?}: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, reader.join().unwrap())
+}
+
 /// Polls `condition` until it holds or the deadline passes (then panics with `what`).
 pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
