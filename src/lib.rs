@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod events;
 pub mod flv;
 pub mod limits;
 pub mod limits_options;

@@ -149,7 +149,9 @@ impl ObserverQueue {
 /// ends when its queue is closed and drained.
 const OBSERVER_IDLE_WAIT: Duration = Duration::from_secs(3600);
 /// Time an observer gets to finish in-flight work once its queue is closed.
-pub const OBSERVER_CLOSE_GRACE: Duration = Duration::from_secs(5);
+pub const OBSERVER_CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long server shutdown waits for observers to handle the events they hold.
+pub const EVENTS_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 fn run_observer(mut observer: Box<dyn Observer>, events: Receiver<Event>) {
     loop {
@@ -236,7 +238,10 @@ mod tests {
         assert_eq!(stats[0].dropped, extra as u64, "the stuck one holds 1 + a full queue");
         drop(release);
         assert!(bus.close(Instant::now() + Duration::from_secs(30)));
-        assert_eq!(seen.lock().unwrap().len(), OBSERVER_QUEUE + 1 + extra);
+        // The other observer lost only what its own queue could not hold.
+        let collected = seen.lock().unwrap().len() as u64;
+        assert_eq!(collected + stats[1].dropped, (OBSERVER_QUEUE + 1 + extra) as u64);
+        assert!(collected >= OBSERVER_QUEUE as u64);
     }
 
     #[test]

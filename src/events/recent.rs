@@ -100,9 +100,19 @@ mod tests {
         assert_eq!(recent.last_seq(), RECENT_EVENTS as u64 + 5);
         let all = recent.after(0, Duration::ZERO);
         assert_eq!(all.len(), RECENT_EVENTS);
-        assert_eq!(all.first().map(|(seq, _)| *seq), Some(6), "the oldest five are forgotten");
+        assert_eq!(
+            all.first().map(|(seq, _)| *seq),
+            Some(6),
+            "the oldest five are forgotten"
+        );
         let tail = recent.after(RECENT_EVENTS as u64 + 3, Duration::ZERO);
-        assert_eq!(tail, vec![(RECENT_EVENTS as u64 + 4, kicked(RECENT_EVENTS as u64 + 3)), (RECENT_EVENTS as u64 + 5, kicked(RECENT_EVENTS as u64 + 4))]);
+        assert_eq!(
+            tail,
+            vec![
+                (RECENT_EVENTS as u64 + 4, kicked(RECENT_EVENTS as u64 + 3)),
+                (RECENT_EVENTS as u64 + 5, kicked(RECENT_EVENTS as u64 + 4))
+            ]
+        );
     }
 
     #[test]
@@ -116,6 +126,9 @@ mod tests {
         let got = recent.after(0, Duration::from_secs(30));
         assert_eq!(got, vec![(1, kicked(7))]);
         thread.join().unwrap();
-        assert!(recent.after(1, Duration::from_millis(10)).is_empty(), "nothing newer: waits, then empty");
+        assert!(
+            recent.after(1, Duration::from_millis(10)).is_empty(),
+            "nothing newer: waits, then empty"
+        );
     }
 }

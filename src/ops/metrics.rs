@@ -239,5 +239,6 @@ pub fn render(ctx: &ServerContext) -> String {
         |s| s.bitrate,
     );
     crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
+    super::event_counts::render(&ctx.event_counts, &ctx.events.stats(), &mut out);
     out
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cidr;
+pub mod event_counts;
 pub mod fd_limit;
 pub mod http;
 pub mod metrics;

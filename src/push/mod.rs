@@ -14,6 +14,7 @@ mod pusher;
 pub mod status;
 pub mod timeline;
 
+use crate::events::EventBus;
 use crate::live::drop_policy::DropPolicy;
 use crate::live::registry::{Registry, StreamKey};
 use crate::live::stream::Stream;
@@ -56,6 +57,8 @@ pub struct PushManager {
     registry: Arc<Registry>,
     /// The queue budget of each push's subscription.
     policy: DropPolicy,
+    /// Told when a push connects to or loses its upstream.
+    events: Arc<EventBus>,
     /// Verifies rtmps:// targets (system roots plus --push-ca); None when no target is
     /// rtmps:// or the roots could not be loaded (logged at start-up).
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -69,6 +72,7 @@ impl PushManager {
         push_ca: Option<&std::path::Path>,
         registry: Arc<Registry>,
         policy: DropPolicy,
+        events: Arc<EventBus>,
     ) -> PushManager {
         let any_tls = options.targets.iter().any(|t| t.template.starts_with("rtmps://"));
         let tls = if any_tls {
@@ -86,6 +90,7 @@ impl PushManager {
             options,
             registry,
             policy,
+            events,
             tls,
             running: Mutex::new(HashMap::new()),
             threads: ThreadTracker::new(),
@@ -161,6 +166,7 @@ impl PushManager {
             stream: Arc::clone(stream),
             policy: self.policy,
             tls: self.tls.clone(),
+            events: Arc::clone(&self.events),
             conn_id,
             url,
             status: Arc::clone(&status),

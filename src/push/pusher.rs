@@ -11,6 +11,7 @@ use super::status::PushStatus;
 use super::timeline::PushTimeline;
 use crate::client::url::RtmpUrl;
 use crate::client::{ClientError, RtmpClient};
+use crate::events::{Event, EventBus, StreamName};
 use crate::live::drop_policy::{DropPolicy, EvictReason};
 use crate::live::registry::Registry;
 use crate::live::stream::Stream;
@@ -37,6 +38,7 @@ pub(super) struct Pusher {
     pub policy: DropPolicy,
     /// Verifies rtmps:// upstreams.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub events: Arc<EventBus>,
     pub conn_id: u64,
     pub url: RtmpUrl,
     pub status: Arc<PushStatus>,
@@ -98,7 +100,7 @@ impl Pusher {
                 Some(client) => Ok(client),
                 None => self.connect().inspect(|_| {
                     failures = 0;
-                    self.status.set_connected(true);
+                    self.set_connected(true);
                     info!("push connected {} conn_id={}", self.describe(), self.conn_id);
                     timeline.reconnected();
                 }),
@@ -134,7 +136,7 @@ impl Pusher {
                     upstream = client;
                 }
                 Ended::Failed(error) => {
-                    self.status.set_connected(false);
+                    self.set_connected(false);
                     failures = failures.saturating_add(1);
                     let delay = retry_delay(failures);
                     let retries = self.status.failed(error.to_string());
@@ -149,9 +151,21 @@ impl Pusher {
                 }
             }
         }
-        self.status.set_connected(false);
+        self.set_connected(false);
         let bytes = self.status.snapshot().bytes;
         info!("push stopped {} bytes={bytes}", self.describe());
+    }
+
+    /// Updates the status and tells the observers when the upstream state changes.
+    fn set_connected(&self, connected: bool) {
+        if self.status.snapshot().connected != connected {
+            self.status.set_connected(connected);
+            self.events.emit(Event::PushStateChanged {
+                name: StreamName::new(&self.status.app, &self.status.stream),
+                url: self.status.url.clone(),
+                connected,
+            });
+        }
     }
 
     fn connect(&self) -> Result<RtmpClient, ClientError> {

@@ -8,6 +8,7 @@
 //! [`HOOK_SHUTDOWN_GRACE`]; what still runs then is logged and left running.
 
 use super::hook_program::{self, HookOutcome};
+use crate::events::{Event, Observer};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use log::{info, warn};
@@ -86,6 +87,34 @@ struct HookState {
 impl HookState {
     fn running(&self) -> MutexGuard<'_, HashMap<u64, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The hook as an event observer: each finalized recording is submitted to the pool.
+#[derive(Debug)]
+pub struct HookObserver(pub Arc<HookRunner>);
+
+impl Observer for HookObserver {
+    fn name(&self) -> &'static str {
+        "record_hook"
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        if let Event::RecordingFinalized {
+            name,
+            path,
+            duration_ms,
+            bytes,
+        } = event
+        {
+            self.0.submit(FinishedFile {
+                path: path.clone(),
+                app: name.app.clone(),
+                stream: name.stream.clone(),
+                duration_ms: *duration_ms,
+                bytes: *bytes,
+            });
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 use super::options::RecordOptions;
 use super::recorder::{RecordShared, Recorder, RecordingRequest};
 use super::status::RecordingStatus;
+use crate::events::EventBus;
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{info, warn};
@@ -56,9 +57,10 @@ impl RecordManager {
         local_offset: UtcOffset,
         budget: usize,
         tracker: ThreadTracker,
+        events: Arc<EventBus>,
     ) -> Self {
         RecordManager {
-            shared: Arc::new(RecordShared::new(dir, options, local_offset, budget)),
+            shared: Arc::new(RecordShared::new(dir, options, local_offset, budget, events)),
             record_all,
             tracker,
             parked: Arc::new(Mutex::new(HashMap::new())),

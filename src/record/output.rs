@@ -21,6 +21,7 @@ use super::recover::repair_and_finalize;
 use super::segmenter::{Decision, Segment, SegmentRules, Segmenter, METADATA_BODY_OFFSET};
 use super::sink::FileSink;
 use super::status::RecordingStatus;
+use crate::events::{Event, StreamName};
 use crate::flv::FLAGS_OFFSET;
 use crate::media::{Frame, FrameKind};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -317,6 +318,11 @@ impl Writer {
                     self.label,
                     self.shared.dir.display()
                 );
+                self.shared.events.emit(Event::RecordingFailed {
+                    name: StreamName::new(&self.app, &self.stream),
+                    path: None,
+                    error: e.to_string(),
+                });
                 self.retry_at = Some(now + RETRY_AFTER_ERROR);
                 return false;
             }
@@ -326,6 +332,10 @@ impl Writer {
             self.label,
             part.display()
         );
+        self.shared.events.emit(Event::RecordingStarted {
+            name: StreamName::new(&self.app, &self.stream),
+            path: part.clone(),
+        });
         self.buf.clear();
         if let Err(e) = self.segmenter.open(&mut self.buf) {
             warn!("recording header not built {} error=\"{e}\"", self.label);
@@ -393,7 +403,7 @@ impl Writer {
             path.display(),
             opened.elapsed().as_secs_f64()
         );
-        self.shared.after_finalize(&FinishedFile {
+        self.shared.after_finalize(FinishedFile {
             path,
             app: self.app.clone(),
             stream: self.stream.clone(),
@@ -416,6 +426,11 @@ impl Writer {
             self.label,
             file.part.display()
         );
+        self.shared.events.emit(Event::RecordingFailed {
+            name: StreamName::new(&self.app, &self.stream),
+            path: Some(file.part.clone()),
+            error: e.to_string(),
+        });
         // Whatever is still staged is lost with the failing disk; drop without retrying.
         let OpenFile { part, sink, .. } = file;
         drop(sink);

@@ -8,11 +8,12 @@
 //! writer drains, finalizes the open file and exits. A parked handle (publisher lost
 //! without unpublish) can be given to the reconnecting publisher with `resume`.
 
-use super::hook::{FinishedFile, HookLimits, HookRunner};
+use super::hook::{FinishedFile, HookLimits, HookObserver, HookRunner};
 use super::options::RecordOptions;
 use super::output;
 use super::retention;
 use super::status::{RecordCounters, RecordingStatus};
+use crate::events::{Event, EventBus, StreamName};
 use crate::media::{Frame, FrameKind};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Sender, TrySendError};
@@ -119,18 +120,36 @@ pub struct RecordShared {
     retention_lock: Arc<Mutex<()>>,
     /// Files open, finalized and failed (for /metrics).
     pub counters: RecordCounters,
-    /// The `--on-record-done` pool, when a hook is configured.
-    pub hooks: Option<HookRunner>,
+    /// The `--on-record-done` pool, when a hook is configured; it observes
+    /// `RecordingFinalized` events (see `hook::HookObserver`).
+    pub hooks: Option<Arc<HookRunner>>,
+    /// Told when files start, are finalized or fail.
+    pub events: Arc<EventBus>,
 }
 
 impl RecordShared {
-    pub fn new(dir: PathBuf, options: RecordOptions, local_offset: UtcOffset, budget: usize) -> Self {
-        let hooks = options
-            .on_record_done
-            .clone()
-            .map(|program| HookRunner::new(program, options.on_record_done_timeout, HookLimits::default()));
+    pub fn new(
+        dir: PathBuf,
+        options: RecordOptions,
+        local_offset: UtcOffset,
+        budget: usize,
+        events: Arc<EventBus>,
+    ) -> Self {
+        let hooks = options.on_record_done.clone().map(|program| {
+            Arc::new(HookRunner::new(
+                program,
+                options.on_record_done_timeout,
+                HookLimits::default(),
+            ))
+        });
+        if let Some(hooks) = &hooks {
+            if let Err(e) = events.observe(Box::new(HookObserver(Arc::clone(hooks)))) {
+                log::error!("event observer not started observer=record_hook error=\"{e}\"");
+            }
+        }
         RecordShared {
             hooks,
+            events,
             dir,
             options,
             local_offset,
@@ -140,12 +159,15 @@ impl RecordShared {
         }
     }
 
-    /// Runs after every finalized file: queues the hook, then a retention pass (both
-    /// off-thread).
-    pub fn after_finalize(&self, file: &FinishedFile) {
-        if let Some(hooks) = &self.hooks {
-            hooks.submit(file.clone());
-        }
+    /// Runs after every finalized file: tells the observers (the hook among them), then
+    /// starts a retention pass (off-thread).
+    pub fn after_finalize(&self, file: FinishedFile) {
+        self.events.emit(Event::RecordingFinalized {
+            name: StreamName::new(&file.app, &file.stream),
+            path: file.path,
+            duration_ms: file.duration_ms,
+            bytes: file.bytes,
+        });
         self.run_retention();
     }
 

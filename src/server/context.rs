@@ -2,8 +2,11 @@
 //! registry, the shutdown flag, open sockets (to close them on shutdown) and thread counts.
 
 use crate::config::Config;
+use crate::events::recent::{RecentEvents, RecentEventsObserver};
+use crate::events::{Event, EventBus};
 use crate::live::registry::Registry;
 use crate::ops::auth::Auth;
+use crate::ops::event_counts::{EventCounts, EventCountsObserver};
 use crate::record::manager::RecordManager;
 use crate::threads::ThreadTracker;
 use std::collections::HashMap;
@@ -12,6 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use time::UtcOffset;
+
+/// Starts the observer that keeps the latest events for the API.
+fn observe_recent(events: &EventBus) -> Arc<RecentEvents> {
+    let recent = RecentEvents::new();
+    if let Err(e) = events.observe(Box::new(RecentEventsObserver(Arc::clone(&recent)))) {
+        log::error!("event observer not started observer=recent error=\"{e}\"");
+    }
+    recent
+}
 
 #[derive(Debug)]
 pub struct ServerContext {
@@ -33,6 +45,12 @@ pub struct ServerContext {
     pub accept_heartbeat: crate::ops::watchdog::AcceptHeartbeat,
     /// `--push` relays of live streams.
     pub pushes: crate::push::PushManager,
+    /// What happened (publishes, plays, recordings, pushes, kicks), for the observers.
+    pub events: Arc<EventBus>,
+    /// The latest events, for the API.
+    pub recent_events: Arc<RecentEvents>,
+    /// Events counted by kind, for /metrics.
+    pub event_counts: Arc<EventCounts>,
     shutting_down: AtomicBool,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
@@ -41,6 +59,12 @@ pub struct ServerContext {
 impl ServerContext {
     pub fn new(config: Config, local_offset: UtcOffset) -> Self {
         let recorder_threads = ThreadTracker::new();
+        let events = Arc::new(EventBus::new());
+        let recent_events = observe_recent(&events);
+        let event_counts = EventCounts::new();
+        if let Err(e) = events.observe(Box::new(EventCountsObserver(Arc::clone(&event_counts)))) {
+            log::error!("event observer not started observer=metrics error=\"{e}\"");
+        }
         let recordings = RecordManager::new(
             config.record_all,
             config.record_dir.clone(),
@@ -48,6 +72,7 @@ impl ServerContext {
             local_offset,
             config.limits.record_queue_bytes,
             recorder_threads.clone(),
+            Arc::clone(&events),
         );
         let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
         // Without the HTTP API the token file has nothing to guard: never read.
@@ -59,6 +84,7 @@ impl ServerContext {
             config.tls.push_ca.as_deref(),
             Arc::clone(&registry),
             config.play.player,
+            Arc::clone(&events),
         );
         ServerContext {
             config,
@@ -73,6 +99,9 @@ impl ServerContext {
             http_token,
             accept_heartbeat: Default::default(),
             pushes,
+            recent_events,
+            event_counts,
+            events,
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),
             kick_reasons: Mutex::new(HashMap::new()),
@@ -123,6 +152,8 @@ impl ServerContext {
             .unwrap_or_else(|e| e.into_inner())
             .insert(conn_id, reason);
         let _ = socket.shutdown(Shutdown::Both);
+        drop(sockets);
+        self.events.emit(Event::Kicked { conn_id, reason });
     }
 
     /// Why this connection was kicked, if it was.

@@ -11,9 +11,10 @@ use rustls::ServerConfig;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use time::UtcOffset;
 
+pub use crate::events::bus::EVENTS_SHUTDOWN_GRACE;
 /// How long shutdown waits for connections and then recorders to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(4000);
 
@@ -140,6 +141,10 @@ impl Server {
         // Ending connections stopped every push; give them a moment to unpublish upstream.
         if !self.ctx.pushes.wait_stopped() {
             warn!("pushes still ending at shutdown");
+        }
+        // Observers handle what they were told (hooks get their own bounded wait).
+        if !self.ctx.events.close(Instant::now() + EVENTS_SHUTDOWN_GRACE) {
+            warn!("event observers still busy at shutdown");
         }
         if !(connections_done && recorders_done) {
             error!(

@@ -4,6 +4,7 @@
 use super::connection::{CloseReason, Connection};
 use super::player_writer::run_writer;
 use super::transport::{PlayerSocket, WriteHalf};
+use crate::events::{Event, StreamName};
 use crate::live::player::PlayerWriterInput;
 use crate::live::registry::StreamKey;
 use crate::live::subscription::{Membership, Subscriber, Subscription};
@@ -118,6 +119,11 @@ impl Connection {
             "play conn_id={} remote={} app={} stream={} waiting_for_publisher={waiting}",
             self.conn_id, self.remote, key.app, key.stream
         );
+        self.ctx.events.emit(Event::PlayStarted {
+            name: StreamName::new(&key.app, &key.stream),
+            conn_id: self.conn_id,
+            remote: self.remote,
+        });
         let waiting_since = waiting.then(Instant::now);
         self.playback = Some(Playback {
             key,
@@ -171,6 +177,11 @@ impl Connection {
             "play stopped conn_id={} app={} stream={} reason={why}",
             self.conn_id, key.app, key.stream
         );
+        self.ctx.events.emit(Event::PlayStopped {
+            name: StreamName::new(&key.app, &key.stream),
+            conn_id: self.conn_id,
+            reason: why.to_owned(),
+        });
         drop(control);
         if let Some(writer) = writer {
             let _ = writer.join();

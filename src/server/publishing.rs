@@ -4,6 +4,7 @@
 
 use super::connection::{CloseReason, Connection};
 use super::stats::{MediaStats, StatsReport};
+use crate::events::{Event, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
 use crate::ops::auth::Denied;
@@ -77,6 +78,11 @@ impl Connection {
             key.stream,
             ticket.stream.player_count()
         );
+        self.ctx.events.emit(Event::Published {
+            name: StreamName::new(&key.app, &key.stream),
+            conn_id: self.conn_id,
+            remote: self.remote,
+        });
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
         let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
         ticket.stream.set_recording(recorder.is_some());
@@ -235,6 +241,11 @@ impl Connection {
             "unpublish conn_id={} app={} stream={} reason={why}",
             self.conn_id, publication.key.app, publication.key.stream
         );
+        self.ctx.events.emit(Event::Unpublished {
+            name: StreamName::new(&publication.key.app, &publication.key.stream),
+            conn_id: self.conn_id,
+            reason: why.to_owned(),
+        });
         log_stats(self.conn_id, &publication.key, publication.stats.report(Instant::now()));
     }
 
