@@ -32,14 +32,14 @@ const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// State shared by the acceptor and the connection threads.
 struct Shared {
-    table: Mutex<ConnTable<TcpStream>>,
+    table: Mutex<ConnTable<Arc<TcpStream>>>,
     options: HttpOptions,
     handler: Arc<Handler>,
     threads: ThreadTracker,
 }
 
 impl Shared {
-    fn table(&self) -> MutexGuard<'_, ConnTable<TcpStream>> {
+    fn table(&self) -> MutexGuard<'_, ConnTable<Arc<TcpStream>>> {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -79,17 +79,12 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 
 /// Admits one accepted connection: evicts a waiting one at the cap, or refuses with 503.
 fn admit(stream: TcpStream, remote: SocketAddr, shared: &Arc<Shared>) {
-    let closer = match stream.try_clone() {
-        Ok(closer) => closer,
-        Err(e) => {
-            warn!("HTTP connection dropped, socket not usable remote={remote} error=\"{e}\"");
-            return;
-        }
-    };
+    // Shared with the table (no second descriptor) so an eviction can shut it down.
+    let stream = Arc::new(stream);
     let now = Instant::now();
     let (admission, warn_cap, open) = {
         let mut table = shared.table();
-        let admission = table.admit(closer, now);
+        let admission = table.admit(Arc::clone(&stream), now);
         if let Admission::Admit {
             evict: Some(victim), ..
         } = admission
@@ -113,14 +108,14 @@ fn admit(stream: TcpStream, remote: SocketAddr, shared: &Arc<Shared>) {
         Admission::Admit { id, .. } => id,
         Admission::Refuse => {
             debug!("HTTP connection refused, every connection is busy remote={remote}");
-            refuse(stream);
+            refuse(&stream);
             return;
         }
     };
     let worker = Arc::clone(shared);
     let spawned = shared
         .threads
-        .spawn("http-conn".into(), move || serve(stream, remote, id, &worker));
+        .spawn("http-conn".into(), move || serve(&stream, remote, id, &worker));
     if let Err(e) = spawned {
         warn!("HTTP connection thread not started remote={remote} error=\"{e}\"");
         shared.table().remove(id);
@@ -128,7 +123,7 @@ fn admit(stream: TcpStream, remote: SocketAddr, shared: &Arc<Shared>) {
 }
 
 /// Answers 503 (best effort, briefly) and closes.
-fn refuse(mut stream: TcpStream) {
+fn refuse(mut stream: &TcpStream) {
     let _ = stream.set_write_timeout(Some(REFUSE_WRITE_TIMEOUT));
     let bytes = Response::error(503, "too many HTTP connections").encode(false, false, OffsetDateTime::now_utc());
     let _ = stream.write_all(&bytes);
@@ -160,8 +155,9 @@ enum ReadEnd {
 }
 
 /// One connection's life: requests in, responses out, until close, timeout or eviction.
-fn serve(mut stream: TcpStream, remote: SocketAddr, id: u64, shared: &Shared) {
+fn serve(socket: &TcpStream, remote: SocketAddr, id: u64, shared: &Shared) {
     let _slot = SlotGuard { shared, id };
+    let mut stream = socket;
     let timeout = shared.options.timeout;
     if stream.set_write_timeout(Some(timeout)).is_err() {
         return;
@@ -216,7 +212,7 @@ fn serve(mut stream: TcpStream, remote: SocketAddr, id: u64, shared: &Shared) {
 
 /// Reads until `buffer` yields a whole request, within `deadline`.
 fn read_request(
-    stream: &mut TcpStream,
+    stream: &mut &TcpStream,
     buffer: &mut RequestBuffer,
     remote: SocketAddr,
     deadline: Instant,
@@ -254,7 +250,7 @@ fn read_request(
 /// then shuts the write side and drains what the client still sends, briefly, so the close
 /// does not reset the connection before the client read the response. The connection may be
 /// evicted meanwhile.
-fn finish(mut stream: TcpStream, response: Option<&Response>, shared: &Shared, id: u64) {
+fn finish(mut stream: &TcpStream, response: Option<&Response>, shared: &Shared, id: u64) {
     if !shared.set_phase(id, Phase::Waiting) {
         return;
     }
