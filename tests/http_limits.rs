@@ -107,11 +107,13 @@ fn a_client_that_stalls_mid_request_or_sends_nothing_is_closed_after_the_timeout
     let mut silent = TcpStream::connect(api).unwrap();
 
     let reply = read_until_closed(&mut half, DEADLINE).expect("half request closed by the server");
+    let text = String::from_utf8_lossy(&reply);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
-        "closed before the timeout"
+        "closed before the timeout, after {:?}: {text:?}\n{}",
+        started.elapsed(),
+        server.log_lines().join("\n")
     );
-    let text = String::from_utf8_lossy(&reply);
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     assert_eq!(
         read_until_closed(&mut silent, DEADLINE),

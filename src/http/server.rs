@@ -11,7 +11,7 @@ use crate::threads::ThreadTracker;
 use log::{debug, warn};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -27,12 +27,17 @@ const LINGER_TIMEOUT: Duration = Duration::from_secs(1);
 const LINGER_MAX_BYTES: usize = 256 * 1024;
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// When only evicted connections (still ending) stand in the way, the acceptor waits this
+/// long for one to end before it refuses the newcomer with 503.
+const EVICTION_WAIT: Duration = Duration::from_secs(5);
 /// The acceptor gives a refused connection's 503 at most this long to go out.
 const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// State shared by the acceptor and the connection threads.
 struct Shared {
     table: Mutex<ConnTable<Arc<TcpStream>>>,
+    /// Signalled whenever a connection leaves the table.
+    freed: Condvar,
     options: HttpOptions,
     handler: Arc<Handler>,
     threads: ThreadTracker,
@@ -55,6 +60,7 @@ pub fn start(addr: SocketAddr, options: HttpOptions, handler: Arc<Handler>) -> i
     let bound = listener.local_addr()?;
     let shared = Arc::new(Shared {
         table: Mutex::new(ConnTable::new(options.max_connections)),
+        freed: Condvar::new(),
         options,
         handler,
         threads: ThreadTracker::new(),
@@ -84,7 +90,20 @@ fn admit(stream: TcpStream, remote: SocketAddr, shared: &Arc<Shared>) {
     let now = Instant::now();
     let (admission, warn_cap, open) = {
         let mut table = shared.table();
-        let admission = table.admit(Arc::clone(&stream), now);
+        let give_up = now + EVICTION_WAIT;
+        let mut admission = table.admit(Arc::clone(&stream), now);
+        while admission == Admission::Wait {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                admission = Admission::Refuse;
+                break;
+            }
+            table = match shared.freed.wait_timeout(table, left) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+            admission = table.admit(Arc::clone(&stream), Instant::now());
+        }
         if let Admission::Admit {
             evict: Some(victim), ..
         } = admission
@@ -106,7 +125,7 @@ fn admit(stream: TcpStream, remote: SocketAddr, shared: &Arc<Shared>) {
     }
     let id = match admission {
         Admission::Admit { id, .. } => id,
-        Admission::Refuse => {
+        Admission::Wait | Admission::Refuse => {
             debug!("HTTP connection refused, every connection is busy remote={remote}");
             refuse(&stream);
             return;
@@ -119,6 +138,7 @@ fn admit(stream: TcpStream, remote: SocketAddr, shared: &Arc<Shared>) {
     if let Err(e) = spawned {
         warn!("HTTP connection thread not started remote={remote} error=\"{e}\"");
         shared.table().remove(id);
+        shared.freed.notify_all();
     }
 }
 
@@ -139,6 +159,7 @@ struct SlotGuard<'a> {
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         self.shared.table().remove(self.id);
+        self.shared.freed.notify_all();
     }
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Most evicted connections whose threads may still be exiting. Past it, a newcomer at the
-/// cap is refused (503) instead of evicting another: the thread count stays at most
-/// `--http-max-connections` + this.
+/// cap waits for one of them to end instead of evicting another: the thread count stays at
+/// most `--http-max-connections` + this.
 pub const MAX_EVICTIONS_IN_FLIGHT: usize = 8;
 /// The "cap reached" warning is logged at most once per this interval.
 pub const CAP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
@@ -37,7 +37,10 @@ struct Slot<H> {
 pub enum Admission {
     /// Serve it as connection `id`; first close `evict` if given (now marked `Evicting`).
     Admit { id: u64, evict: Option<u64> },
-    /// Every connection is busy (or too many evictions are in flight): refuse it.
+    /// Evicted connections are still ending (too many in flight, or nothing else to evict):
+    /// ask again once one has ended.
+    Wait,
+    /// Every connection is busy with a request: refuse it.
     Refuse,
 }
 
@@ -74,11 +77,14 @@ impl<H> ConnTable<H> {
         if at_cap {
             let evicting = self.slots.values().filter(|s| s.phase == Phase::Evicting).count();
             if evicting >= MAX_EVICTIONS_IN_FLIGHT {
-                return Admission::Refuse;
+                return Admission::Wait;
             }
-            let victim = self.pick_victim();
-            let Some(victim) = victim else {
-                return Admission::Refuse;
+            let Some(victim) = self.pick_victim() else {
+                return if evicting > 0 {
+                    Admission::Wait
+                } else {
+                    Admission::Refuse
+                };
             };
             if let Some(slot) = self.slots.get_mut(&victim) {
                 slot.phase = Phase::Evicting;
@@ -207,6 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn when_only_evicted_connections_hold_the_cap_the_newcomer_waits() {
+        let mut table = ConnTable::new(2);
+        let t = Instant::now();
+        admit(&mut table, t); // 1
+        admit(&mut table, t); // 2
+        table.set_phase(2, Phase::Busy, t);
+        assert_eq!(admit(&mut table, t), Admission::Admit { id: 3, evict: Some(1) });
+        table.set_phase(3, Phase::Busy, t);
+        assert_eq!(admit(&mut table, t), Admission::Wait, "1 is still ending");
+        table.remove(1);
+        assert_eq!(admit(&mut table, t), Admission::Refuse, "2 and 3 are busy");
+    }
+
+    #[test]
     fn evictions_in_flight_are_bounded() {
         let cap = 2 * MAX_EVICTIONS_IN_FLIGHT;
         let mut table = ConnTable::new(cap);
@@ -214,12 +234,19 @@ mod tests {
         for _ in 0..cap {
             admit(&mut table, t);
         }
-        // No evicted thread ends: after MAX_EVICTIONS_IN_FLIGHT evictions, newcomers are refused.
+        // No evicted thread ends: after MAX_EVICTIONS_IN_FLIGHT evictions, newcomers wait.
+        let mut evicted = Vec::new();
         for _ in 0..MAX_EVICTIONS_IN_FLIGHT {
-            assert!(matches!(admit(&mut table, t), Admission::Admit { evict: Some(_), .. }));
+            match admit(&mut table, t) {
+                Admission::Admit { evict: Some(id), .. } => evicted.push(id),
+                other => panic!("{other:?}"),
+            }
         }
-        assert_eq!(admit(&mut table, t), Admission::Refuse);
+        assert_eq!(admit(&mut table, t), Admission::Wait);
         assert_eq!(table.open(), cap + MAX_EVICTIONS_IN_FLIGHT);
+        // One evicted thread ends: the next newcomer may evict again.
+        table.remove(evicted[0]);
+        assert!(matches!(admit(&mut table, t), Admission::Admit { evict: Some(_), .. }));
     }
 
     #[test]
