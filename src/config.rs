@@ -1,6 +1,9 @@
 //! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
 //! naming the flag; the caller exits with status 2 for them.
 
+use crate::http::options::{
+    parse_http_max_connections, parse_http_timeout, HttpOptions, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_TIMEOUT,
+};
 use crate::limits::{
     partial_bytes_for, Limits, DEFAULT_FIRST_PACKET_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CHUNK_STREAMS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_MESSAGE_SIZE,
@@ -205,6 +208,20 @@ pub struct Args {
     /// (Authorization: Bearer TOKEN; /healthz stays open); reloaded on SIGHUP (default: off)
     #[argh(option)]
     pub http_token_file: Option<PathBuf>,
+
+    /// most open HTTP connections; at the cap a new one evicts the longest-waiting connection
+    /// that has not finished a request, or gets 503 if all are busy (default: 100)
+    #[argh(
+        option,
+        default = "DEFAULT_HTTP_MAX_CONNECTIONS",
+        from_str_fn(parse_http_max_connections)
+    )]
+    pub http_max_connections: usize,
+
+    /// close an HTTP client whose request (or next keep-alive request) has not fully arrived
+    /// within this, or whose socket takes no response data for this long, e.g. 10s (default: 10s)
+    #[argh(option, default = "DEFAULT_HTTP_TIMEOUT", from_str_fn(parse_http_timeout))]
+    pub http_timeout: Duration,
     // Push relay flags (parser in push::options).
     /// also send every published stream to this URL: rtmp[s]://host[:port]/app/stream, {app}
     /// and {stream} substituted, e.g. rtmp://origin/{app}/{stream}; repeatable
@@ -257,6 +274,8 @@ pub struct Config {
     pub play: PlayOptions,
     /// None: no HTTP API.
     pub http_listen: Option<SocketAddr>,
+    /// `--http-max-connections` and `--http-timeout`.
+    pub http: HttpOptions,
     pub limits: Limits,
     pub ops: OpsOptions,
     /// RTMPS listener and client trust.
@@ -276,6 +295,7 @@ impl Default for Config {
             recording: RecordOptions::default(),
             play: PlayOptions::default(),
             http_listen: Some(default_http_listen()),
+            http: HttpOptions::default(),
             limits: Limits::default(),
             ops: OpsOptions::default(),
             tls: TlsOptions::default(),
@@ -316,6 +336,10 @@ impl From<Args> for Config {
                 gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
             },
             http_listen: args.http_listen,
+            http: HttpOptions {
+                max_connections: args.http_max_connections,
+                timeout: args.http_timeout,
+            },
             limits: Limits {
                 max_connections: args.max_connections,
                 handshake_timeout: args.handshake_timeout,

@@ -6,13 +6,15 @@
 //! connection threads, stream registry); `client` is the one RTMP client used by tests and
 //! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level
 //! concerns (signals, systemd, auth, HTTP API, metrics); `push` relays streams to upstream
-//! servers; `tls` builds rustls configurations; `config` turns flags into `Config`.
+//! servers; `tls` builds rustls configurations; `http` is the small blocking HTTP server the
+//! API runs on; `config` turns flags into `Config`.
 
 pub mod bench;
 pub mod client;
 pub mod config;
 pub mod events;
 pub mod flv;
+pub mod http;
 pub mod limits;
 pub mod limits_options;
 pub mod live;

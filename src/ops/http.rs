@@ -1,85 +1,55 @@
-//! The HTTP control API (blocking, one thread per request): GET /healthz, GET /api/streams,
+//! The HTTP control API, a handler on the `http` server: GET /healthz, GET /api/streams,
 //! GET /api/recording, POST /api/streams/{app}/{stream}/kick and .../record/{start,stop},
 //! GET /metrics. Errors are JSON with a status code. With `--http-token-file` every route
 //! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
 
 use super::metrics::{self, Metrics};
+use crate::http::{self, Method, Request, Response};
 use crate::server::context::ServerContext;
 use log::{info, warn};
 use serde_json::{json, Value};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tiny_http::{Header, Method, Request, Response, Server};
 
-/// Stack of request threads (small: requests are tiny).
-const REQUEST_STACK_SIZE: usize = 256 * 1024;
-
-/// Binds the API and serves it on a background thread; returns the bound address.
+/// Binds the API and serves it on a background thread (limits from `--http-max-connections`
+/// and `--http-timeout`); returns the bound address.
 pub fn start(addr: SocketAddr, ctx: Arc<ServerContext>) -> io::Result<SocketAddr> {
-    let server = Server::http(addr).map_err(|e| io::Error::other(e.to_string()))?;
-    let bound = server.server_addr().to_ip().unwrap_or(addr);
-    info!("HTTP API listening addr={bound}");
-    std::thread::Builder::new().name("http".into()).spawn(move || {
-        for request in server.incoming_requests() {
-            let ctx = Arc::clone(&ctx);
-            let spawned = std::thread::Builder::new()
-                .stack_size(REQUEST_STACK_SIZE)
-                .spawn(move || respond(request, &ctx));
-            if let Err(e) = spawned {
-                warn!("HTTP request thread not started error=\"{e}\"");
-            }
-        }
-    })?;
+    let options = ctx.config.http;
+    let handler: Arc<http::Handler> = Arc::new(move |request: &Request| respond(request, &ctx));
+    let bound = http::start(addr, options, handler)?;
+    info!(
+        "HTTP API listening addr={bound} max_connections={} timeout_ms={}",
+        options.max_connections,
+        options.timeout.as_millis()
+    );
     Ok(bound)
 }
 
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+fn json_response(status: u16, body: &Value) -> Response {
+    Response::json(status, body)
 }
 
-fn json_response(status: u16, body: &Value) -> Response<io::Cursor<Vec<u8>>> {
-    let mut response = Response::from_data(body.to_string().into_bytes()).with_status_code(status);
-    if let Some(h) = header("Content-Type", "application/json") {
-        response.add_header(h);
-    }
-    response
+fn error(status: u16, message: &str) -> Response {
+    Response::error(status, message)
 }
 
-fn error(status: u16, message: &str) -> Response<io::Cursor<Vec<u8>>> {
-    json_response(status, &json!({ "error": message, "status": status }))
+fn unauthorized() -> Response {
+    error(401, "missing or wrong bearer token").with_header("WWW-Authenticate", "Bearer realm=\"rtmp-server\"")
 }
 
-/// The Authorization header's value, if the request has one.
-fn authorization(request: &Request) -> Option<&str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Authorization"))
-        .map(|h| h.value.as_str())
-}
-
-fn unauthorized() -> Response<io::Cursor<Vec<u8>>> {
-    let mut response = error(401, "missing or wrong bearer token");
-    if let Some(h) = header("WWW-Authenticate", "Bearer realm=\"rtmp-server\"") {
-        response.add_header(h);
-    }
-    response
-}
-
-fn respond(request: Request, ctx: &ServerContext) {
-    let path = request.url().split('?').next().unwrap_or("").to_owned();
+fn respond(request: &Request, ctx: &ServerContext) -> Response {
+    let path = request.path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let open_route = segments.as_slice() == ["healthz"];
-    if !open_route && !ctx.http_token.allows(authorization(&request)) {
+    if !open_route && !ctx.http_token.allows(request.header("Authorization")) {
         Metrics::add(&ctx.metrics.http_auth_failures, 1);
         // Neither the header nor the token is logged.
-        let remote = request.remote_addr().map(ToString::to_string).unwrap_or_default();
+        let remote = request.remote;
         warn!("HTTP request refused, missing or wrong token remote={remote} path={path:?}");
-        let _ = request.respond(unauthorized());
-        return;
+        return unauthorized();
     }
-    let response = match (request.method(), segments.as_slice()) {
+    match (&request.method, segments.as_slice()) {
         (Method::Get, ["healthz"]) => json_response(200, &json!({ "status": "ok" })),
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
@@ -89,11 +59,7 @@ fn respond(request: Request, ctx: &ServerContext) {
             record(ctx, app, stream, *action == "start")
         }
         (Method::Get, ["metrics"]) => {
-            let mut response = Response::from_data(metrics::render(ctx).into_bytes());
-            if let Some(h) = header("Content-Type", "text/plain; version=0.0.4") {
-                response.add_header(h);
-            }
-            response
+            Response::new(200, "text/plain; version=0.0.4", metrics::render(ctx).into_bytes())
         }
         (
             _,
@@ -106,8 +72,7 @@ fn respond(request: Request, ctx: &ServerContext) {
             | ["api", "streams", _, _, "record", "start" | "stop"],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
-    };
-    let _ = request.respond(response);
+    }
 }
 
 fn streams(ctx: &ServerContext) -> Value {
@@ -157,7 +122,7 @@ fn recording(ctx: &ServerContext) -> Value {
 }
 
 /// Asks the publisher's thread to start or stop recording; it acts on its next frame.
-fn record(ctx: &ServerContext, app: &str, stream: &str, start: bool) -> Response<io::Cursor<Vec<u8>>> {
+fn record(ctx: &ServerContext, app: &str, stream: &str, start: bool) -> Response {
     let key = crate::live::registry::StreamKey {
         app: app.to_owned(),
         stream: stream.to_owned(),
@@ -173,7 +138,7 @@ fn record(ctx: &ServerContext, app: &str, stream: &str, start: bool) -> Response
     }
 }
 
-fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response<io::Cursor<Vec<u8>>> {
+fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response {
     let found = ctx
         .registry
         .snapshot()

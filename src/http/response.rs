@@ -1,0 +1,147 @@
+//! Sans-IO HTTP/1.1 response encoding: status line, headers (Date, Content-Length,
+//! Connection added here) and body into one byte buffer; JSON error bodies.
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// A whole response; handlers build one and the server writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// Extra headers (Content-Type and the like); the framing ones are added by `encode`.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with this status, Content-Type and body.
+    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type", content_type.to_owned())],
+            body,
+        }
+    }
+
+    /// A JSON response.
+    pub fn json(status: u16, body: &serde_json::Value) -> Response {
+        Response::new(status, "application/json", body.to_string().into_bytes())
+    }
+
+    /// The JSON error every refusal uses: `{"error": MESSAGE, "status": STATUS}`.
+    pub fn error(status: u16, message: &str) -> Response {
+        Response::json(status, &json!({ "error": message, "status": status }))
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Response {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    /// Status line, headers and (unless `head_only`, for HEAD requests) body. `keep_alive`
+    /// picks the Connection header (sent either way, so HTTP/1.0 clients see keep-alive).
+    pub fn encode(&self, keep_alive: bool, head_only: bool, now: OffsetDateTime) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.body.len());
+        let status = if (100..=999).contains(&self.status) {
+            self.status
+        } else {
+            500
+        };
+        out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason(status)).as_bytes());
+        push_header(&mut out, "Date", &http_date(now));
+        for (name, value) in &self.headers {
+            push_header(&mut out, name, value);
+        }
+        push_header(&mut out, "Content-Length", &self.body.len().to_string());
+        push_header(&mut out, "Connection", if keep_alive { "keep-alive" } else { "close" });
+        out.extend_from_slice(b"\r\n");
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
+        out
+    }
+}
+
+/// One header line; CR and LF in a value are dropped so a value cannot start a new header.
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend(value.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The reason phrase of the status codes this server sends.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// An IMF-fixdate (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(now: OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    now.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_1994() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(784_111_777).unwrap()
+    }
+
+    #[test]
+    fn encodes_status_date_headers_length_and_body() {
+        let response = Response::json(200, &json!({ "status": "ok" }));
+        let text = String::from_utf8(response.encode(false, false, at_1994())).unwrap();
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: application/json\r\n\
+             Content-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}"
+        );
+    }
+
+    #[test]
+    fn head_responses_keep_the_length_but_not_the_body() {
+        let response = Response::error(405, "method not allowed");
+        let text = String::from_utf8(response.encode(true, true, at_1994())).unwrap();
+        assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{text}");
+        assert!(text.contains(&format!("Content-Length: {}\r\n", response.body.len())));
+        assert!(text.contains("Connection: keep-alive\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn header_values_cannot_inject_lines() {
+        let response = Response::new(200, "text/plain", Vec::new()).with_header("X-A", "a\r\nSet-Cookie: b");
+        let text = String::from_utf8(response.encode(false, false, at_1994())).unwrap();
+        assert!(text.contains("X-A: aSet-Cookie: b\r\n"), "{text}");
+    }
+
+    #[test]
+    fn error_bodies_are_json_with_the_status() {
+        let body: serde_json::Value = serde_json::from_slice(&Response::error(404, "not found").body).unwrap();
+        assert_eq!(body, json!({ "error": "not found", "status": 404 }));
+    }
+}

@@ -1,0 +1,262 @@
+//! Sans-IO bookkeeping of open HTTP connections and the admission choice at the cap: which
+//! connection a newcomer evicts (the one waiting longest without a whole request), or whether
+//! the newcomer is refused. Generic over the handle used to close a connection.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Most evicted connections whose threads may still be exiting. Past it, a newcomer at the
+/// cap waits for one of them to end instead of evicting another: the thread count stays at
+/// most `--http-max-connections` + this.
+pub const MAX_EVICTIONS_IN_FLIGHT: usize = 8;
+/// The "cap reached" warning is logged at most once per this interval.
+pub const CAP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where a connection is in its request cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Has not finished sending a request (fresh, keep-alive idle, or part of a request in):
+    /// may be evicted at the cap.
+    Waiting,
+    /// Its request is whole and being answered: never evicted.
+    Busy,
+    /// Closed by an eviction; its thread has not ended yet.
+    Evicting,
+}
+
+#[derive(Debug)]
+struct Slot<H> {
+    phase: Phase,
+    /// When the connection entered its phase.
+    since: Instant,
+    handle: H,
+}
+
+/// What to do with a newly accepted connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Serve it as connection `id`; first close `evict` if given (now marked `Evicting`).
+    Admit { id: u64, evict: Option<u64> },
+    /// Evicted connections are still ending (too many in flight, or nothing else to evict):
+    /// ask again once one has ended.
+    Wait,
+    /// Every connection is busy with a request: refuse it.
+    Refuse,
+}
+
+/// The open connections, keyed by id.
+#[derive(Debug)]
+pub struct ConnTable<H> {
+    slots: HashMap<u64, Slot<H>>,
+    next_id: u64,
+    cap: usize,
+    last_warning: Option<Instant>,
+}
+
+impl<H> ConnTable<H> {
+    /// A table for at most `cap` connections (at least 1).
+    pub fn new(cap: usize) -> Self {
+        ConnTable {
+            slots: HashMap::new(),
+            next_id: 1,
+            cap: cap.max(1),
+            last_warning: None,
+        }
+    }
+
+    /// Open connections, evicted ones whose threads still run included.
+    pub fn open(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Admits a new connection (closed with `handle` if it is evicted later), evicting the
+    /// longest-waiting one at the cap.
+    pub fn admit(&mut self, handle: H, now: Instant) -> Admission {
+        let at_cap = self.slots.len() >= self.cap;
+        let mut evict = None;
+        if at_cap {
+            let evicting = self.slots.values().filter(|s| s.phase == Phase::Evicting).count();
+            if evicting >= MAX_EVICTIONS_IN_FLIGHT {
+                return Admission::Wait;
+            }
+            let Some(victim) = self.pick_victim() else {
+                return if evicting > 0 {
+                    Admission::Wait
+                } else {
+                    Admission::Refuse
+                };
+            };
+            if let Some(slot) = self.slots.get_mut(&victim) {
+                slot.phase = Phase::Evicting;
+                slot.since = now;
+            }
+            evict = Some(victim);
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.slots.insert(
+            id,
+            Slot {
+                phase: Phase::Waiting,
+                since: now,
+                handle,
+            },
+        );
+        Admission::Admit { id, evict }
+    }
+
+    /// The waiting connection that has waited longest (lowest id on a tie).
+    fn pick_victim(&self) -> Option<u64> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| s.phase == Phase::Waiting)
+            .min_by_key(|(id, s)| (s.since, **id))
+            .map(|(id, _)| *id)
+    }
+
+    /// The handle of connection `id`, to close it.
+    pub fn handle(&self, id: u64) -> Option<&H> {
+        self.slots.get(&id).map(|s| &s.handle)
+    }
+
+    /// Moves connection `id` to `Waiting` or `Busy`; false if it was evicted (or is gone),
+    /// in which case its thread should stop.
+    pub fn set_phase(&mut self, id: u64, phase: Phase, now: Instant) -> bool {
+        match self.slots.get_mut(&id) {
+            Some(slot) if slot.phase != Phase::Evicting => {
+                slot.phase = phase;
+                slot.since = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets connection `id` (its thread ended).
+    pub fn remove(&mut self, id: u64) {
+        self.slots.remove(&id);
+    }
+
+    /// True when a "cap reached" warning is due (at the cap, none within the interval).
+    pub fn cap_warning_due(&mut self, now: Instant) -> bool {
+        if self.slots.len() < self.cap {
+            return false;
+        }
+        let due = self
+            .last_warning
+            .is_none_or(|last| now.saturating_duration_since(last) >= CAP_WARNING_INTERVAL);
+        if due {
+            self.last_warning = Some(now);
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admit(table: &mut ConnTable<()>, at: Instant) -> Admission {
+        table.admit((), at)
+    }
+
+    #[test]
+    fn below_the_cap_everyone_is_admitted_without_eviction() {
+        let mut table = ConnTable::new(3);
+        let t = Instant::now();
+        for expected in 1..=3 {
+            assert_eq!(
+                admit(&mut table, t),
+                Admission::Admit {
+                    id: expected,
+                    evict: None
+                }
+            );
+        }
+        assert_eq!(table.open(), 3);
+    }
+
+    #[test]
+    fn at_the_cap_the_longest_waiting_connection_is_evicted_and_busy_ones_never() {
+        let mut table = ConnTable::new(3);
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        admit(&mut table, t); // 1
+        admit(&mut table, t + s); // 2
+        admit(&mut table, t + 2 * s); // 3
+        assert!(table.set_phase(1, Phase::Busy, t + 3 * s));
+        // 2 has waited longest among the waiting ones.
+        assert_eq!(admit(&mut table, t + 4 * s), Admission::Admit { id: 4, evict: Some(2) });
+        assert!(
+            !table.set_phase(2, Phase::Busy, t + 4 * s),
+            "an evicted connection stops"
+        );
+        // 1 went idle again after answering: its idle time counts from then.
+        assert!(table.set_phase(1, Phase::Waiting, t + 5 * s));
+        table.remove(2);
+        assert_eq!(admit(&mut table, t + 6 * s), Admission::Admit { id: 5, evict: Some(3) });
+        table.remove(3);
+        assert_eq!(admit(&mut table, t + 7 * s), Admission::Admit { id: 6, evict: Some(4) });
+    }
+
+    #[test]
+    fn when_everyone_is_busy_the_newcomer_is_refused() {
+        let mut table = ConnTable::new(2);
+        let t = Instant::now();
+        admit(&mut table, t);
+        admit(&mut table, t);
+        table.set_phase(1, Phase::Busy, t);
+        table.set_phase(2, Phase::Busy, t);
+        assert_eq!(admit(&mut table, t), Admission::Refuse);
+        table.remove(1);
+        assert!(matches!(admit(&mut table, t), Admission::Admit { evict: None, .. }));
+    }
+
+    #[test]
+    fn when_only_evicted_connections_hold_the_cap_the_newcomer_waits() {
+        let mut table = ConnTable::new(2);
+        let t = Instant::now();
+        admit(&mut table, t); // 1
+        admit(&mut table, t); // 2
+        table.set_phase(2, Phase::Busy, t);
+        assert_eq!(admit(&mut table, t), Admission::Admit { id: 3, evict: Some(1) });
+        table.set_phase(3, Phase::Busy, t);
+        assert_eq!(admit(&mut table, t), Admission::Wait, "1 is still ending");
+        table.remove(1);
+        assert_eq!(admit(&mut table, t), Admission::Refuse, "2 and 3 are busy");
+    }
+
+    #[test]
+    fn evictions_in_flight_are_bounded() {
+        let cap = 2 * MAX_EVICTIONS_IN_FLIGHT;
+        let mut table = ConnTable::new(cap);
+        let t = Instant::now();
+        for _ in 0..cap {
+            admit(&mut table, t);
+        }
+        // No evicted thread ends: after MAX_EVICTIONS_IN_FLIGHT evictions, newcomers wait.
+        let mut evicted = Vec::new();
+        for _ in 0..MAX_EVICTIONS_IN_FLIGHT {
+            match admit(&mut table, t) {
+                Admission::Admit { evict: Some(id), .. } => evicted.push(id),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(admit(&mut table, t), Admission::Wait);
+        assert_eq!(table.open(), cap + MAX_EVICTIONS_IN_FLIGHT);
+        // One evicted thread ends: the next newcomer may evict again.
+        table.remove(evicted[0]);
+        assert!(matches!(admit(&mut table, t), Admission::Admit { evict: Some(_), .. }));
+    }
+
+    #[test]
+    fn the_cap_warning_is_rate_limited() {
+        let mut table = ConnTable::new(1);
+        let t = Instant::now();
+        assert!(!table.cap_warning_due(t), "below the cap");
+        admit(&mut table, t);
+        assert!(table.cap_warning_due(t));
+        assert!(!table.cap_warning_due(t + Duration::from_secs(1)));
+        assert!(table.cap_warning_due(t + CAP_WARNING_INTERVAL));
+    }
+}
