@@ -9,6 +9,7 @@
 //! servers; `tls` builds rustls configurations; `http` is the small blocking HTTP server the
 //! API runs on; `config` turns flags into `Config`.
 
+pub mod api;
 pub mod bench;
 pub mod client;
 pub mod config;

@@ -113,7 +113,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     if let Some(addr) = ctx.config.http_listen {
-        if let Err(e) = ops::http::start(addr, Arc::clone(&ctx)) {
+        if let Err(e) = rtmp_server::api::start(addr, Arc::clone(&ctx)) {
             log::error!(
                 "cannot listen for the HTTP API addr={addr} error=\"{e}\" (use --http-listen off to run without it)"
             );
@@ -129,9 +129,20 @@ fn main() -> ExitCode {
     };
     let on_stop = {
         let notifier = notifier.clone();
-        move || notifier.iter().for_each(|n| n.notify_or_log("STOPPING=1"))
+        let handle = server.shutdown_handle();
+        move || {
+            notifier.iter().for_each(|n| n.notify_or_log("STOPPING=1"));
+            handle.shutdown();
+        }
     };
-    if let Err(e) = ops::signals::install(server.shutdown_handle(), Arc::clone(&ctx), on_stop) {
+    let on_reload = {
+        let ctx = Arc::clone(&ctx);
+        move || {
+            ops::signals::reload_keys(&ctx.auth);
+            ops::signals::reload_http_token(&ctx.http_token);
+        }
+    };
+    if let Err(e) = ops::signals::install(on_reload, on_stop) {
         log::error!("cannot install signal handlers error=\"{e}\"");
         return ExitCode::from(1);
     }
@@ -140,7 +151,7 @@ fn main() -> ExitCode {
         notifier.notify_or_log(&format!("READY=1\nSTATUS=listening on {}", server.local_addr()));
         if let Some(interval) = systemd::watchdog_interval() {
             let mut liveness = ops::watchdog::Liveness::default();
-            let alive = move || ops::watchdog::server_alive(&ctx, &mut liveness);
+            let alive = move || ctx.alive(&mut liveness);
             if let Err(e) = systemd::start_watchdog(notifier, interval, alive) {
                 log::error!("cannot start the systemd watchdog error=\"{e}\"");
                 return ExitCode::from(1);

@@ -1,7 +1,7 @@
 //! A small blocking HTTP/1.1 server (no async runtime): `request` and `response` are the
 //! sans-IO parser and encoder, `slots` the connection bookkeeping and eviction choice at the
 //! cap, `server` the thin socket glue (acceptor plus one tracked thread per connection, read
-//! and write timeouts, keep-alive), `options` its flags. The API routes (`ops::http`) are a
+//! and write timeouts, keep-alive), `options` its flags. The API routes (the `api` module) are a
 //! handler on top.
 
 pub mod options;

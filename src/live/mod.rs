@@ -8,6 +8,7 @@ pub mod drop_policy;
 pub mod player;
 mod player_direct;
 pub mod registry;
+pub mod shared_media;
 pub mod stream;
 pub mod subscription;
 

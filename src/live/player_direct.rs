@@ -6,7 +6,7 @@
 //! held for non-blocking sends only, never a blocking one, so a slow player never slows the
 //! publisher.
 
-use super::player::SharedMedia;
+use super::shared_media::SharedMedia;
 use crate::media::FrameKind;
 use crate::protocol::chunk::shared::{WireMessage, MAX_FMT0_HEADER};
 use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};

@@ -2,15 +2,10 @@
 //! playing, and forgetting streams nobody uses. Lock order: registry, then stream.
 
 use super::stream::Stream;
+pub use super::stream::StreamKey;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StreamKey {
-    pub app: String,
-    pub stream: String,
-}
 
 /// What a new publish does to a stream that already has a publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

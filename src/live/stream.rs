@@ -7,7 +7,6 @@
 use super::bitrate::BitrateWindow;
 use super::drop_policy::EvictReason;
 use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
-use super::registry::StreamKey;
 use crate::media::describe;
 use crate::media::gop_cache::GopCache;
 use crate::media::{Frame, FrameKind};
@@ -15,6 +14,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A stream's name: its app and stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamKey {
+    pub app: String,
+    pub stream: String,
+}
 
 /// A player (or push) the stream evicted while frames were offered, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

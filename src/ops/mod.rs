@@ -5,7 +5,6 @@ pub mod auth;
 pub mod cidr;
 pub mod event_counts;
 pub mod fd_limit;
-pub mod http;
 pub mod metrics;
 pub mod options;
 pub mod signals;

@@ -8,7 +8,6 @@
 //! the locks every connection needs (sockets, registry): a deadlock there blocks the
 //! watchdog thread too, so the pings stop and systemd restarts the service.
 
-use crate::server::context::ServerContext;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Shared by the accept loop (writer) and the watchdog thread (reader).
@@ -54,14 +53,6 @@ impl Liveness {
         self.last_rounds = Some(rounds);
         shutting_down || in_accept || moved
     }
-}
-
-/// One watchdog check of a running server: its shared locks can be taken (this blocks if
-/// they are deadlocked) and its accept loop is alive.
-pub fn server_alive(ctx: &ServerContext, liveness: &mut Liveness) -> bool {
-    let _ = ctx.open_connections();
-    let _ = ctx.registry.stream_count();
-    liveness.check(&ctx.accept_heartbeat, ctx.is_shutting_down())
 }
 
 #[cfg(test)]

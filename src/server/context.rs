@@ -108,6 +108,14 @@ impl ServerContext {
         }
     }
 
+    /// One watchdog check of the running server: its shared locks can be taken (this blocks
+    /// if they are deadlocked) and its accept loop is alive.
+    pub fn alive(&self, liveness: &mut crate::ops::watchdog::Liveness) -> bool {
+        let _ = self.open_connections();
+        let _ = self.registry.stream_count();
+        liveness.check(&self.accept_heartbeat, self.is_shutting_down())
+    }
+
     pub fn next_conn_id(&self) -> u64 {
         self.registry.next_id()
     }

@@ -1,10 +1,14 @@
-//! The HTTP control API, a handler on the `http` server: GET /healthz, GET /api/streams,
-//! GET /api/recording, POST /api/streams/{app}/{stream}/kick and .../record/{start,stop},
-//! GET /metrics. Errors are JSON with a status code. With `--http-token-file` every route
+//! The HTTP control API, a handler on the `http` server (above the RTMP server, whose
+//! context it reads): GET /healthz, GET /api/streams, GET /api/recording, GET /api/pushes,
+//! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
+//! .../record/{start,stop}, GET /metrics (`metrics`). Errors are JSON with a status code. With `--http-token-file` every route
 //! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
 
-use super::metrics::{self, Metrics};
+mod events;
+mod metrics;
+
 use crate::http::{self, Method, Request, Response};
+use crate::ops::metrics::{disk_guard, Metrics};
 use crate::server::context::ServerContext;
 use log::{info, warn};
 use serde_json::{json, Value};
@@ -54,6 +58,13 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
         (Method::Get, ["api", "pushes"]) => json_response(200, &pushes(ctx)),
+        (Method::Get, ["api", "events"]) => {
+            let query = request.target.split_once('?').map_or("", |(_, q)| q);
+            match events::reply(&ctx.recent_events, query) {
+                Ok(body) => json_response(200, &body),
+                Err(message) => error(400, message),
+            }
+        }
         (Method::Post, ["api", "streams", app, stream, "kick"]) => kick(ctx, app, stream),
         (Method::Post, ["api", "streams", app, stream, "record", action @ ("start" | "stop")]) => {
             record(ctx, app, stream, *action == "start")
@@ -68,6 +79,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
             | ["api", "streams"]
             | ["api", "recording"]
             | ["api", "pushes"]
+            | ["api", "events"]
             | ["api", "streams", _, _, "kick"]
             | ["api", "streams", _, _, "record", "start" | "stop"],
         ) => error(405, "method not allowed"),
@@ -111,7 +123,7 @@ fn streams(ctx: &ServerContext) -> Value {
 
 /// Recording status: the disk guard's view of the record file system.
 fn recording(ctx: &ServerContext) -> Value {
-    let guard = metrics::disk_guard(ctx);
+    let guard = disk_guard(&ctx.config.record_dir, ctx.config.recording.min_free);
     json!({
         "record_all": ctx.config.record_all,
         "record_dir": ctx.config.record_dir.display().to_string(),
