@@ -7,6 +7,7 @@
 //! publisher.
 
 use super::shared_media::SharedMedia;
+use crate::media::timestamp::SinceFirst;
 use crate::media::FrameKind;
 use crate::protocol::chunk::shared::{WireMessage, MAX_FMT0_HEADER};
 use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
@@ -19,27 +20,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// a frame needing more goes out in several sends.
 const DIRECT_SEND_SLICES: usize = 128;
 
-/// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0.
+/// Per-player timestamps: the first frame (or the earliest of the initial burst) is 0;
+/// sequence headers and data before the first frame are at 0 and do not set the base.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlayerClock {
-    pub base: Option<u32>,
+    since: SinceFirst,
 }
 
 impl PlayerClock {
-    pub fn out(&mut self, media: &SharedMedia) -> u32 {
-        let Some(base) = self.base else {
-            if media.sequence_header || media.kind == FrameKind::Data {
-                return 0;
-            }
-            self.base = Some(media.timestamp);
-            return 0;
-        };
-        let offset = media.timestamp.wrapping_sub(base);
-        if offset > i32::MAX as u32 {
-            0
-        } else {
-            offset
+    /// A clock whose 0 is `base` (the earliest cached frame), or the first media frame.
+    pub fn starting_at(base: Option<u32>) -> PlayerClock {
+        PlayerClock {
+            since: base.map_or_else(SinceFirst::new, SinceFirst::from_base),
         }
+    }
+
+    pub fn out(&mut self, media: &SharedMedia) -> u32 {
+        if !self.since.started() && (media.sequence_header || media.kind == FrameKind::Data) {
+            return 0;
+        }
+        self.since.map(media.timestamp)
     }
 }
 

@@ -139,7 +139,7 @@ fn gone_writer_means_disconnect() {
 
 #[test]
 fn player_clock_starts_at_zero_and_clamps_earlier_frames() {
-    let mut clock = PlayerClock { base: None };
+    let mut clock = PlayerClock::default();
     let header = SharedMedia::new(FrameKind::Video, 5000, true, true, Arc::from(vec![0u8; 1]));
     assert_eq!(clock.out(&header), 0);
     assert_eq!(clock.out(&media(FrameKind::Video, 60_000, true, 1)), 0);

@@ -9,6 +9,7 @@ use super::drop_policy::EvictReason;
 use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
 use crate::media::describe;
 use crate::media::gop_cache::GopCache;
+use crate::media::timestamp::is_at_or_after;
 use crate::media::{Frame, FrameKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -297,7 +298,7 @@ impl Stream {
         }
         let timestamp = frame.timestamp.wrapping_add(inner.offset);
         let advanced = match inner.last_timestamp {
-            Some(last) => timestamp.wrapping_sub(last) < 0x8000_0000,
+            Some(last) => is_at_or_after(timestamp, last),
             None => true,
         };
         if advanced {
@@ -398,13 +399,16 @@ impl Stream {
             .chain(inner.gop.items())
             .cloned()
             .collect();
-        let base = inner.gop.items().map(|m| m.timestamp).reduce(|earliest, ts| {
-            if earliest.wrapping_sub(ts) < 0x8000_0000 {
-                ts
-            } else {
-                earliest
-            }
-        });
+        let base =
+            inner.gop.items().map(|m| m.timestamp).reduce(
+                |earliest, ts| {
+                    if is_at_or_after(earliest, ts) {
+                        ts
+                    } else {
+                        earliest
+                    }
+                },
+            );
         Arc::make_mut(&mut inner.players).push(Arc::clone(&slot));
         drop(inner);
         let now = Instant::now();

@@ -32,6 +32,11 @@ impl SinceFirst {
         SinceFirst::default()
     }
 
+    /// A clock whose 0 is `base` already.
+    pub fn from_base(base: u32) -> Self {
+        SinceFirst { base: Some(base) }
+    }
+
     /// Whether a first timestamp was mapped.
     pub fn started(&self) -> bool {
         self.base.is_some()

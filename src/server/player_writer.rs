@@ -31,7 +31,7 @@ pub fn run_writer<S: PlayerSocket>(
 ) {
     {
         let mut state = input.direct.lock();
-        state.clock = PlayerClock { base };
+        state.clock = PlayerClock::starting_at(base);
         // Without a second plain handle (TLS, or a failed clone) the publisher never sends
         // directly: everything is queued for this thread.
         state.sink = socket.direct_handle().map(|socket| DirectSink {
@@ -44,7 +44,7 @@ pub fn run_writer<S: PlayerSocket>(
         input: &input,
         stream_id,
         chunk_size,
-        clock: PlayerClock { base },
+        clock: PlayerClock::starting_at(base),
         scratch: Vec::with_capacity(4096),
         head: Vec::new(),
         continuation: Vec::new(),
