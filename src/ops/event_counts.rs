@@ -52,26 +52,26 @@ pub fn render(counts: &EventCounts, observers: &[ObserverStats], out: &mut Strin
     for (kind, n) in counts.counts() {
         let _ = writeln!(out, "rtmp_events_total{{kind=\"{kind}\"}} {n}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP rtmp_event_observer_dropped_total Events an observer lost because its queue was full."
-    );
-    let _ = writeln!(out, "# TYPE rtmp_event_observer_dropped_total counter");
-    for o in observers {
-        let _ = writeln!(
-            out,
-            "rtmp_event_observer_dropped_total{{observer=\"{}\"}} {}",
-            o.name, o.dropped
-        );
-    }
-    let _ = writeln!(out, "# HELP rtmp_event_observer_queued Events waiting for an observer.");
-    let _ = writeln!(out, "# TYPE rtmp_event_observer_queued gauge");
-    for o in observers {
-        let _ = writeln!(
-            out,
-            "rtmp_event_observer_queued{{observer=\"{}\"}} {}",
-            o.name, o.queued
-        );
+    type Value = fn(&ObserverStats) -> u64;
+    let per_observer: [(&str, &str, &str, Value); 2] = [
+        (
+            "rtmp_event_observer_dropped_total",
+            "counter",
+            "Events an observer lost because its queue was full.",
+            |o| o.dropped,
+        ),
+        (
+            "rtmp_event_observer_queued",
+            "gauge",
+            "Events waiting for an observer.",
+            |o| o.queued as u64,
+        ),
+    ];
+    for (name, kind, help, value) in per_observer {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for o in observers {
+            let _ = writeln!(out, "{name}{{observer=\"{}\"}} {}", o.name, value(o));
+        }
     }
 }
 
