@@ -1,13 +1,17 @@
 //! rtmp-server: a blocking RTMP server that records every published stream to FLV.
 //!
-//! Layout: `protocol` is the sans-IO RTMP core (handshake, chunks, AMF, messages, commands,
-//! session); `media` holds the shared `Frame`; `flv` writes and reads FLV bytes; `record`
-//! runs one writer thread per recording; `server` is the thin blocking glue (listener,
-//! connection threads, stream registry); `client` is the one RTMP client used by tests and
-//! tools; `bench` is the engine of the rtmp-bench load tool; `ops` holds process-level
-//! concerns (signals, systemd, auth, HTTP API, metrics); `push` relays streams to upstream
-//! servers; `tls` builds rustls configurations; `http` is the small blocking HTTP server the
-//! API runs on; `config` turns flags into `Config`.
+//! Layout, top to bottom (a module names only those below it; README "Architecture"):
+//! - `api`: the HTTP API, /metrics and /api/events, reading the server's context;
+//! - `server`: the RTMP glue (listener, connection threads, publishing, playing, the
+//!   context every connection shares);
+//! - `push` (relays to upstream servers), `record` (one writer thread per recording),
+//!   `live` (streams, subscriptions and their drop policy), `events` (domain events and
+//!   their bus), `ops` (auth, tokens, signals, systemd, counters), `config` (flags into
+//!   `Config`);
+//! - `client` (the one RTMP client: pushes, tests, tools), `http` (the small blocking HTTP
+//!   server), `tls`, `bench` (the engine of rtmp-bench);
+//! - `flv` (FLV bytes), `media` (the shared `Frame`, codec parsing, timestamps), and at the
+//!   bottom `protocol`, the sans-IO RTMP core, which names nothing above it.
 
 pub mod api;
 pub mod bench;
