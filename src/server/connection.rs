@@ -1,6 +1,8 @@
 //! One connection's thread: reads the socket, feeds the sans-IO session, writes its replies
 //! (directly, or through the player writer once the connection plays), and dispatches the
-//! session's events to the publishing and playing halves (`publishing.rs`, `playing.rs`).
+//! session's events to the publishing and playing halves (`publishing.rs`, `playing.rs`),
+//! whose requests go through the decision point (`decision/`): while one is pending the
+//! thread waits for it and reads nothing.
 //! On the RTMPS port it first runs the TLS handshake, against the same handshake deadline.
 
 use super::context::ServerContext;
@@ -187,7 +189,13 @@ impl Connection {
             if let Err(e) = self.socket.tcp().set_read_timeout(Some(timeout)) {
                 return CloseReason::Io(e);
             }
-            let read = match self.socket.read(buffer.space()) {
+            // Requests are decided before the next read (`decision`), so the session has room;
+            // reading no more than it takes keeps held input within MAX_PENDING_INPUT anyway
+            // (with no room, one byte is read and refused: a protocol error that closes).
+            let room = self.session.input_room().max(1);
+            let space = buffer.space();
+            let space_len = space.len().min(room);
+            let read = match self.socket.read(space.get_mut(..space_len).unwrap_or_default()) {
                 Ok(0) if self.ctx.is_shutting_down() => return CloseReason::Shutdown,
                 Ok(0) => return self.player_write_failure().unwrap_or(CloseReason::PeerClosed),
                 Ok(n) => n,

@@ -4,6 +4,7 @@
 mod bind;
 pub mod connection;
 pub mod context;
+pub mod decision;
 pub mod listener;
 pub(crate) mod player_writer;
 mod playing;

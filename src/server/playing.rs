@@ -2,6 +2,7 @@
 //! be), starting the player's writer thread, and leaving the stream.
 
 use super::connection::{CloseReason, Connection};
+use super::decision::Action;
 use super::player_writer::run_writer;
 use super::transport::{PlayerSocket, WriteHalf};
 use crate::events::{Event, StreamName};
@@ -66,17 +67,9 @@ impl Connection {
             app: self.app.clone(),
             stream: name,
         };
-        if let Err(denied) = self.ctx.auth.check_play(&key.app, &key.stream, query) {
-            crate::ops::metrics::Metrics::add(&self.ctx.metrics.auth_failures, 1);
-            // The query (which holds the key) is never logged.
-            warn!(
-                "play denied conn_id={} remote={} app={} stream={} error=\"{denied}\"",
-                self.conn_id, self.remote, key.app, key.stream
-            );
-            let _ = self
-                .session
-                .reject_play(stream_id, "NetStream.Play.Failed", "Play not authorized");
-            return Some(CloseReason::Rejected("play not authorized"));
+        let outcome = self.decide(Action::Play, &key, query);
+        if let Some(reason) = self.refuse_unless_allowed(Action::Play, stream_id, &key, outcome) {
+            return Some(reason);
         }
         if let Err(e) = self.session.accept_play(stream_id) {
             return Some(protocol(e));

@@ -3,12 +3,11 @@
 //! publish.
 
 use super::connection::{CloseReason, Connection};
+use super::decision::Action;
 use super::stats::{MediaStats, StatsReport};
 use crate::events::{Event, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
-use crate::ops::auth::Denied;
-use crate::ops::cidr::any_contains;
 use crate::record::recorder::Recorder;
 use log::{info, warn};
 use std::sync::Arc;
@@ -34,17 +33,11 @@ impl Connection {
             app: self.app.clone(),
             stream: name,
         };
-        if let Err(denied) = self.may_publish(&key, query) {
-            crate::ops::metrics::Metrics::add(&self.ctx.metrics.auth_failures, 1);
-            // The query (which holds the key) is never logged.
-            warn!(
-                "publish denied conn_id={} remote={} app={} stream={} error=\"{denied}\"",
-                self.conn_id, self.remote, key.app, key.stream
-            );
-            let _ = self
-                .session
-                .reject_publish(stream_id, "NetStream.Publish.BadName", "Publish not authorized");
-            return Some(CloseReason::Rejected("publish not authorized"));
+        // The decision point first (address list, keys, and whatever may answer later); the
+        // conflict with a current publisher is the registry's, after an Allow.
+        let outcome = self.decide(Action::Publish, &key, query);
+        if let Some(reason) = self.refuse_unless_allowed(Action::Publish, stream_id, &key, outcome) {
+            return Some(reason);
         }
         let ticket = match self.ctx.registry.publish(&key, self.conn_id) {
             Ok(ticket) => ticket,
@@ -102,15 +95,6 @@ impl Connection {
             Ok(()) => None,
             Err(e) => Some(CloseReason::Protocol(e.to_string())),
         }
-    }
-
-    /// --allow-publish, then the publish key file.
-    fn may_publish(&self, key: &StreamKey, query: &str) -> Result<(), Denied> {
-        let allow = &self.ctx.config.ops.allow_publish;
-        if !allow.is_empty() && !any_contains(allow, self.remote.ip()) {
-            return Err(Denied::AddressNotAllowed);
-        }
-        self.ctx.auth.check_publish(&key.app, &key.stream, query)
     }
 
     pub(super) fn on_media(

@@ -2,19 +2,23 @@
 //! `handle_input`; reply bytes come out of `take_output` and decisions for the caller come
 //! out of `poll_event`. It runs the handshake, reassembles chunks, answers protocol control
 //! (chunk size, acknowledgements, pings) and NetConnection/NetStream commands. Whether a
-//! publish is allowed is the caller's call (`accept_publish` / `reject_publish`).
+//! publish or play is allowed is the caller's call (`accept_*` / `reject_*`), which may come
+//! later: meanwhile input is held, up to `MAX_PENDING_INPUT` bytes (see `input_room`).
 
 use super::aggregate;
 use super::amf0;
-use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, RawMessage};
-use super::command::{self, CommandError};
+use super::chunk::{ChunkDecoder, ChunkEncoder, RawMessage};
+use super::command;
 use super::frame_kind::FrameKind;
-use super::handshake::{HandshakeError, HandshakeKind, HandshakeStatus, ServerHandshake, RANDOM_SIZE};
+use super::handshake::{HandshakeKind, HandshakeStatus, ServerHandshake, RANDOM_SIZE};
 use super::limits::SessionLimits;
-use super::message::{self, type_id, ControlMessage, MessageError, UserControl};
+use super::message::{self, type_id, ControlMessage, UserControl};
 use std::collections::VecDeque;
 
 mod commands;
+mod error;
+
+pub use error::SessionError;
 
 /// Chunk size the server announces after connect unless configured otherwise.
 pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
@@ -24,6 +28,12 @@ pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
 pub const DEFAULT_PEER_BANDWIDTH: u32 = 2_500_000;
 /// Most message streams (createStream) one connection may hold.
 pub const MAX_STREAMS_PER_CONNECTION: usize = 16;
+/// Most bytes held while a publish or play request waits for the caller's decision. The
+/// caller reads at most `input_room()` bytes meanwhile (none once it is 0); input given past
+/// the bound is refused with `SessionError::PendingInputFull` (and not kept), so a peer that
+/// keeps sending while it waits costs at most this much memory before it is closed. The rest
+/// of the very input that raised the request is held whatever its size (the caller chose it).
+pub const MAX_PENDING_INPUT: usize = 1 << 20;
 /// Level of NetStream status messages that report success.
 const LEVEL_STATUS: &str = "status";
 
@@ -96,58 +106,6 @@ pub enum SessionEvent {
     PeerChunkSize(u32),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum SessionError {
-    Handshake(HandshakeError),
-    Chunk(ChunkError),
-    Control(MessageError),
-    Command(CommandError),
-    /// A command that needs an earlier step (connect, createStream) came before it.
-    OutOfOrder {
-        command: String,
-    },
-    /// A command lacks an argument it cannot do without.
-    MissingArgument {
-        command: String,
-        argument: &'static str,
-    },
-    /// An app or stream name with a control character (NUL, newline...).
-    ControlCharacterInName,
-    NameTooLong {
-        length: usize,
-        limit: usize,
-    },
-    TooManyStreams {
-        limit: usize,
-    },
-}
-
-impl std::fmt::Display for SessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SessionError::Handshake(e) => write!(f, "handshake: {e}"),
-            SessionError::Chunk(e) => write!(f, "chunk stream: {e}"),
-            SessionError::Control(e) => write!(f, "control message: {e}"),
-            SessionError::Command(e) => write!(f, "command: {e}"),
-            SessionError::OutOfOrder { command } => write!(f, "command {command} out of order"),
-            SessionError::MissingArgument { command, argument } => {
-                write!(f, "command {command} lacks {argument}")
-            }
-            SessionError::NameTooLong { length, limit } => write!(f, "name of {length} bytes exceeds {limit}"),
-            SessionError::ControlCharacterInName => write!(f, "control character in app or stream name"),
-            SessionError::TooManyStreams { limit } => write!(f, "more than {limit} streams on one connection"),
-        }
-    }
-}
-
-impl std::error::Error for SessionError {}
-
-impl From<ChunkError> for SessionError {
-    fn from(e: ChunkError) -> Self {
-        SessionError::Chunk(e)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StreamState {
     Created,
@@ -172,8 +130,9 @@ pub struct ServerSession {
     bytes_received: u64,
     last_ack_at: u64,
     peer_window: u32,
-    /// Set after a PublishRequest: input is held until the caller accepts or rejects, so no
-    /// media of that stream is seen before the decision.
+    /// Set after a PublishRequest or PlayRequest: input is held (up to `MAX_PENDING_INPUT`)
+    /// until the caller accepts or rejects, so no media of that stream is seen before the
+    /// decision.
     awaiting_decision: bool,
     media_received: bool,
 }
@@ -212,7 +171,13 @@ impl ServerSession {
     }
 
     /// Feeds bytes read from the peer. On error the connection must be closed.
+    /// While a decision is pending, input past `input_room()` is refused (and not kept).
     pub fn handle_input(&mut self, input: &[u8]) -> Result<(), SessionError> {
+        if input.len() > self.input_room() {
+            return Err(SessionError::PendingInputFull {
+                limit: MAX_PENDING_INPUT,
+            });
+        }
         self.bytes_received = self.bytes_received.wrapping_add(input.len() as u64);
         if self.pending_input.is_empty() && !self.awaiting_decision {
             let used = self.process(input)?;
@@ -243,9 +208,25 @@ impl ServerSession {
         used.map(|_| ())
     }
 
-    /// True while a PublishRequest waits for `accept_publish` / `reject_publish`.
+    /// True while a PublishRequest or PlayRequest waits for the caller's decision.
     pub fn awaiting_decision(&self) -> bool {
         self.awaiting_decision
+    }
+
+    /// How many bytes `handle_input` takes now: unlimited, except while a decision is
+    /// pending, when the held input may grow to `MAX_PENDING_INPUT` and no further.
+    pub fn input_room(&self) -> usize {
+        if self.awaiting_decision {
+            MAX_PENDING_INPUT.saturating_sub(self.pending_input.len())
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// False while the session takes no input: a decision is pending and the held input has
+    /// reached `MAX_PENDING_INPUT`. The caller then stops reading until it decides.
+    pub fn wants_input(&self) -> bool {
+        self.input_room() > 0
     }
 
     /// Bytes to send to the peer, in order.
@@ -495,5 +476,7 @@ impl ServerSession {
     }
 }
 
+#[cfg(test)]
+mod pending_tests;
 #[cfg(test)]
 mod tests;

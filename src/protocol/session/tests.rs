@@ -9,7 +9,7 @@ const FFMPEG_PUBLISH: &[u8] = include_bytes!("../../../tests/fixtures/ffmpeg-pub
 const LIBRTMP_PUBLISH: &[u8] = include_bytes!("../../../tests/fixtures/librtmp-publish.c2s");
 const HANDSHAKE_LEN: usize = 1 + 1536 + 1536;
 
-fn new_session() -> ServerSession {
+pub(super) fn new_session() -> ServerSession {
     ServerSession::new(SessionConfig::default(), [7u8; RANDOM_SIZE], 0)
 }
 
@@ -158,7 +158,7 @@ fn server_replies_in_nginx_order_and_announces_its_chunk_size() {
 
 /// A connected session (handshake done with a simple C1), the client-side encoder, and
 /// everything the server sent so far.
-fn connected_session() -> (ServerSession, ChunkEncoder, Vec<u8>) {
+pub(super) fn connected_session() -> (ServerSession, ChunkEncoder, Vec<u8>) {
     let mut session = new_session();
     let mut c0c1 = vec![3u8];
     c0c1.extend_from_slice(&[0u8; 1536]);
@@ -177,7 +177,7 @@ fn connected_session() -> (ServerSession, ChunkEncoder, Vec<u8>) {
     (session, encoder, output)
 }
 
-fn command_message(stream_id: u32, values: &[Amf0Value]) -> RawMessage {
+pub(super) fn command_message(stream_id: u32, values: &[Amf0Value]) -> RawMessage {
     let mut payload = Vec::new();
     for v in values {
         amf0::encode(v, &mut payload);
@@ -191,14 +191,18 @@ fn command_message(stream_id: u32, values: &[Amf0Value]) -> RawMessage {
     }
 }
 
-fn send(session: &mut ServerSession, encoder: &mut ChunkEncoder, message: RawMessage) -> Result<(), SessionError> {
+pub(super) fn send(
+    session: &mut ServerSession,
+    encoder: &mut ChunkEncoder,
+    message: RawMessage,
+) -> Result<(), SessionError> {
     let mut bytes = Vec::new();
     encoder.encode(&message, &mut bytes);
     session.handle_input(&bytes)
 }
 
 /// Sends command `name` (transaction id, null command object, `args`) on `stream_id`.
-fn call(
+pub(super) fn call(
     session: &mut ServerSession,
     encoder: &mut ChunkEncoder,
     stream_id: u32,
@@ -215,12 +219,12 @@ fn call(
     send(session, encoder, command_message(stream_id, &values))
 }
 
-fn create_stream(session: &mut ServerSession, encoder: &mut ChunkEncoder) -> Result<(), SessionError> {
+pub(super) fn create_stream(session: &mut ServerSession, encoder: &mut ChunkEncoder) -> Result<(), SessionError> {
     call(session, encoder, 0, "createStream", 2.0, &[])
 }
 
 /// `publish NAME` on message stream 1 (the first createStream's).
-fn publish(session: &mut ServerSession, encoder: &mut ChunkEncoder, name: &str) -> Result<(), SessionError> {
+pub(super) fn publish(session: &mut ServerSession, encoder: &mut ChunkEncoder, name: &str) -> Result<(), SessionError> {
     call(session, encoder, 1, "publish", 0.0, &[Amf0Value::String(name.into())])
 }
 

@@ -1,0 +1,60 @@
+//! The connection's side of the decision point: it builds the request, asks, waits for a
+//! pending answer (reading nothing from its socket meanwhile) and refuses the client, with
+//! a log line, when the answer is not Allow.
+
+use super::{refuse, resolve, Action, DecisionPoint, KeyCheck, Outcome, Request, DECISION_TIMEOUT};
+use crate::live::registry::StreamKey;
+use crate::ops::metrics::Metrics;
+use crate::server::connection::{CloseReason, Connection};
+use log::warn;
+
+impl Connection {
+    /// Decides this connection's publish or play of `key`; blocks while the answer is pending.
+    pub(in crate::server) fn decide(&self, action: Action, key: &StreamKey, query: &str) -> Outcome {
+        let request = Request {
+            action,
+            app: key.app.clone(),
+            stream: key.stream.clone(),
+            query: query.to_owned(),
+            remote: self.remote,
+        };
+        let keys = KeyCheck::new(&self.ctx.config.ops.allow_publish, &self.ctx.auth);
+        let verdict = DecisionPoint::new(keys, None).decide(&request);
+        let ctx = &self.ctx;
+        resolve(verdict, DECISION_TIMEOUT, &|| ctx.is_shutting_down())
+    }
+
+    /// For any outcome but Allowed: logs it, refuses the request on the session and returns
+    /// why the connection closes. The query (which may hold a key) is never logged.
+    pub(in crate::server) fn refuse_unless_allowed(
+        &mut self,
+        action: Action,
+        stream_id: u32,
+        key: &StreamKey,
+        outcome: Outcome,
+    ) -> Option<CloseReason> {
+        let (conn_id, remote, verb) = (self.conn_id, self.remote, action.as_str());
+        let (app, stream) = (&key.app, &key.stream);
+        let reason = match outcome {
+            Outcome::Allowed => return None,
+            Outcome::Stopped => return Some(CloseReason::Shutdown),
+            Outcome::Denied(denial) => {
+                warn!("{verb} denied conn_id={conn_id} remote={remote} app={app} stream={stream} error=\"{denial}\"");
+                CloseReason::Rejected(match action {
+                    Action::Publish => "publish not authorized",
+                    Action::Play => "play not authorized",
+                })
+            }
+            Outcome::TimedOut(after) => {
+                warn!(
+                    "{verb} decision timed out conn_id={conn_id} remote={remote} app={app} stream={stream} timeout_s={}",
+                    after.as_secs()
+                );
+                CloseReason::Timeout("decision")
+            }
+        };
+        Metrics::add(&self.ctx.metrics.auth_failures, 1);
+        let _ = refuse(&mut self.session, action, stream_id);
+        Some(reason)
+    }
+}
