@@ -3,6 +3,7 @@
 
 pub mod avc_sps;
 pub mod codec;
+pub mod demux;
 pub mod describe;
 pub mod frame;
 pub mod gop_cache;
