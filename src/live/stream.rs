@@ -332,19 +332,19 @@ impl Stream {
         if frame.sequence_header {
             match frame.kind {
                 FrameKind::Video => {
-                    inner.info.video_codec = describe::video_codec_id(&frame.payload);
-                    inner.info.picture_size = describe::picture_size(&frame.payload);
+                    inner.info.video_codec = describe::codec_id(frame);
+                    inner.info.picture_size = describe::picture_size(frame);
                 }
-                FrameKind::Audio => inner.info.audio_codec = frame.payload.first().map(|b| b >> 4),
+                FrameKind::Audio => inner.info.audio_codec = describe::codec_id(frame),
                 FrameKind::Data => {}
             }
         }
         match frame.kind {
             FrameKind::Video if inner.info.video_codec_name.is_none() => {
-                inner.info.video_codec_name = describe::video_codec_name(&frame.payload);
+                inner.info.video_codec_name = describe::video_codec_name(frame);
             }
             FrameKind::Audio if inner.info.audio_codec_name.is_none() => {
-                inner.info.audio_codec_name = describe::audio_codec_name(&frame.payload);
+                inner.info.audio_codec_name = describe::audio_codec_name(frame);
             }
             _ => {}
         }

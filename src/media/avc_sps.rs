@@ -62,7 +62,11 @@ impl Bits {
 /// Width and height of the picture described by an FLV AVC sequence header tag body
 /// (`0x17 0x00 cts[3]` then the AVCDecoderConfigurationRecord).
 pub fn avc_picture_size(tag_body: &[u8]) -> Option<(u32, u32)> {
-    let record = tag_body.get(5..)?;
+    avc_record_picture_size(tag_body.get(5..)?)
+}
+
+/// Width and height of the picture an AVCDecoderConfigurationRecord describes.
+pub fn avc_record_picture_size(record: &[u8]) -> Option<(u32, u32)> {
     let sps_count = record.get(5)? & 0x1F;
     if sps_count == 0 {
         return None;

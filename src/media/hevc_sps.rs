@@ -20,7 +20,11 @@ const PROFILE_BITS: u32 = 88;
 
 /// Width and height of the picture an HEVC sequence header tag body describes.
 pub fn hevc_picture_size(tag_body: &[u8]) -> Option<(u32, u32)> {
-    let record = tag_body.get(RECORD_OFFSET..)?;
+    hevc_record_picture_size(tag_body.get(RECORD_OFFSET..)?)
+}
+
+/// Width and height of the picture an HEVCDecoderConfigurationRecord describes.
+pub fn hevc_record_picture_size(record: &[u8]) -> Option<(u32, u32)> {
     let arrays = *record.get(RECORD_FIXED_LEN)?;
     let mut pos = RECORD_FIXED_LEN + 1;
     for _ in 0..arrays {
@@ -135,11 +139,13 @@ mod tests {
         );
         // What the API uses: legacy codec id 12 and the same record behind an Enhanced
         // RTMP SequenceStart header.
-        let picture_size = crate::media::describe::picture_size;
-        assert_eq!(picture_size(&tag_body(SPS_320X240)), Some((320, 240)));
+        use crate::media::{Frame, FrameKind};
+        let picture_size =
+            |body: Vec<u8>| crate::media::describe::picture_size(&Frame::new(FrameKind::Video, 0, body.into()));
+        assert_eq!(picture_size(tag_body(SPS_320X240)), Some((320, 240)));
         let mut enhanced = b"\x90hvc1".to_vec();
         enhanced.extend_from_slice(&tag_body(SPS_320X240)[5..]);
-        assert_eq!(picture_size(&enhanced), Some((320, 240)));
+        assert_eq!(picture_size(enhanced), Some((320, 240)));
     }
 
     #[test]
