@@ -1,24 +1,30 @@
 //! Recording: the manager decides which publishes record and parks recordings across
 //! reconnects (`manager`); a connection feeds its recording through the `recorder` handle
 //! (bounded queue, back-pressure), and one writer thread per recording (`output`) owns its
-//! files, driven by the I/O-free `segmenter` (start points, rotation, bytes) and `timeline`
-//! (timestamp rebase), writing through `sink` (staged, `O_DIRECT`); `naming` (templates,
-//! `.part` files), `disk` (free space), `retention`, `walk` (the record dir's files), `hook` (the
-//! `--on-record-done` pool; `hook_program` runs one),
-//! `recover` (start-up repair of `.part` files), `options` (the `--record-*` flags) and
-//! `status` (file, bytes and counters for the API).
+//! files. The writer is driven by the format-neutral, I/O-free `planner` (start points,
+//! rotation, held sequence headers and data, each file's timestamp base; `timeline` rebases
+//! discontinuities and reconnects) and holds a list of sinks, one per recording format: a
+//! `muxer` (the `Muxer` trait, bytes only: open, append, in-place checkpoint/finalize,
+//! repair, extension; `flv_muxer` is FLV, today's only `Format`) and its open file, written
+//! through `sink` (staged, `O_DIRECT`); `naming` (templates, `.EXT.part` files), `disk`
+//! (free space), `retention`, `walk` (the record dir's files), `hook` (the
+//! `--on-record-done` pool; `hook_program` runs one), `recover` (start-up repair of `.part`
+//! files by their format), `options` (the `--record-*` flags) and `status` (file, bytes and
+//! counters for the API).
 
 pub mod disk;
+pub mod flv_muxer;
 pub mod hook;
 pub mod hook_program;
 pub mod manager;
+pub mod muxer;
 pub mod naming;
 pub mod options;
 pub mod output;
+pub mod planner;
 pub mod recorder;
 pub mod recover;
 pub mod retention;
-pub mod segmenter;
 pub mod sink;
 pub mod status;
 pub mod timeline;

@@ -1,8 +1,9 @@
 //! Recording file names: the `--record-path` template (default
 //! `%app_%stream_%Y%m%d_%H%M%S_%f`, i.e. `{app}_{stream}_{YYYYMMDD_HHMMSS_mmm}`) rendered per
 //! file, app and stream reduced to a safe alphabet, confined to the record directory. A file
-//! is written as `NAME.flv.part` (created with create_new, `-N` suffix when NAME.flv or the
-//! part exists) and renamed to `NAME.flv` when finalized with a hard link, which never
+//! is written as `NAME.EXT.part` (EXT from its muxer, e.g. `flv`; created with create_new,
+//! `-N` suffix when NAME.EXT or the part exists) and renamed to `NAME.EXT` when finalized
+//! with a hard link, which never
 //! replaces an existing file (the next free `-N` name is taken instead). Each create, link
 //! and unlink is followed by an fsync of the folder (`disk::sync_dir`).
 
@@ -179,9 +180,9 @@ pub fn local_time(now: SystemTime, offset: UtcOffset) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Creates `dir/REL.flv.part` (folders too), or with `-1`, `-2`... when `REL.flv` or its part
-/// exists. Never opens an existing file.
-pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
+/// Creates `dir/REL.EXT.part` (folders too), or with `-1`, `-2`... when `REL.EXT` or its part
+/// exists (`extension` without the dot). Never opens an existing file.
+pub fn create_part(dir: &Path, relative: &Path, extension: &str) -> io::Result<(PathBuf, File)> {
     let base = dir.join(relative);
     if let Some(parent) = base.parent() {
         super::disk::create_dir_all_synced(parent)?;
@@ -189,9 +190,9 @@ pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
     let stem = base.file_name().and_then(|n| n.to_str()).unwrap_or("_").to_owned();
     for n in 0..=MAX_COLLISION_SUFFIX {
         let name = if n == 0 {
-            format!("{stem}.flv")
+            format!("{stem}.{extension}")
         } else {
-            format!("{stem}-{n}.flv")
+            format!("{stem}-{n}.{extension}")
         };
         let final_path = base.with_file_name(&name);
         if final_path.exists() {
@@ -213,17 +214,18 @@ pub fn create_part(dir: &Path, relative: &Path) -> io::Result<(PathBuf, File)> {
     ))
 }
 
-/// Renames `NAME.flv.part` to `NAME.flv` (or `NAME-N.flv` when taken) without ever replacing
-/// an existing file; returns the final path.
-pub fn finalize_part(part: &Path) -> io::Result<PathBuf> {
+/// Renames `NAME.EXT.part` to `NAME.EXT` (or `NAME-N.EXT` when taken) without ever replacing
+/// an existing file (`extension` without the dot; a part without it gets it); returns the
+/// final path.
+pub fn finalize_part(part: &Path, extension: &str) -> io::Result<PathBuf> {
     let name = part.file_name().and_then(|n| n.to_str()).unwrap_or("_");
     let name = name.strip_suffix(PART_SUFFIX).unwrap_or(name);
-    let stem = name.strip_suffix(".flv").unwrap_or(name);
+    let stem = name.strip_suffix(&format!(".{extension}")).unwrap_or(name);
     for n in 0..=MAX_COLLISION_SUFFIX {
         let candidate = if n == 0 {
-            part.with_file_name(format!("{stem}.flv"))
+            part.with_file_name(format!("{stem}.{extension}"))
         } else {
-            part.with_file_name(format!("{stem}-{n}.flv"))
+            part.with_file_name(format!("{stem}-{n}.{extension}"))
         };
         match std::fs::hard_link(part, &candidate) {
             Ok(()) => {
@@ -305,7 +307,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rtmp-naming-part-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         crate::record::disk::synced::take();
-        let (part, _) = create_part(&dir, Path::new("sub/s")).unwrap();
+        let (part, _) = create_part(&dir, Path::new("sub/s"), "flv").unwrap();
         assert_eq!(part, dir.join("sub/s.flv.part"));
         let synced = crate::record::disk::synced::take();
         assert_eq!(
@@ -313,10 +315,10 @@ mod tests {
             vec![std::env::temp_dir(), dir.clone(), dir.join("sub")],
             "new folders and the new part's name are made durable"
         );
-        let (second, _) = create_part(&dir, Path::new("sub/s")).unwrap();
+        let (second, _) = create_part(&dir, Path::new("sub/s"), "flv").unwrap();
         assert_eq!(second, dir.join("sub/s-1.flv.part"));
         std::fs::write(dir.join("sub/s.flv"), b"keep").unwrap();
-        let done = finalize_part(&part).unwrap();
+        let done = finalize_part(&part, "flv").unwrap();
         assert_eq!(done, dir.join("sub/s-1.flv"));
         assert_eq!(
             crate::record::disk::synced::take().last(),

@@ -1,7 +1,11 @@
-//! Segmenter unit tests: start points, held headers, rotation, keyframe index positions.
+//! FLV muxer unit tests: byte vectors of the header, tags and in-place rewrites, and whole
+//! files made by a planner and the muxer as the writer does (held headers at the top of
+//! each file, rotation, keyframe index positions, onMetaData merged into the reserved tag).
 
 use super::*;
+use crate::flv::metadata::parse_onmetadata;
 use crate::flv::reader::read_all;
+use crate::record::planner::{Decision, Planner, SegmentRules};
 use std::sync::Arc;
 
 fn frame(kind: FrameKind, timestamp: u32, payload: &[u8]) -> Frame {
@@ -20,33 +24,43 @@ fn audio(timestamp: u32) -> Frame {
     frame(FrameKind::Audio, timestamp, &[0xAF, 1, 9])
 }
 
-/// Writes the frame just pushed as the writer thread does: tag header from `write_split`,
-/// payload from the frame, then the previous-tag-size field.
-fn write(segmenter: &mut Segmenter, frame: &Frame, out: &mut Vec<u8>) {
-    if let Some(trailer) = segmenter.write_split(frame, out).unwrap() {
-        out.extend_from_slice(&frame.payload);
-        out.extend_from_slice(&trailer);
+/// Pushes a frame through the planner and the muxer as the writer thread does (files kept
+/// in memory, in-place rewrites not applied); returns the decision.
+fn step(planner: &mut Planner, muxer: &mut FlvMuxer, frame: &Frame, files: &mut Vec<Vec<u8>>) -> Decision {
+    let decision = planner.push(frame, muxer.bytes()).0;
+    match decision {
+        Decision::Skip => return decision,
+        Decision::Metadata => {
+            muxer.update_metadata(&planner.headers());
+            return decision;
+        }
+        Decision::Write => {}
+        Decision::Open | Decision::Rotate => {
+            if decision == Decision::Rotate {
+                muxer.finalize().unwrap();
+                planner.close().unwrap();
+            }
+            planner.open();
+            let data = planner.take_held_data();
+            files.push(Vec::new());
+            muxer
+                .open(&planner.headers(), &data, files.last_mut().unwrap())
+                .unwrap();
+        }
     }
+    let out = files.last_mut().unwrap();
+    let tail = muxer.append(frame, planner.file_time(), out).unwrap();
+    out.extend_from_slice(&frame.payload);
+    out.extend_from_slice(tail.as_slice());
+    decision
 }
 
-/// Runs frames through a segmenter and returns the files it made.
+/// Runs frames through a planner and an FLV muxer and returns the files they made.
 fn record(rules: SegmentRules, frames: &[Frame]) -> Vec<Vec<u8>> {
-    let mut segmenter = Segmenter::new(rules);
+    let (mut planner, mut muxer) = (Planner::new(rules), FlvMuxer::new());
     let mut files: Vec<Vec<u8>> = Vec::new();
     for f in frames {
-        let (decision, _) = segmenter.push(f);
-        match decision {
-            Decision::Skip => continue,
-            Decision::Write => {}
-            Decision::Open | Decision::Rotate => {
-                if decision == Decision::Rotate {
-                    segmenter.close();
-                }
-                files.push(Vec::new());
-                segmenter.open(files.last_mut().unwrap()).unwrap();
-            }
-        }
-        write(&mut segmenter, f, files.last_mut().unwrap());
+        step(&mut planner, &mut muxer, f, &mut files);
     }
     files
 }
@@ -135,18 +149,15 @@ fn keyframe_index_points_at_keyframe_tags_and_metadata_keeps_its_size() {
     for i in 0..30u32 {
         frames.push(video(i * 40, i % 10 == 0));
     }
-    let mut segmenter = Segmenter::new(SegmentRules::default());
-    let mut file = Vec::new();
+    let (mut planner, mut muxer) = (Planner::new(SegmentRules::default()), FlvMuxer::new());
+    let mut files = Vec::new();
     for f in &frames {
-        match segmenter.push(f).0 {
-            Decision::Skip => continue,
-            Decision::Open | Decision::Rotate => segmenter.open(&mut file).unwrap(),
-            Decision::Write => {}
-        }
-        write(&mut segmenter, f, &mut file);
+        step(&mut planner, &mut muxer, f, &mut files);
     }
-    let segment = segmenter.segment().unwrap();
-    assert_eq!(segment.bytes(), file.len() as u64);
+    let mut file = files.pop().unwrap();
+    assert_eq!(muxer.bytes(), file.len() as u64);
+    assert_eq!(muxer.duration_ms(), 29 * 40);
+    let segment = muxer.file().unwrap();
     let body = segment.metadata_body();
     let start = METADATA_BODY_OFFSET as usize;
     assert_eq!(body.len(), segment.layout.body_len());
@@ -162,7 +173,6 @@ fn keyframe_index_points_at_keyframe_tags_and_metadata_keeps_its_size() {
             time
         );
     }
-    assert_eq!(segment.duration_ms(), 29 * 40);
     assert!(read_all(&file).is_ok());
 }
 
@@ -223,26 +233,21 @@ fn mid_stream_onmetadata_is_merged_into_the_reserved_tag_not_written() {
     frames.push(cue);
     frames.push(onmetadata(&[("title", Amf0Value::String("later".into()))]));
     frames.push(video(580, false));
-    let mut segmenter = Segmenter::new(SegmentRules::default());
-    let mut file = Vec::new();
+    let (mut planner, mut muxer) = (Planner::new(SegmentRules::default()), FlvMuxer::new());
+    let mut files = Vec::new();
     for f in &frames {
-        let decision = segmenter.push(f).0;
+        let decision = step(&mut planner, &mut muxer, f, &mut files);
         if f.kind == FrameKind::Data && f.payload.get(3..13) == Some(b"onMetaData".as_slice()) {
-            assert_eq!(decision, Decision::Skip, "onMetaData is never a tag of its own");
+            assert_eq!(decision, Decision::Metadata, "onMetaData is never a tag of its own");
         }
-        match decision {
-            Decision::Skip => continue,
-            Decision::Open | Decision::Rotate => segmenter.open(&mut file).unwrap(),
-            Decision::Write => {}
-        }
-        write(&mut segmenter, f, &mut file);
     }
-    let (_, tags) = read_all(&file).unwrap();
+    assert_eq!(files.len(), 1);
+    let (_, tags) = read_all(&files[0]).unwrap();
     let types: Vec<u8> = tags.iter().map(|t| t.tag_type).collect();
     // Reserved onMetaData, 2 sequence headers, keyframe, inter frame, cue point, inter frame.
     assert_eq!(types, vec![18, 9, 8, 9, 9, 18, 9]);
     assert_eq!(tags[5].body, &frames[6].payload[..], "the cue point, in order");
-    let segment = segmenter.segment().unwrap();
+    let segment = muxer.file().unwrap();
     let fields = parse_onmetadata(&segment.metadata_body(), 8).unwrap();
     let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     assert_eq!(get("Width"), Some(Amf0Value::Number(640.0)));
@@ -250,4 +255,72 @@ fn mid_stream_onmetadata_is_merged_into_the_reserved_tag_not_written() {
     assert_eq!(get("title"), Some(Amf0Value::String("later".into())));
     assert_eq!(get("fileSize"), None);
     assert_eq!(segment.metadata_body().len(), segment.layout.body_len());
+}
+
+fn no_headers() -> StreamHeaders<'static> {
+    StreamHeaders {
+        video: None,
+        audio: None,
+        metadata: &[],
+    }
+}
+
+#[test]
+fn open_writes_the_header_and_reserved_onmetadata_and_append_frames_a_tag() {
+    let mut muxer = FlvMuxer::new();
+    assert_eq!(muxer.extension(), "flv");
+    let mut out = Vec::new();
+    assert_eq!(muxer.append(&audio(0), 0, &mut out), Err(MuxError::NotOpen));
+    muxer.open(&no_headers(), &[], &mut out).unwrap();
+    assert_eq!(&out[..13], &[0x46, 0x4C, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
+    let body_len = muxer.file().unwrap().layout.body_len();
+    assert_eq!(out[13], TAG_SCRIPT);
+    assert_eq!(out.len(), 13 + 11 + body_len + 4);
+    assert_eq!(muxer.bytes(), out.len() as u64);
+    let opened = out.len();
+    let tail = muxer.append(&audio(0x0102_0304), 0x0102_0304, &mut out).unwrap();
+    assert_eq!(&out[opened..], &[8, 0, 0, 3, 0x02, 0x03, 0x04, 0x01, 0, 0, 0]);
+    assert_eq!(tail.as_slice(), &[0, 0, 0, 14]);
+    assert_eq!(muxer.bytes(), opened as u64 + 11 + 3 + 4);
+    assert_eq!(muxer.duration_ms(), 0x0102_0304);
+}
+
+#[test]
+fn checkpoint_and_finalize_rewrite_onmetadata_and_flags_in_place() {
+    let mut muxer = FlvMuxer::new();
+    assert!(muxer.checkpoint().is_empty());
+    let mut out = Vec::new();
+    muxer.open(&no_headers(), &[], &mut out).unwrap();
+    muxer.append(&audio(40), 40, &mut out).unwrap();
+    let patches = muxer.checkpoint();
+    let offsets: Vec<u64> = patches.iter().map(|(offset, _)| *offset).collect();
+    assert_eq!(offsets, vec![24, 4]);
+    assert_eq!(patches[1].1, vec![0x04], "audio only");
+    assert_eq!(patches[0].1.len(), muxer.file().unwrap().layout.body_len());
+    let (last, summary) = muxer.finalize().unwrap();
+    assert_eq!(last, patches);
+    assert_eq!(
+        summary,
+        Summary {
+            bytes: out.len() as u64 + 3 + 4,
+            frames: 2,
+            duration_ms: 40
+        }
+    );
+    assert!(muxer.finalize().is_none(), "the file is forgotten");
+    assert_eq!(muxer.bytes(), 0);
+}
+
+#[test]
+fn oversized_frames_are_refused_without_accounting() {
+    let mut muxer = FlvMuxer::new();
+    let mut out = Vec::new();
+    muxer.open(&no_headers(), &[], &mut out).unwrap();
+    let before = (out.len(), muxer.bytes());
+    let big = frame(FrameKind::Video, 0, &vec![0x17; crate::flv::MAX_TAG_BODY + 1]);
+    assert_eq!(
+        muxer.append(&big, 0, &mut out),
+        Err(MuxError::TooLarge(crate::flv::MAX_TAG_BODY + 1))
+    );
+    assert_eq!((out.len(), muxer.bytes()), before);
 }
