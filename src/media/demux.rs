@@ -3,7 +3,7 @@
 //! the encoder's bytes start, for legacy FLV headers and Enhanced RTMP (v1/v2: FourCC,
 //! ModEx, multitrack). Malformed or truncated payloads give a sane description, never a panic.
 
-use super::frame::FrameKind;
+use crate::protocol::frame_kind::FrameKind;
 
 /// A video codec, from a legacy FLV codec id or an Enhanced RTMP FourCC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! `--on-record-done-timeout` is killed (logged). At shutdown hooks get
 //! [`HOOK_SHUTDOWN_GRACE`]; what still runs then is logged and left running.
 
+pub use super::hook_program::FinishedFile;
 use super::hook_program::{self, HookOutcome};
 use crate::events::{Event, Observer};
 use crate::threads::ThreadTracker;
@@ -28,16 +29,6 @@ pub const HOOK_QUEUE_LEN: usize = 64;
 /// At shutdown, running and queued hooks get this long; then what still runs is logged
 /// (and left running) and what has not started is logged as not run.
 pub const HOOK_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// What a finished recording file is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FinishedFile {
-    pub path: PathBuf,
-    pub app: String,
-    pub stream: String,
-    pub duration_ms: u32,
-    pub bytes: u64,
-}
 
 /// How many hooks may run and wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

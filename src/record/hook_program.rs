@@ -3,7 +3,6 @@
 //! group), logging each line of its stdout/stderr prefixed with the file, and killing the
 //! whole group when it outlives its timeout.
 
-use super::hook::FinishedFile;
 use log::{info, warn};
 use std::ffi::OsStr;
 use std::fmt;
@@ -13,6 +12,16 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// What a finished recording file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedFile {
+    pub path: PathBuf,
+    pub app: String,
+    pub stream: String,
+    pub duration_ms: u32,
+    pub bytes: u64,
+}
 
 /// A running hook is checked for exit this often (std has no wait with a timeout).
 pub const HOOK_POLL: Duration = Duration::from_millis(50);

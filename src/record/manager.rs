@@ -105,7 +105,7 @@ impl RecordManager {
             conn_id,
             status,
         };
-        match Recorder::start(request, Arc::clone(&self.shared), &self.tracker) {
+        match Recorder::start(request, Arc::clone(&self.shared), &self.tracker, super::output::run) {
             Ok(recorder) => Some(recorder),
             Err(e) => {
                 warn!("recording not started conn_id={conn_id} app={app} stream={stream} error=\"{e}\"");

@@ -14,6 +14,7 @@
 
 pub mod disk;
 pub mod flv_muxer;
+pub mod format;
 pub mod hook;
 pub mod hook_program;
 pub mod manager;

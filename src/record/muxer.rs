@@ -5,11 +5,8 @@
 //! writer (`output`) owns one muxer per sink and does the I/O. `Format` lists the muxers:
 //! a new format is a new muxer file and one entry here.
 
-use super::flv_muxer::FlvMuxer;
-use crate::flv::repair::{RepairError, RepairReport};
 use crate::media::Frame;
 use crate::protocol::amf0::Amf0Value;
-use std::path::Path;
 
 /// An in-place rewrite: the bytes at a file offset (within what the muxer already wrote).
 pub type Patch = (u64, Vec<u8>);
@@ -116,59 +113,9 @@ pub trait Muxer: Send + std::fmt::Debug {
     fn duration_ms(&self) -> u32;
 }
 
-/// The recording formats. Today only FLV; a second one is one variant and its muxer file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Flv,
-}
-
-impl Format {
-    pub const ALL: [Format; 1] = [Format::Flv];
-
-    /// The extension of its files, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Flv => "flv",
-        }
-    }
-
-    /// A new muxer for one recording's files.
-    pub fn muxer(self) -> Box<dyn Muxer> {
-        match self {
-            Format::Flv => Box::new(FlvMuxer::new()),
-        }
-    }
-
-    /// The format of a (finished or `.part`) file, by its extension.
-    pub fn of_path(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?;
-        let name = name.strip_suffix(super::naming::PART_SUFFIX).unwrap_or(name);
-        let (_, extension) = name.rsplit_once('.')?;
-        Format::ALL.into_iter().find(|f| f.extension() == extension)
-    }
-
-    /// Repairs a file cut short (crash, I/O error) in place: torn tail cut, reserved header
-    /// rebuilt. Content that is not this format is refused unchanged.
-    pub fn repair(self, path: &Path) -> Result<RepairReport, RepairError> {
-        match self {
-            Format::Flv => FlvMuxer::repair(path),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_are_found_by_extension_with_or_without_part() {
-        assert_eq!(Format::of_path(Path::new("/r/a_b.flv")), Some(Format::Flv));
-        assert_eq!(Format::of_path(Path::new("/r/a.b-1.flv.part")), Some(Format::Flv));
-        assert_eq!(Format::of_path(Path::new("/r/a.FLV.part")), None);
-        assert_eq!(Format::of_path(Path::new("/r/a.mkv.part")), None);
-        assert_eq!(Format::of_path(Path::new("/r/flv")), None);
-        assert_eq!(Format::Flv.muxer().extension(), "flv");
-    }
 
     #[test]
     fn tails_keep_their_bytes() {

@@ -19,7 +19,8 @@
 //! Opening, finalizing and salvaging a sink's file are in `output_files`.
 
 use super::disk;
-use super::muxer::{Format, Muxer};
+use super::format::Format;
+use super::muxer::Muxer;
 use super::planner::{Decision, Planner, SegmentRules};
 use super::recorder::{QueueRoom, RecordMsg, RecordShared, RecordingRequest};
 use super::sink::FileSink;

@@ -10,13 +10,12 @@
 
 use super::hook::{FinishedFile, HookLimits, HookObserver, HookRunner};
 use super::options::RecordOptions;
-use super::output;
 use super::retention;
 use super::status::{RecordCounters, RecordingStatus};
 use crate::events::{Event, EventBus, StreamName};
 use crate::media::{Frame, FrameKind};
 use crate::threads::ThreadTracker;
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use log::warn;
 use std::io;
 use std::path::PathBuf;
@@ -219,6 +218,10 @@ pub struct RecordingRequest {
     pub status: Arc<RecordingStatus>,
 }
 
+/// The writer thread's body (`output::run`, handed in by the manager, so this handle does
+/// not depend on the writer).
+pub type WriterFn = fn(RecordingRequest, Arc<RecordShared>, Receiver<RecordMsg>, Arc<QueueRoom>);
+
 /// The connection thread's side of a recording.
 #[derive(Debug)]
 pub struct Recorder {
@@ -240,6 +243,7 @@ impl Recorder {
         request: RecordingRequest,
         shared: Arc<RecordShared>,
         tracker: &ThreadTracker,
+        writer: WriterFn,
     ) -> io::Result<Recorder> {
         let (sender, receiver) = crossbeam_channel::bounded(RECORD_QUEUE_FRAMES);
         let room = Arc::new(QueueRoom::new(shared.budget));
@@ -250,7 +254,7 @@ impl Recorder {
         let budget = shared.budget;
         let queued = Arc::clone(&room);
         let name = format!("rec-{}", request.conn_id);
-        tracker.spawn(name, move || output::run(request, shared, receiver, queued))?;
+        tracker.spawn(name, move || writer(request, shared, receiver, queued))?;
         Ok(Recorder {
             sender,
             room,

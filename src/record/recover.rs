@@ -3,7 +3,7 @@
 //! tail, rebuild the reserved header) and renames them to their final name without
 //! replacing anything.
 
-use super::muxer::Format;
+use super::format::Format;
 use super::naming::{finalize_part, PART_SUFFIX};
 use crate::flv::repair::{RepairError, RepairReport};
 use log::{error, info};
