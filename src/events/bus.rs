@@ -57,7 +57,9 @@ impl EventBus {
     /// Adds an observer and starts its thread. It sees the events emitted from now on.
     pub fn observe(&self, observer: Box<dyn Observer>) -> std::io::Result<()> {
         let name = observer.name();
-        let (sender, receiver) = crossbeam_channel::bounded(OBSERVER_QUEUE);
+        // Unbounded in the type, bounded by `offer` (OBSERVER_QUEUE): a bounded channel
+        // would allocate every slot up front, for every observer.
+        let (sender, receiver) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name(format!("events-{name}"))
             .stack_size(OBSERVER_STACK_SIZE)
@@ -122,7 +124,13 @@ impl EventBus {
 
 impl ObserverQueue {
     fn offer(&self, event: Event) {
-        match self.sender.try_send(event) {
+        // Emitters racing past the check can exceed the bound by at most their number.
+        let sent = if self.sender.len() >= OBSERVER_QUEUE {
+            Err(TrySendError::Full(event))
+        } else {
+            self.sender.try_send(event)
+        };
+        match sent {
             Ok(()) => {
                 if self.full.swap(false, Ordering::Relaxed) {
                     info!("event observer caught up observer={}", self.name);

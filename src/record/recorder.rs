@@ -1,5 +1,5 @@
 //! The recorder handle: what a connection thread holds to feed one recording. Frames go to
-//! the recording's writer thread (`output`) over a bounded channel. Nothing recorded is lost
+//! the recording's writer thread (`output`) over a channel bounded in items and bytes. Nothing recorded is lost
 //! to a burst: when the writer is behind by the byte budget (the disk is slower than a
 //! publisher sending at full speed) the publisher waits for room, like nginx-rtmp blocks,
 //! but at most [`RECORD_BACKPRESSURE_MAX`]; if that passes (a hung or far too slow disk),
@@ -15,7 +15,7 @@ use super::status::{RecordCounters, RecordingStatus};
 use crate::events::{Event, EventBus, StreamName};
 use crate::media::{Frame, FrameKind};
 use crate::threads::ThreadTracker;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use log::warn;
 use std::io;
 use std::path::PathBuf;
@@ -218,6 +218,22 @@ pub struct RecordingRequest {
     pub status: Arc<RecordingStatus>,
 }
 
+/// Waits until fewer than [`RECORD_QUEUE_FRAMES`] messages are queued; false if `deadline`
+/// passed first. (The item count only binds for streams of tiny frames; the byte budget
+/// and its condition variable handle the rest.)
+fn wait_for_slot(sender: &Sender<RecordMsg>, deadline: Instant) -> bool {
+    loop {
+        if sender.len() < RECORD_QUEUE_FRAMES {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep((deadline - now).min(ROOM_POLL));
+    }
+}
+
 /// The writer thread's body (`output::run`, handed in by the manager, so this handle does
 /// not depend on the writer).
 pub type WriterFn = fn(RecordingRequest, Arc<RecordShared>, Receiver<RecordMsg>, Arc<QueueRoom>);
@@ -245,7 +261,10 @@ impl Recorder {
         tracker: &ThreadTracker,
         writer: WriterFn,
     ) -> io::Result<Recorder> {
-        let (sender, receiver) = crossbeam_channel::bounded(RECORD_QUEUE_FRAMES);
+        // Unbounded in the type, bounded by `send` (RECORD_QUEUE_FRAMES items, the byte
+        // budget): a bounded channel would allocate and touch all 16 Ki slots (about 1 MiB)
+        // for every recording up front.
+        let (sender, receiver) = crossbeam_channel::unbounded();
         let room = Arc::new(QueueRoom::new(shared.budget));
         let label = format!(
             "app={} stream={} conn_id={}",
@@ -302,23 +321,18 @@ impl Recorder {
             return true;
         }
         self.room.add(frame.len());
-        let msg = match self.sender.try_send(RecordMsg::Frame(frame.clone())) {
-            Ok(()) => return true,
-            Err(TrySendError::Full(msg)) => msg,
-            Err(TrySendError::Disconnected(_)) => return false,
+        let has_slot = self.sender.len() < RECORD_QUEUE_FRAMES || {
+            let sender = self.sender.clone();
+            self.wait(|_, _, deadline| wait_for_slot(&sender, deadline))
         };
-        let sender = self.sender.clone();
-        let mut msg = Some(msg);
-        let sent = self.wait(|_, _, deadline| match msg.take() {
-            Some(m) => sender.send_deadline(m, deadline).is_ok(),
-            None => false,
-        });
-        if !sent {
+        if !has_slot {
             self.room.release(frame.len());
             self.dropping = true;
             self.dropped += 1;
+            return true;
         }
-        true
+        // Only a writer that has ended refuses (the channel itself never blocks).
+        self.sender.send(RecordMsg::Frame(frame.clone())).is_ok()
     }
 
     /// Runs a bounded wait for the writer unless one timed out recently; false on timeout.
@@ -377,5 +391,23 @@ mod tests {
         assert!(!room.wait_for_room(1, 100, start + Duration::from_millis(120)));
         assert!(start.elapsed() >= Duration::from_millis(120));
         assert!(room.wait_for_room(0, 100, start), "a fit needs no waiting");
+    }
+
+    #[test]
+    fn the_item_limit_holds_a_sender_until_the_writer_takes_one() {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        for conn_id in 0..RECORD_QUEUE_FRAMES as u64 {
+            sender.send(RecordMsg::Resume { conn_id }).unwrap();
+        }
+        let start = Instant::now();
+        assert!(
+            !wait_for_slot(&sender, start + Duration::from_millis(120)),
+            "full: no slot"
+        );
+        assert!(start.elapsed() >= Duration::from_millis(120));
+        let taker = std::thread::spawn(move || receiver.recv().map(|_| receiver));
+        assert!(wait_for_slot(&sender, Instant::now() + Duration::from_secs(30)));
+        assert_eq!(sender.len(), RECORD_QUEUE_FRAMES - 1);
+        drop(taker.join().unwrap());
     }
 }
