@@ -1,6 +1,10 @@
 //! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
 //! naming the flag; the caller exits with status 2 for them.
 
+use crate::hooks::{
+    parse_hook_timeout as parse_hook_call_timeout, parse_secret_file, parse_target, HookOptions, HookSecret, Target,
+    DEFAULT_HOOK_RETRIES, DEFAULT_HOOK_TIMEOUT as DEFAULT_HOOK_CALL_TIMEOUT,
+};
 use crate::http::options::{
     parse_http_max_connections, parse_http_timeout, HttpOptions, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_TIMEOUT,
 };
@@ -102,9 +106,10 @@ pub struct Args {
     #[argh(option, from_str_fn(parse_days))]
     pub record_retention_days: Option<u32>,
 
-    /// run this program (no shell) with each finalized file's path as its argument (default: off)
-    #[argh(option)]
-    pub on_record_done: Option<PathBuf>,
+    /// after each finalized file: a webhook (http:// or https:// URL) or a program (no shell;
+    /// the first program gets the file's path as its argument); repeatable (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_record_done: Vec<Target>,
 
     /// kill an --on-record-done program still running after this, e.g. 30m (default: 10m)
     #[argh(option, default = "DEFAULT_HOOK_TIMEOUT", from_str_fn(parse_hook_timeout))]
@@ -227,6 +232,38 @@ pub struct Args {
     /// and {stream} substituted, e.g. rtmp://origin/{app}/{stream}; repeatable
     #[argh(option, from_str_fn(parse_push))]
     pub push: Vec<PushTarget>,
+    // Hook flags (issue 14; parsers in hooks). Each --on-* is a webhook URL or a program.
+    /// tell this webhook or program about each RTMP connect; repeatable (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_connect: Vec<Target>,
+
+    /// ask this webhook (2xx allows) or program (exit 0 allows) before each publish; all must allow; repeatable (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_publish: Vec<Target>,
+
+    /// tell this webhook or program about each publish end; repeatable (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_publish_done: Vec<Target>,
+
+    /// ask this webhook or program before each play, as --on-publish; repeatable (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_play: Vec<Target>,
+
+    /// tell this webhook or program about each play end; repeatable (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_play_done: Vec<Target>,
+
+    /// a webhook or --on-* program answering later than this fails (publish/play refused), e.g. 2s (default: 5s)
+    #[argh(option, default = "DEFAULT_HOOK_CALL_TIMEOUT", from_str_fn(parse_hook_call_timeout))]
+    pub hook_timeout: Duration,
+
+    /// notification webhooks are tried again this many times, with backoff (default: 3)
+    #[argh(option, default = "DEFAULT_HOOK_RETRIES")]
+    pub hook_retries: u32,
+
+    /// file whose first line signs webhook bodies: header X-Rtmp-Signature: sha256=HMAC-SHA256 hex (default: off)
+    #[argh(option, from_str_fn(parse_secret_file))]
+    pub hook_secret_file: Option<HookSecret>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -282,6 +319,8 @@ pub struct Config {
     pub tls: TlsOptions,
     /// `--push` targets.
     pub push: PushOptions,
+    /// `--on-*` hooks.
+    pub hooks: HookOptions,
 }
 
 impl Default for Config {
@@ -300,12 +339,24 @@ impl Default for Config {
             ops: OpsOptions::default(),
             tls: TlsOptions::default(),
             push: PushOptions::default(),
+            hooks: HookOptions {
+                timeout: DEFAULT_HOOK_CALL_TIMEOUT,
+                retries: DEFAULT_HOOK_RETRIES,
+                ..HookOptions::default()
+            },
         }
     }
 }
 
 impl From<Args> for Config {
-    fn from(args: Args) -> Self {
+    fn from(mut args: Args) -> Self {
+        // --on-record-done's first program keeps running on the record hook pool; its
+        // webhooks (and further programs) go to the hooks.
+        let first_program = args.on_record_done.iter().position(|t| matches!(t, Target::Program(_)));
+        let on_record_done = match first_program.map(|i| args.on_record_done.remove(i)) {
+            Some(Target::Program(path)) => Some(path),
+            _ => None,
+        };
         Config {
             listen: args.listen,
             log_level: args.log_level,
@@ -323,7 +374,7 @@ impl From<Args> for Config {
                 min_free: args.record_min_free,
                 retention_max: args.record_retention_max,
                 retention_days: args.record_retention_days,
-                on_record_done: args.on_record_done,
+                on_record_done,
                 on_record_done_timeout: args.on_record_done_timeout,
             },
             play: PlayOptions {
@@ -367,6 +418,17 @@ impl From<Args> for Config {
                 },
             ),
             push: PushOptions { targets: args.push },
+            hooks: HookOptions {
+                on_connect: args.on_connect,
+                on_publish: args.on_publish,
+                on_publish_done: args.on_publish_done,
+                on_play: args.on_play,
+                on_play_done: args.on_play_done,
+                on_record_done: args.on_record_done,
+                timeout: args.hook_timeout,
+                retries: args.hook_retries,
+                secret: args.hook_secret_file,
+            },
         }
     }
 }

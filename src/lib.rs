@@ -19,6 +19,7 @@ pub mod client;
 pub mod config;
 pub mod events;
 pub mod flv;
+pub mod hooks;
 pub mod http;
 pub mod limits;
 pub mod limits_options;

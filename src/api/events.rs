@@ -43,6 +43,11 @@ pub fn reply(recent: &RecentEvents, query: &str) -> Result<Value, &'static str> 
 /// One event as JSON: its number, kind, stream (when it has one) and its own fields.
 pub fn to_json(seq: u64, event: &Event) -> Value {
     let mut value = match event {
+        Event::Connected {
+            app, conn_id, remote, ..
+        } => {
+            json!({ "app": app, "conn_id": conn_id, "remote": remote.to_string() })
+        }
         Event::Published { conn_id, remote, .. } | Event::PlayStarted { conn_id, remote, .. } => {
             json!({ "conn_id": conn_id, "remote": remote.to_string() })
         }

@@ -201,5 +201,6 @@ pub fn render(ctx: &ServerContext) -> String {
     );
     crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
     crate::ops::event_counts::render(&ctx.event_counts, &ctx.events.stats(), &mut out);
+    ctx.hooks.stats.render(&mut out);
     out
 }

@@ -1,5 +1,6 @@
 //! The HTTP control API, a handler on the `http` server (above the RTMP server, whose
 //! context it reads): GET /healthz, GET /api/streams, GET /api/recording, GET /api/pushes,
+//! GET /api/hooks (recent hook failures),
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
 //! .../record/{start,stop}, GET /metrics (`metrics`). Errors are JSON with a status code. With `--http-token-file` every route
 //! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
@@ -58,6 +59,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
         (Method::Get, ["api", "pushes"]) => json_response(200, &pushes(ctx)),
+        (Method::Get, ["api", "hooks"]) => json_response(200, &hooks(ctx)),
         (Method::Get, ["api", "events"]) => {
             let query = request.target.split_once('?').map_or("", |(_, q)| q);
             match events::reply(&ctx.recent_events, query) {
@@ -79,6 +81,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
             | ["api", "streams"]
             | ["api", "recording"]
             | ["api", "pushes"]
+            | ["api", "hooks"]
             | ["api", "events"]
             | ["api", "streams", _, _, "kick"]
             | ["api", "streams", _, _, "record", "start" | "stop"],
@@ -168,6 +171,22 @@ fn kick(ctx: &ServerContext, app: &str, stream: &str) -> Response {
 }
 
 /// Every push of every live stream (`--push`): redacted URL, connected, bytes, retries.
+/// GET /api/hooks: the latest hook failures (never a query) and the counts.
+fn hooks(ctx: &ServerContext) -> Value {
+    let stats = &ctx.hooks.stats;
+    let failures: Vec<Value> = stats
+        .failures()
+        .into_iter()
+        .map(|f| json!({"time": f.time, "event": f.event, "app": f.app, "stream": f.stream, "target": f.target, "error": f.error}))
+        .collect();
+    let counts: Vec<Value> = stats
+        .counts()
+        .into_iter()
+        .map(|(event, outcome, n)| json!({"event": event, "outcome": outcome, "count": n}))
+        .collect();
+    json!({ "recent_failures": failures, "counts": counts })
+}
+
 fn pushes(ctx: &ServerContext) -> Value {
     let list: Vec<Value> = ctx
         .pushes

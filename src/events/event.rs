@@ -20,30 +20,60 @@ impl StreamName {
     }
 }
 
+/// A stream name's query as the client sent it: it may carry a key, so it is handed to
+/// hooks but never shown (its Debug is `***`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Query(pub String);
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// Something that happened, with what an observer needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// A client's RTMP `connect` (the query is the tcUrl's).
+    Connected {
+        app: String,
+        conn_id: u64,
+        remote: SocketAddr,
+        query: Query,
+    },
     /// A publisher started (or took over) a stream.
     Published {
         name: StreamName,
         conn_id: u64,
         remote: SocketAddr,
+        query: Query,
     },
-    /// A publish ended; `reason` is `unpublish` for a clean end, else why the connection closed.
+    /// A publish ended; `reason` is `unpublish` for a clean end, else why the connection
+    /// closed. `bytes` is the media received.
     Unpublished {
         name: StreamName,
         conn_id: u64,
         reason: String,
+        remote: SocketAddr,
+        query: Query,
+        duration_ms: u64,
+        bytes: u64,
     },
     PlayStarted {
         name: StreamName,
         conn_id: u64,
         remote: SocketAddr,
+        query: Query,
     },
+    /// A play ended; `bytes` is the media sent.
     PlayStopped {
         name: StreamName,
         conn_id: u64,
         reason: String,
+        remote: SocketAddr,
+        query: Query,
+        duration_ms: u64,
+        bytes: u64,
     },
     /// A recording file was opened (its name while written ends in `.part`).
     RecordingStarted { name: StreamName, path: PathBuf },
@@ -74,6 +104,7 @@ impl Event {
     /// The event's kind as one word (for logs, metrics labels and webhooks).
     pub fn kind(&self) -> &'static str {
         match self {
+            Event::Connected { .. } => "connected",
             Event::Published { .. } => "published",
             Event::Unpublished { .. } => "unpublished",
             Event::PlayStarted { .. } => "play_started",
@@ -97,7 +128,7 @@ impl Event {
             | Event::RecordingFinalized { name, .. }
             | Event::RecordingFailed { name, .. }
             | Event::PushStateChanged { name, .. } => Some(name),
-            Event::Kicked { .. } => None,
+            Event::Kicked { .. } | Event::Connected { .. } => None,
         }
     }
 }

@@ -271,6 +271,13 @@ impl Connection {
                         "connect conn_id={} remote={} app={app} tc_url={tc_url:?} flash_ver={flash_ver:?} object_encoding={object_encoding}",
                         self.conn_id, self.remote
                     );
+                    let query = tc_url.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+                    self.ctx.events.emit(crate::events::Event::Connected {
+                        app: app.clone(),
+                        conn_id: self.conn_id,
+                        remote: self.remote,
+                        query: crate::events::Query(query),
+                    });
                     self.app = app;
                 }
                 SessionEvent::PublishRequest {

@@ -51,6 +51,8 @@ pub struct ServerContext {
     pub recent_events: Arc<RecentEvents>,
     /// Events counted by kind, for /metrics.
     pub event_counts: Arc<EventCounts>,
+    /// Webhooks and programs (`--on-*`): the publish/play decider and the notifications.
+    pub hooks: crate::hooks::Hooks,
     shutting_down: AtomicBool,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
@@ -65,6 +67,7 @@ impl ServerContext {
         if let Err(e) = events.observe(Box::new(EventCountsObserver(Arc::clone(&event_counts)))) {
             log::error!("event observer not started observer=metrics error=\"{e}\"");
         }
+        let hooks = crate::hooks::Hooks::start(&config.hooks, &events);
         let recordings = RecordManager::new(
             config.record_all,
             config.record_dir.clone(),
@@ -101,6 +104,7 @@ impl ServerContext {
             pushes,
             recent_events,
             event_counts,
+            hooks,
             events,
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),

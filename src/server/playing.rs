@@ -5,7 +5,7 @@ use super::connection::{CloseReason, Connection};
 use super::decision::Action;
 use super::player_writer::run_writer;
 use super::transport::{PlayerSocket, WriteHalf};
-use crate::events::{Event, StreamName};
+use crate::events::{Event, Query, StreamName};
 use crate::live::player::PlayerWriterInput;
 use crate::live::registry::StreamKey;
 use crate::live::subscription::{Membership, Subscriber, Subscription};
@@ -37,6 +37,10 @@ pub(super) struct Playback {
     sent: Arc<Direct>,
     /// Since when the stream has had no publisher (for --play-wait-timeout).
     waiting_since: Option<Instant>,
+    /// The play request's query, start and the connection's bytes_out then (for play_done).
+    query: String,
+    started: Instant,
+    bytes_out_before: u64,
 }
 
 impl Playback {
@@ -116,6 +120,7 @@ impl Connection {
             name: StreamName::new(&key.app, &key.stream),
             conn_id: self.conn_id,
             remote: self.remote,
+            query: Query(query.to_owned()),
         });
         let waiting_since = waiting.then(Instant::now);
         self.playback = Some(Playback {
@@ -125,6 +130,9 @@ impl Connection {
             writer: Some(writer),
             sent,
             waiting_since,
+            query: query.to_owned(),
+            started: Instant::now(),
+            bytes_out_before: self.bytes_out,
         });
         None
     }
@@ -162,6 +170,9 @@ impl Connection {
             control,
             writer,
             sent,
+            query,
+            started,
+            bytes_out_before,
             ..
         } = playback;
         // Leaves the stream first, so no frame is offered to a player that is ending.
@@ -170,16 +181,20 @@ impl Connection {
             "play stopped conn_id={} app={} stream={} reason={why}",
             self.conn_id, key.app, key.stream
         );
-        self.ctx.events.emit(Event::PlayStopped {
-            name: StreamName::new(&key.app, &key.stream),
-            conn_id: self.conn_id,
-            reason: why.to_owned(),
-        });
         drop(control);
         if let Some(writer) = writer {
             let _ = writer.join();
         }
         self.count_sent(&sent);
+        self.ctx.events.emit(Event::PlayStopped {
+            name: StreamName::new(&key.app, &key.stream),
+            conn_id: self.conn_id,
+            reason: why.to_owned(),
+            remote: self.remote,
+            query: Query(query),
+            duration_ms: started.elapsed().as_millis() as u64,
+            bytes: self.bytes_out.saturating_sub(bytes_out_before),
+        });
     }
 
     /// Adds the media bytes sent to the player since the last call to bytes_out and /metrics

@@ -5,7 +5,7 @@
 use super::connection::{CloseReason, Connection};
 use super::decision::Action;
 use super::stats::{MediaStats, StatsReport};
-use crate::events::{Event, StreamName};
+use crate::events::{Event, Query, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
 use crate::record::recorder::Recorder;
@@ -19,6 +19,9 @@ pub(super) struct Publication {
     ticket: PublishTicket,
     recorder: Option<Recorder>,
     stats: MediaStats,
+    /// The publish request's query and start (for the publish_done hook).
+    query: String,
+    started: Instant,
 }
 
 impl Connection {
@@ -75,6 +78,7 @@ impl Connection {
             name: StreamName::new(&key.app, &key.stream),
             conn_id: self.conn_id,
             remote: self.remote,
+            query: Query(query.to_owned()),
         });
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
         let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
@@ -85,6 +89,8 @@ impl Connection {
             ticket,
             recorder,
             stats: MediaStats::new(Instant::now()),
+            query: query.to_owned(),
+            started: Instant::now(),
         };
         if let Some(previous) = self.publications.insert(stream_id, publication) {
             self.ctx.registry.unpublish(&previous.ticket);
@@ -229,6 +235,10 @@ impl Connection {
             name: StreamName::new(&publication.key.app, &publication.key.stream),
             conn_id: self.conn_id,
             reason: why.to_owned(),
+            remote: self.remote,
+            query: Query(std::mem::take(&mut publication.query)),
+            duration_ms: publication.started.elapsed().as_millis() as u64,
+            bytes: publication.stats.bytes,
         });
         log_stats(self.conn_id, &publication.key, publication.stats.report(Instant::now()));
     }

@@ -17,11 +17,19 @@ impl Connection {
             stream: key.stream.clone(),
             query: query.to_owned(),
             remote: self.remote,
+            conn_id: Some(self.conn_id),
         };
         let keys = KeyCheck::new(&self.ctx.config.ops.allow_publish, &self.ctx.auth);
-        let verdict = DecisionPoint::new(keys, None).decide(&request);
+        let later = self.ctx.hooks.decider.as_deref();
+        let verdict = DecisionPoint::new(keys, later).decide(&request);
+        // With hooks deciding, --hook-timeout bounds the wait (a request still queued then
+        // is refused too); else the decision point's own timeout.
+        let timeout = match later {
+            Some(_) => self.ctx.config.hooks.timeout,
+            None => DECISION_TIMEOUT,
+        };
         let ctx = &self.ctx;
-        resolve(verdict, DECISION_TIMEOUT, &|| ctx.is_shutting_down())
+        resolve(verdict, timeout, &|| ctx.is_shutting_down())
     }
 
     /// For any outcome but Allowed: logs it, refuses the request on the session and returns

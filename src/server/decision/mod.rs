@@ -48,6 +48,8 @@ pub struct Request {
     /// The stream name's query (may hold a key: never logged).
     pub query: String,
     pub remote: SocketAddr,
+    /// The asking connection, when there is one.
+    pub conn_id: Option<u64>,
 }
 
 impl fmt::Debug for Request {

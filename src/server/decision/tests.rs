@@ -75,6 +75,7 @@ fn request(action: Action, remote: &str) -> Request {
         stream: "cam".into(),
         query: "key=secret".into(),
         remote: remote.parse().unwrap(),
+        conn_id: Some(1),
     }
 }
 
