@@ -130,7 +130,7 @@ pub struct Args {
     #[argh(option, default = "DEFAULT_PLAYER_MAX_LAG", from_str_fn(parse_duration))]
     pub play_max_lag: Duration,
 
-    /// address of the HTTP API and /metrics, or off (default: 127.0.0.1:8080)
+    /// address of the HTTP API and /metrics, or off (default: 127.0.0.1:19350)
     #[argh(option, default = "Some(default_http_listen())", from_str_fn(parse_http_listen))]
     pub http_listen: Option<SocketAddr>,
     // Operations flags (issue 5): auth and connection limits.
@@ -454,8 +454,9 @@ impl Default for PlayOptions {
     }
 }
 
+/// 19350 (RTMP's 1935 and a 0): unlike 8080 it is no dev server's or proxy's default.
 fn default_http_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
+    SocketAddr::from(([127, 0, 0, 1], 19350))
 }
 
 fn parse_http_listen(value: &str) -> Result<Option<SocketAddr>, String> {

@@ -23,6 +23,7 @@ fn defaults_follow_the_reference_design() {
     assert!(!config.record_all);
     assert_eq!(config.record_dir, PathBuf::from("recordings"));
     assert_eq!(config.chunk_size, 4096);
+    assert_eq!(config.http_listen, Some(SocketAddr::from(([127, 0, 0, 1], 19350))));
 }
 
 #[test]

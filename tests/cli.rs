@@ -43,6 +43,16 @@ fn help_and_version_exit_0() {
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
 
+/// 8080 is taken by half the dev tools people run; the HTTP API defaults to 19350.
+#[test]
+fn help_names_the_http_default_that_rarely_collides() {
+    let help = run(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(words.join(" ").contains("(default: 127.0.0.1:19350)"), "{text}");
+    assert!(!text.contains("8080"), "{text}");
+}
+
 #[test]
 fn address_in_use_exits_1_with_a_log_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

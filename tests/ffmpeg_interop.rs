@@ -72,3 +72,16 @@ fn captured_ffmpeg_clip_is_recorded_packet_identical() {
     let recording = wait_recording_closed(&server, "fixture");
     assert_identical_recording(&clip, &recording);
 }
+
+/// FFmpeg (as OBS with no stream key) publishing to `rtmp://host/live`: refused with "No
+/// stream name", so ffmpeg fails, and nothing is recorded.
+#[test]
+fn ffmpeg_publish_without_a_stream_name_is_refused() {
+    let dir = TempDir::new("ffmpeg-no-name");
+    let clip = make_clip(dir.path(), "clip.flv", 1);
+    let server = record_server(&dir);
+    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live"), false);
+    assert!(!wait_child(&mut ffmpeg, DEADLINE).success(), "ffmpeg publish succeeded");
+    server.wait_for_log("publish rejected", DEADLINE);
+    assert!(files_with_suffix(&dir.path().join("rec"), ".flv").is_empty());
+}

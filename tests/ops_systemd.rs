@@ -124,8 +124,10 @@ fn notify_ready_watchdog_and_stopping_on_a_path_socket() {
     recv_until(&socket, "STOPPING=1");
 }
 
+/// JOURNAL_STREAM naming another stream than stderr (here a pipe): stderr is not the journal
+/// (a redirected stderr keeps the variable), so lines keep their time and get no priority.
 #[test]
-fn abstract_notify_socket_and_journal_logging() {
+fn abstract_notify_socket_and_journal_stream_of_another_file() {
     let name = format!("rtmp-test-notify-{}", std::process::id());
     let socket = UnixDatagram::bind_addr(&UnixAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
     socket.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -137,13 +139,74 @@ fn abstract_notify_socket_and_journal_logging() {
     let mut server = ServerProcess::start_command(command);
     recv_until(&socket, "READY=1");
     let line = server.wait_for_log(RTMP_LISTENING, DEADLINE);
-    assert!(
-        line.starts_with(&format!("[INFO] {RTMP_LISTENING}")),
-        "no timestamp: {line}"
-    );
+    assert!(line.as_bytes()[0].is_ascii_digit(), "timestamp first: {line}");
     assert!(!server.log_lines().iter().any(|l| l.contains(WATCHDOG_ENABLED)));
     server.terminate();
     recv_until(&socket, "STOPPING=1");
+}
+
+/// Runs the server with stderr the file `log` and JOURNAL_STREAM naming that file's device
+/// and inode, as systemd does for a service whose stderr is the journal.
+fn journal_command(log: &Path) -> Command {
+    use std::os::unix::fs::MetadataExt;
+    let file = std::fs::File::create(log).unwrap();
+    let meta = file.metadata().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rtmp-server"));
+    command
+        .args(["--http-listen", "off", "--log-level", "debug"])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(file));
+    command
+}
+
+/// Stderr is the journal: each line starts with its `<N>` syslog priority (so
+/// `journalctl -p err` works) and has no time of its own.
+#[test]
+fn journal_lines_carry_their_syslog_priority() {
+    let dir = TempDir::new("journal-priority");
+    let log = dir.path().join("stderr.log");
+    let mut child = journal_command(&log)
+        .args(["--listen", "127.0.0.1:0", "--http-token-file", "/nonexistent"])
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until("listening line", DEADLINE, || read().contains(RTMP_LISTENING));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = read();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&format!("<6>[INFO] {RTMP_LISTENING}"))),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("<4>[WARN] --http-token-file ignored")),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(
+            ["<3>[ERROR] ", "<4>[WARN] ", "<6>[INFO] ", "<7>[DEBUG] ", "<7>[TRACE] "]
+                .iter()
+                .any(|p| line.starts_with(p)),
+            "{line}"
+        );
+    }
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let status = journal_command(&log)
+        .args(["--listen", &taken.local_addr().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let text = read();
+    assert!(
+        text.lines().any(|l| l.starts_with("<3>[ERROR] cannot listen")),
+        "{text}"
+    );
 }
 
 #[test]

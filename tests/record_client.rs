@@ -262,3 +262,26 @@ fn a_full_speed_publish_is_recorded_exactly_through_direct_and_buffered_writes()
         "no fallback to buffered writes"
     );
 }
+
+/// OBS with no stream key publishes `rtmp://box/live` with an empty name: refused with
+/// BadName, as is a name that is only a query, and nothing is recorded for either.
+#[test]
+fn publishing_with_an_empty_stream_name_is_refused_and_records_nothing() {
+    let dir = TempDir::new("client-empty-name");
+    let server = record_server(&dir);
+    for name in ["", "?key=x", " "] {
+        let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
+        let refused = client.publish(name);
+        assert!(
+            matches!(refused, Err(rtmp_server::client::ClientError::Rejected(ref code)) if code == "NetStream.Publish.BadName"),
+            "{name:?}: {refused:?}"
+        );
+        let _ = client.send_frame(FrameKind::Audio, 0, &[0xAF, 0x00, 0x12, 0x10]);
+        let _ = client.flush();
+    }
+    server.wait_for_log("error=\"empty stream name\"", DEADLINE);
+    // A named publish after them records, so the directory exists and was really checked.
+    let path = publish_and_wait_recording(&server, "cam", &synthetic_frames());
+    let files = files_with_suffix(&dir.path().join("rec"), ".flv");
+    assert_eq!(files, vec![path], "only the named stream was recorded");
+}

@@ -134,24 +134,38 @@ pub fn parse_size(value: &str) -> Result<u64, String> {
     number.checked_mul(1u64 << shift).ok_or_else(error)
 }
 
-/// `1h`, `30m`, `45s`, `1500ms`, or a plain number of seconds; `0` is allowed.
+/// `1h`, `30m`, `45s`, `1500ms`, `7d`, compounds such as `1h30m` or `2m30s`, or a plain
+/// number of seconds; `0` is allowed. Every number in a compound needs its unit.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let error = || "expected a duration such as 1h, 30m, 10s or 500ms".to_owned();
+    let error = || "expected a duration such as 1h30m, 7d, 10s, 500ms or 30 (seconds)".to_owned();
     let trimmed = value.trim();
-    let (digits, unit) = match trimmed.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => trimmed.split_at(at),
-        None => (trimmed, "s"),
-    };
-    let number: u64 = digits.parse().map_err(|_| error())?;
-    let millis = match unit {
-        "ms" => Some(number),
-        "s" => number.checked_mul(1000),
-        "m" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        "d" => number.checked_mul(86_400_000),
-        _ => None,
-    };
-    millis.map(Duration::from_millis).ok_or_else(error)
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds: u64 = trimmed.parse().map_err(|_| error())?;
+        return seconds.checked_mul(1000).map(Duration::from_millis).ok_or_else(error);
+    }
+    let mut rest = trimmed;
+    let mut total: u64 = 0;
+    if rest.is_empty() {
+        return Err(error());
+    }
+    while !rest.is_empty() {
+        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let (digits, tail) = rest.split_at(digits_end);
+        let unit_end = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_end);
+        let number: u64 = digits.parse().map_err(|_| error())?;
+        let millis = match unit {
+            "ms" => Some(number),
+            "s" => number.checked_mul(1000),
+            "m" => number.checked_mul(60_000),
+            "h" => number.checked_mul(3_600_000),
+            "d" => number.checked_mul(86_400_000),
+            _ => None,
+        };
+        total = millis.and_then(|m| total.checked_add(m)).ok_or_else(error)?;
+        rest = next;
+    }
+    Ok(Duration::from_millis(total))
 }
 
 /// A hook timeout: a duration above zero (a hook may not run unbounded).
@@ -226,6 +240,27 @@ mod tests {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+    }
+
+    #[test]
+    fn durations_accept_compound_units() {
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2m30s"), Ok(Duration::from_secs(150)));
+        assert_eq!(parse_duration("1d12h"), Ok(Duration::from_secs(36 * 3600)));
+        assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn durations_refuse_empty_unknown_units_bare_numbers_in_compounds_and_overflow() {
+        for bad in ["", " ", "h", "1x", "1h30", "1h 30m", "30mm", "1.5h", "-1s", "1H", "ms"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_duration("18446744073709551615").is_err());
+        assert!(parse_duration("213503982334601d").is_err());
+        assert!(parse_duration("18446744073709551615ms1ms").is_err());
         assert_eq!(parse_hook_timeout("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_hook_timeout("0").is_err());
         assert_eq!(parse_days("7"), Ok(7));

@@ -32,6 +32,18 @@ impl Connection {
         query: &str,
         publish_type: &str,
     ) -> Option<CloseReason> {
+        // `rtmp://box/live` with no stream key (or only `?key=...`): refused, not recorded as
+        // `live__*.flv`.
+        if name.trim().is_empty() {
+            warn!(
+                "publish rejected conn_id={} remote={} app={} error=\"empty stream name\"",
+                self.conn_id, self.remote, self.app
+            );
+            let _ = self
+                .session
+                .reject_publish(stream_id, "NetStream.Publish.BadName", "No stream name");
+            return Some(CloseReason::Rejected("empty stream name"));
+        }
         let key = StreamKey {
             app: self.app.clone(),
             stream: name,
