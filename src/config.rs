@@ -38,9 +38,17 @@ pub use crate::protocol::session::DEFAULT_CHUNK_SIZE;
 pub const MIN_CHUNK_SIZE: u32 = 128;
 pub use crate::protocol::chunk::MAX_ANNOUNCED_CHUNK_SIZE;
 
+pub mod file;
+pub mod print;
+
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
 pub struct Args {
+    /// read settings from this TOML file: each key is a long flag with _ for -, e.g.
+    /// record_dir = "/srv/rec"; flags given here override it (default: none)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+
     /// address to listen on (default: 0.0.0.0:1935)
     #[argh(option, default = "default_listen()", from_str_fn(parse_listen))]
     pub listen: SocketAddr,
@@ -428,6 +436,17 @@ pub enum Invocation {
 pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
     match Args::from_args(&[program], args) {
         Ok(args) if args.version => Invocation::Print(format!("{program} {}\n", env!("CARGO_PKG_VERSION"))),
+        // The file's settings become flags before the command line's (see config::file).
+        Ok(parsed) if parsed.config.is_some() => match file::merged_argv(args) {
+            Ok(argv) => parse_args(program, &argv.iter().map(String::as_str).collect::<Vec<_>>()),
+            Err(errors) => Invocation::UsageError(
+                errors
+                    .iter()
+                    .map(|e| format!("{program}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        },
         Ok(args) => match TlsOptions::from_flags(args.tls_listen, args.tls_cert.clone(), args.tls_key.clone(), None) {
             Err(line) => Invocation::UsageError(format!("{program}: {line}")),
             Ok(_) => Invocation::Run(Box::new(Config::from(args))),
