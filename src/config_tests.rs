@@ -295,3 +295,17 @@ fn print_redacts_push_stream_keys_and_queries() {
         "rtmp://a/{app}/{stream}?***"
     );
 }
+
+#[test]
+fn example_file_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rtmp-server.toml");
+    let expected = print::example();
+    if std::env::var_os("RTMP_SERVER_WRITE_EXAMPLE").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        shipped == expected,
+        "scripts/rtmp-server.toml is out of date: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file"
+    );
+}

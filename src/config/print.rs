@@ -142,3 +142,21 @@ pub fn render(settings: &Settings, style: Style) -> String {
     }
     out
 }
+
+/// The shipped example file (scripts/rtmp-server.toml): every key commented out.
+pub fn example() -> String {
+    let header = "\
+# rtmp-server configuration: rtmp-server --config /etc/rtmp-server/rtmp-server.toml
+#
+# Each key is a long flag of `rtmp-server --help` with _ for - (record_dir = \"...\" is
+# --record-dir ...). Switches take true or false, repeatable flags an array, the rest a string
+# or a number. Flags given on the command line override this file; a repeatable flag given
+# there replaces the file's whole list. Unknown keys, wrong types and bad values are errors
+# naming FILE:LINE:COLUMN and the key. Check a file with: rtmp-server check-config FILE
+# See the effective settings with: rtmp-server print-config --config FILE [flags]
+#
+# Every key below is commented out and shows its default (\"(unset)\": off unless given).
+# Regenerate after adding a flag: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file
+";
+    format!("{header}{}", render(&Settings::default(), Style::Example))
+}
