@@ -43,6 +43,10 @@ pub mod print;
 
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
+#[argh(
+    note = "Also: rtmp-server check-config PATH, rtmp-server print-config [--config PATH] [flags], \
+                rtmp-server repair FILE..."
+)]
 pub struct Args {
     /// read settings from this TOML file: each key is a long flag with _ for -, e.g.
     /// record_dir = "/srv/rec"; flags given here override it (default: none)

@@ -309,3 +309,16 @@ fn example_file_is_current() {
         "scripts/rtmp-server.toml is out of date: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file"
     );
 }
+
+#[test]
+fn file_values_that_look_like_flags_stay_values_and_config_is_not_a_key() {
+    let flags = file::all_flags();
+    let settings = file::parse("c.toml", "record_dir = \"--help\"\n", &flags).unwrap();
+    let argv = settings.to_argv(&flags);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    assert_eq!(run(&argv).record_dir, PathBuf::from("--help"));
+    for key in ["config", "help", "version"] {
+        let errors = file::parse("c.toml", &format!("{key} = \"x\"\n"), &flags).unwrap_err();
+        assert_eq!(errors[0].to_string(), format!("c.toml:1:1: unknown key `{key}`"));
+    }
+}

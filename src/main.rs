@@ -299,7 +299,10 @@ fn print_config(program: &str, args: &[&str]) -> ExitCode {
     let text = match parse_args(program, args) {
         Invocation::Run(_) => rtmp_server::config::file::effective_settings(args)
             .map(|s| rtmp_server::config::print::render(&s, rtmp_server::config::print::Style::Effective)),
-        Invocation::Print(text) => Ok(text),
+        Invocation::Print(text) => {
+            say(std::io::stdout(), format_args!("{text}"));
+            return ExitCode::SUCCESS;
+        }
         Invocation::UsageError(lines) => {
             say(std::io::stderr(), format_args!("{lines}\n"));
             return ExitCode::from(2);
