@@ -322,3 +322,14 @@ fn file_values_that_look_like_flags_stay_values_and_config_is_not_a_key() {
         assert_eq!(errors[0].to_string(), format!("c.toml:1:1: unknown key `{key}`"));
     }
 }
+
+#[test]
+fn help_of_each_flag_is_its_own_even_when_a_wrapped_line_starts_with_a_flag() {
+    for flag in file::key_flags() {
+        assert!(!flag.help.is_empty(), "--{} has no help", flag.name);
+    }
+    let flags = file::key_flags();
+    let help = |name: &str| flags.iter().find(|f| f.name == name).unwrap().help.clone();
+    assert!(help("record-dir").starts_with("directory for recordings"));
+    assert!(help("on-record-done").starts_with("run this program"));
+}

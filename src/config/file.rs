@@ -82,11 +82,12 @@ pub fn all_flags() -> Vec<Flag> {
             })
         })
         .collect();
-    // Descriptions: "  --name   text" then indented continuation lines.
+    // Descriptions: "  --name   text" then deeper-indented continuation lines (which may
+    // themselves start with a --flag mentioned in the text).
     let mut current: Option<usize> = None;
     for line in help.lines().skip_while(|l| !l.starts_with("Options:")).skip(1) {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("--") {
+        if let Some(rest) = line.strip_prefix("  --") {
             let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
             current = flags.iter().position(|f| f.name == name);
             if let Some(flag) = current.and_then(|i| flags.get_mut(i)) {
