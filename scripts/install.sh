@@ -2,9 +2,11 @@
 # Installs rtmp-server as a systemd service; safe to run again (upgrades keep the config,
 # keys and recordings). Builds the release binary (as the invoking user under sudo), then as
 # root: creates the rtmp-server system user, /var/lib/rtmp-server/recordings and
-# /etc/rtmp-server (a default flags file and a publish key file with a random key, only when
-# missing), installs the binary and the .service/.socket units, enables the socket and
-# (re)starts the service. The key itself is never printed: read /etc/rtmp-server/publish.keys.
+# /etc/rtmp-server (rtmp-server.toml: scripts/rtmp-server.toml plus the install's settings;
+# an empty extra-flags file; a publish key file with a random key; each only when missing),
+# checks the config with check-config, installs the binary and the .service/.socket units,
+# enables the socket and (re)starts the service. The key itself is never printed: read
+# /etc/rtmp-server/publish.keys.
 #
 # Environment: PREFIX (default /usr/local), UNIT_DIR (default /etc/systemd/system),
 # SKIP_BUILD=1 to install an already built target/release/rtmp-server.
@@ -55,12 +57,25 @@ if [ ! -e "$CONFIG_DIR/publish.keys" ]; then
   )
   chown root:"$USER_NAME" "$CONFIG_DIR/publish.keys"
 fi
+if [ ! -e "$CONFIG_DIR/rtmp-server.toml" ]; then
+  echo "== $CONFIG_DIR/rtmp-server.toml (every key documented; the install's settings at the end)"
+  {
+    cat scripts/rtmp-server.toml
+    printf '\n# Set by install.sh. A record_dir elsewhere also needs ReadWritePaths= for it:\n'
+    printf '# systemctl edit rtmp-server\n'
+    printf 'listen = "0.0.0.0:1935"\nrecord_all = true\nrecord_dir = "%s"\n' "$RECORD_DIR"
+    printf 'publish_keys = "%s"\n' "$CONFIG_DIR/publish.keys"
+  } >"$CONFIG_DIR/rtmp-server.toml"
+  chmod 0640 "$CONFIG_DIR/rtmp-server.toml"
+  chown root:"$USER_NAME" "$CONFIG_DIR/rtmp-server.toml"
+fi
+"$BINARY" check-config "$CONFIG_DIR/rtmp-server.toml"
 if [ ! -e "$CONFIG_DIR/rtmp-server.env" ]; then
-  echo "== $CONFIG_DIR/rtmp-server.env (default flags)"
+  echo "== $CONFIG_DIR/rtmp-server.env (extra flags, empty)"
   cat >"$CONFIG_DIR/rtmp-server.env" <<ENV
-# Flags for rtmp-server (see rtmp-server --help). Apply with: systemctl restart rtmp-server
-# A --record-dir elsewhere also needs ReadWritePaths= for it: systemctl edit rtmp-server
-RTMP_SERVER_ARGS=--listen 0.0.0.0:1935 --record-all --record-dir $RECORD_DIR --publish-keys $CONFIG_DIR/publish.keys
+# Extra flags for rtmp-server, after --config $CONFIG_DIR/rtmp-server.toml (they override its
+# keys). Settings belong in that file; apply with: systemctl restart rtmp-server
+RTMP_SERVER_ARGS=
 ENV
   chmod 0640 "$CONFIG_DIR/rtmp-server.env"
   chown root:"$USER_NAME" "$CONFIG_DIR/rtmp-server.env"

@@ -42,9 +42,21 @@ pub use crate::protocol::session::DEFAULT_CHUNK_SIZE;
 pub const MIN_CHUNK_SIZE: u32 = 128;
 pub use crate::protocol::chunk::MAX_ANNOUNCED_CHUNK_SIZE;
 
+pub mod file;
+pub mod print;
+
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
+#[argh(
+    note = "Also: rtmp-server check-config PATH, rtmp-server print-config [--config PATH] [flags], \
+                rtmp-server repair FILE..."
+)]
 pub struct Args {
+    /// read settings from this TOML file: each key is a long flag with _ for -, e.g.
+    /// record_dir = "/srv/rec"; flags given here override it (default: none)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+
     /// address to listen on (default: 0.0.0.0:1935)
     #[argh(option, default = "default_listen()", from_str_fn(parse_listen))]
     pub listen: SocketAddr,
@@ -245,7 +257,8 @@ pub struct Args {
     #[argh(option, from_str_fn(parse_target))]
     pub on_publish_done: Vec<Target>,
 
-    /// ask this webhook or program before each play, as --on-publish; repeatable (default: off)
+    /// ask this webhook (2xx allows) or program (exit 0 allows) before each play; all must
+    /// allow; repeatable (default: off)
     #[argh(option, from_str_fn(parse_target))]
     pub on_play: Vec<Target>,
 
@@ -491,6 +504,17 @@ pub enum Invocation {
 pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
     match Args::from_args(&[program], args) {
         Ok(args) if args.version => Invocation::Print(format!("{program} {}\n", env!("CARGO_PKG_VERSION"))),
+        // The file's settings become flags before the command line's (see config::file).
+        Ok(parsed) if parsed.config.is_some() => match file::merged_argv(args) {
+            Ok(argv) => parse_args(program, &argv.iter().map(String::as_str).collect::<Vec<_>>()),
+            Err(errors) => Invocation::UsageError(
+                errors
+                    .iter()
+                    .map(|e| format!("{program}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        },
         Ok(args) => match TlsOptions::from_flags(args.tls_listen, args.tls_cert.clone(), args.tls_key.clone(), None) {
             Err(line) => Invocation::UsageError(format!("{program}: {line}")),
             Ok(_) => Invocation::Run(Box::new(Config::from(args))),

@@ -188,3 +188,149 @@ fn a_bad_push_url_is_refused_without_echoing_its_key() {
         _ => panic!("a bad --push must be a usage error"),
     }
 }
+
+// --config files (config::file): keys come from argh's flag list.
+
+#[test]
+fn every_flag_but_help_version_and_config_has_a_key_of_the_right_kind() {
+    use file::{key_flags, Kind};
+    let flags = key_flags();
+    let kind = |key: &str| flags.iter().find(|f| f.key() == key).map(|f| f.kind);
+    assert_eq!(kind("record_all"), Some(Kind::Switch));
+    assert_eq!(kind("record_dir"), Some(Kind::Single));
+    assert_eq!(kind("push"), Some(Kind::Repeated));
+    assert_eq!(kind("http_listen"), Some(Kind::Single));
+    for not_a_key in ["help", "version", "config"] {
+        assert_eq!(kind(not_a_key), None);
+    }
+    // Every `--flag` of the help text is a key.
+    let help = match Args::from_args(&["rtmp-server"], &["--help"]) {
+        Err(exit) => exit.output,
+        Ok(_) => panic!("--help"),
+    };
+    for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+        let name = line
+            .trim_start()
+            .trim_start_matches("--")
+            .split([' ', ','])
+            .next()
+            .unwrap();
+        assert!(
+            ["help", "version", "config"].contains(&name) || kind(&name.replace('-', "_")).is_some(),
+            "--{name} has no key"
+        );
+    }
+    assert_eq!(
+        flags.iter().find(|f| f.name == "listen").unwrap().documented_default(),
+        Some("0.0.0.0:1935")
+    );
+}
+
+#[test]
+fn file_values_become_flags_and_the_command_line_wins_key_by_key() {
+    let flags = file::all_flags();
+    let text = "record_all = true\nchunk_size = 8192\nrecord = [\"a/*\", \"b/*\"]\nrecord_from_any_frame = false\n";
+    let from_file = file::parse("c.toml", text, &flags).unwrap();
+    let cli = file::Settings::from_argv(&flags, &["--record", "c/*", "--listen", "127.0.0.1:1"]);
+    let argv = from_file.overridden_by(cli).to_argv(&flags);
+    assert_eq!(
+        argv,
+        [
+            "--listen",
+            "127.0.0.1:1",
+            "--record-all",
+            "--chunk-size",
+            "8192",
+            "--record",
+            "c/*"
+        ]
+    );
+}
+
+#[test]
+fn file_errors_name_path_line_column_and_key() {
+    let flags = file::all_flags();
+    let errors = file::parse(
+        "c.toml",
+        "listen = \"x\"\n  bogus = 1\nrecord_all = 1\ndeny = \"10.0.0.0/8\"\n",
+        &flags,
+    )
+    .unwrap_err();
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(
+        lines[0].starts_with("c.toml:1:10: key `listen`: bad value: expected HOST:PORT"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "c.toml:2:3: unknown key `bogus`");
+    assert_eq!(
+        lines[2],
+        "c.toml:3:14: key `record_all`: wrong type, expected true or false"
+    );
+    assert_eq!(
+        lines[3],
+        "c.toml:4:8: key `deny`: wrong type, expected an array of strings"
+    );
+    let syntax = file::parse("c.toml", "a = [\n", &flags).unwrap_err();
+    assert!(
+        syntax[0].to_string().starts_with("c.toml:1:6: invalid TOML"),
+        "{syntax:?}"
+    );
+}
+
+#[test]
+fn a_bad_push_url_in_a_file_is_refused_without_echoing_its_key() {
+    let flags = file::all_flags();
+    let errors = file::parse("c.toml", "push = [\"ftp://x/live/KEYSECRET\"]\n", &flags).unwrap_err();
+    let line = errors[0].to_string();
+    assert!(line.starts_with("c.toml:1:9: key `push`: bad value:"), "{line}");
+    assert!(!line.contains("KEYSECRET"), "{line}");
+}
+
+#[test]
+fn print_redacts_push_stream_keys_and_queries() {
+    assert_eq!(print::redact_push("rtmp://a/live/{stream}"), "rtmp://a/live/{stream}");
+    assert_eq!(print::redact_push("rtmp://a/live/KEY"), "rtmp://a/live/***");
+    assert_eq!(
+        print::redact_push("rtmp://a/{app}/{stream}?k=S"),
+        "rtmp://a/{app}/{stream}?***"
+    );
+}
+
+#[test]
+fn example_file_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rtmp-server.toml");
+    let expected = print::example();
+    if std::env::var_os("RTMP_SERVER_WRITE_EXAMPLE").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        shipped == expected,
+        "scripts/rtmp-server.toml is out of date: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file"
+    );
+}
+
+#[test]
+fn file_values_that_look_like_flags_stay_values_and_config_is_not_a_key() {
+    let flags = file::all_flags();
+    let settings = file::parse("c.toml", "record_dir = \"--help\"\n", &flags).unwrap();
+    let argv = settings.to_argv(&flags);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    assert_eq!(run(&argv).record_dir, PathBuf::from("--help"));
+    for key in ["config", "help", "version"] {
+        let errors = file::parse("c.toml", &format!("{key} = \"x\"\n"), &flags).unwrap_err();
+        assert_eq!(errors[0].to_string(), format!("c.toml:1:1: unknown key `{key}`"));
+    }
+}
+
+#[test]
+fn help_of_each_flag_is_its_own_even_when_a_wrapped_line_starts_with_a_flag() {
+    for flag in file::key_flags() {
+        assert!(!flag.help.is_empty(), "--{} has no help", flag.name);
+    }
+    let flags = file::key_flags();
+    let help = |name: &str| flags.iter().find(|f| f.name == name).unwrap().help.clone();
+    assert!(help("record-dir").starts_with("directory for recordings"));
+    assert!(help("on-record-done").starts_with("after each finalized file"));
+}

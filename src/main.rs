@@ -5,6 +5,8 @@
 //! stop), 1 (could not start), 2 (usage error, or an `--on-record-done` program that cannot
 //! run). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
 //! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
+//! `rtmp-server check-config PATH` validates a config file (exit 0, or 2 with its errors);
+//! `rtmp-server print-config [--config PATH] [flags]` prints the effective configuration.
 
 use rtmp_server::config::{parse_args, Invocation};
 use rtmp_server::ops::systemd;
@@ -29,8 +31,11 @@ fn main() -> ExitCode {
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or("rtmp-server");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
-    if rest.first() == Some(&"repair") {
-        return repair_command(program, rest.get(1..).unwrap_or(&[]));
+    match rest.first() {
+        Some(&"repair") => return repair_command(program, rest.get(1..).unwrap_or(&[])),
+        Some(&"check-config") => return check_config(program, rest.get(1..).unwrap_or(&[])),
+        Some(&"print-config") => return print_config(program, rest.get(1..).unwrap_or(&[])),
+        _ => {}
     }
     let mut config = match parse_args(program, &rest) {
         Invocation::Run(config) => *config,
@@ -262,6 +267,61 @@ fn repair_command(program: &str, files: &[&str]) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `rtmp-server check-config PATH`: exit 0 if the file (with no other flags) is a valid
+/// configuration, or 2 with one error line per problem (`PATH:LINE:COLUMN: key ...`).
+fn check_config(program: &str, args: &[&str]) -> ExitCode {
+    let [path] = args else {
+        say(
+            std::io::stderr(),
+            format_args!("{program} check-config: expected one file: {program} check-config PATH\n"),
+        );
+        return ExitCode::from(2);
+    };
+    match parse_args(program, &["--config", path]) {
+        Invocation::Run(_) => {
+            say(std::io::stdout(), format_args!("{path}: ok\n"));
+            ExitCode::SUCCESS
+        }
+        Invocation::Print(_) => ExitCode::SUCCESS,
+        Invocation::UsageError(lines) => {
+            say(std::io::stderr(), format_args!("{lines}\n"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `rtmp-server print-config [--config PATH] [flags]`: the effective configuration as TOML
+/// (every key, defaults included, secrets redacted), or exit 2 as a server start would.
+fn print_config(program: &str, args: &[&str]) -> ExitCode {
+    let text = match parse_args(program, args) {
+        Invocation::Run(_) => rtmp_server::config::file::effective_settings(args)
+            .map(|s| rtmp_server::config::print::render(&s, rtmp_server::config::print::Style::Effective)),
+        Invocation::Print(text) => {
+            say(std::io::stdout(), format_args!("{text}"));
+            return ExitCode::SUCCESS;
+        }
+        Invocation::UsageError(lines) => {
+            say(std::io::stderr(), format_args!("{lines}\n"));
+            return ExitCode::from(2);
+        }
+    };
+    match text {
+        Ok(text) => {
+            say(
+                std::io::stdout(),
+                format_args!("# {program} effective configuration (print-config)\n{text}"),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors {
+                say(std::io::stderr(), format_args!("{program}: {e}\n"));
+            }
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -1,0 +1,162 @@
+//! `print-config`: the effective settings as a TOML config file, every key present (defaults
+//! included, each under its help text), secrets redacted; and the shipped example file, the
+//! same keys commented out. Both come from argh's flag list, so a new flag shows up here.
+
+use super::file::{key_flags, Flag, Kind, Settings};
+use super::{Args, Config};
+use argh::FromArgs;
+
+/// How a value is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// The effective configuration: set and default values as keys.
+    Effective,
+    /// The example file: every key commented out, with its default where it has one.
+    Example,
+}
+
+/// Keys whose values are secrets themselves (not paths to secret files).
+fn is_secret_key(key: &str) -> bool {
+    ["secret", "token", "password"].iter().any(|w| key.contains(w)) && !key.ends_with("_file")
+}
+
+/// A push URL with its stream part (unless `{stream}`) and query replaced by `***`.
+pub fn redact_push(url: &str) -> String {
+    let (path, query) = match url.split_once('?') {
+        Some((path, _)) => (path, "?***"),
+        None => (url, ""),
+    };
+    let path = if path.ends_with("/{stream}") {
+        path.to_owned()
+    } else {
+        match path.rsplit_once('/') {
+            Some((head, _)) => format!("{head}/***"),
+            None => "***".to_owned(),
+        }
+    };
+    format!("{path}{query}")
+}
+
+/// A TOML basic string.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One value as TOML: a plain decimal integer bare, anything else a string.
+fn toml_value(value: &str) -> String {
+    match value.parse::<i64>() {
+        Ok(n) if n.to_string() == value => value.to_owned(),
+        _ => quote(value),
+    }
+}
+
+fn shown(flag: &Flag, value: &str) -> String {
+    if flag.name == "push" {
+        redact_push(value)
+    } else if is_secret_key(&flag.key()) {
+        "***".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The documented default if giving it yields the same configuration as leaving the flag
+/// out (so `off` is not taken for a path named off, and the output round-trips).
+fn usable_default(flag: &Flag) -> Option<&str> {
+    let value = flag.documented_default()?;
+    let option = format!("--{}", flag.name);
+    let config = |args: &[&str]| {
+        Args::from_args(&["rtmp-server"], args)
+            .ok()
+            .map(|a| format!("{:?}", Config::from(a)))
+    };
+    let with = config(&[option.as_str(), value])?;
+    (Some(with) == config(&[])).then_some(value)
+}
+
+/// The `key = value` line (None: an unset option without a usable default).
+fn key_line(flag: &Flag, values: Option<&Vec<String>>) -> Option<String> {
+    let key = flag.key();
+    match flag.kind {
+        Kind::Switch => Some(format!("{key} = {}", values.is_some())),
+        Kind::Repeated => {
+            let items: Vec<String> = values
+                .map(|v| v.iter().map(|x| toml_value(&shown(flag, x))).collect())
+                .unwrap_or_default();
+            Some(format!("{key} = [{}]", items.join(", ")))
+        }
+        Kind::Single => {
+            let value = match values.and_then(|v| v.last()) {
+                Some(v) => v.as_str(),
+                None => usable_default(flag)?,
+            };
+            Some(format!("{key} = {}", toml_value(&shown(flag, value))))
+        }
+    }
+}
+
+/// Wraps `text` into `# ` comment lines of about 96 columns.
+fn comment(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() + word.len() > 95 && line.len() > 1 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// The settings as a config file in `style`.
+pub fn render(settings: &Settings, style: Style) -> String {
+    let mut out = String::new();
+    for flag in key_flags() {
+        out.push('\n');
+        out.push_str(&comment(&flag.help));
+        let line = key_line(&flag, settings.values.get(&flag.name));
+        match (style, line) {
+            (Style::Effective, Some(line)) => out.push_str(&format!("{line}\n")),
+            (Style::Example, Some(line)) => out.push_str(&format!("# {line}\n")),
+            (_, None) => out.push_str(&format!("# {} = (unset)\n", flag.key())),
+        }
+    }
+    out
+}
+
+/// The shipped example file (scripts/rtmp-server.toml): every key commented out.
+pub fn example() -> String {
+    let header = "\
+# rtmp-server configuration: rtmp-server --config /etc/rtmp-server/rtmp-server.toml
+#
+# Each key is a long flag of `rtmp-server --help` with _ for - (record_dir = \"...\" is
+# --record-dir ...). Switches take true or false, repeatable flags an array, the rest a string
+# or a number. Flags given on the command line override this file; a repeatable flag given
+# there replaces the file's whole list. Unknown keys, wrong types and bad values are errors
+# naming FILE:LINE:COLUMN and the key. Check a file with: rtmp-server check-config FILE
+# See the effective settings with: rtmp-server print-config --config FILE [flags]
+#
+# Every key below is commented out and shows its default (\"(unset)\": off unless given).
+# Regenerate after adding a flag: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file
+";
+    format!("{header}{}", render(&Settings::default(), Style::Example))
+}
