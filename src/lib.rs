@@ -17,6 +17,7 @@ pub mod api;
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod decision;
 pub mod events;
 pub mod flv;
 pub mod hooks;

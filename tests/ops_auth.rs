@@ -230,3 +230,26 @@ fn connection_limits_close_excess_connections() {
     server.wait_for_log(&format!("error=\"{}\"", max_connections_reached(1)), DEADLINE);
     drop(only);
 }
+
+#[test]
+fn a_key_in_the_tc_url_or_app_never_reaches_the_log() {
+    let server = ServerProcess::start(&[]);
+    let api = common::http::api_addr(&server);
+    // Clients that put the key in the connect URL: it arrives in the app and the tcUrl.
+    let mut client = RtmpClient::connect(server.addr, &format!("live?key={SECRET}"), TIMEOUT).unwrap();
+    client.round_trip().unwrap();
+    let reply = common::http::http_request(api, "GET", "/api/events?after=0&wait=10", &[]);
+    let events = reply.json()["events"].as_array().unwrap().clone();
+    assert!(
+        events.iter().any(|e| e["kind"] == "connected"),
+        "the connect was handled: {events:?}"
+    );
+    let lines = server.log_lines();
+    assert!(
+        lines.iter().any(|l| l.contains("tc_url=") && l.contains("?***")),
+        "the connect line shows where the query was: {lines:?}"
+    );
+    for line in lines {
+        assert!(!line.contains(SECRET), "secret in log: {line}");
+    }
+}

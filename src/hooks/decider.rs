@@ -5,7 +5,7 @@
 
 use super::stats::Failure;
 use super::{call, HookEvent, HookKind, HookOptions, Settings, Target};
-use crate::server::decision::{Action, Answer, Decider, Denial, Request, Verdict};
+use crate::decision::{Action, Answer, Decider, Denial, Request, Verdict};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender};
 use log::warn;

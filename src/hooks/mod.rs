@@ -271,7 +271,7 @@ impl Settings {
 /// The running hooks, as the server's context holds them.
 pub struct Hooks {
     /// `on_publish` / `on_play`, when set: the decision point's later stage.
-    pub decider: Option<Arc<dyn crate::server::decision::Decider>>,
+    pub decider: Option<Arc<dyn crate::decision::Decider>>,
     pub stats: Arc<stats::HookStats>,
 }
 
@@ -297,7 +297,7 @@ fn start(
     options: &HookOptions,
     events: &crate::events::EventBus,
     stats: &Arc<stats::HookStats>,
-) -> Option<Arc<dyn crate::server::decision::Decider>> {
+) -> Option<Arc<dyn crate::decision::Decider>> {
     let settings = Settings::new(options, Arc::clone(stats));
     let notifies = [
         HookKind::Connect,
@@ -314,7 +314,7 @@ fn start(
     if options.on_publish.is_empty() && options.on_play.is_empty() {
         return None;
     }
-    let decider: Arc<dyn crate::server::decision::Decider> = Arc::new(decider::HookDecider::new(options, settings));
+    let decider: Arc<dyn crate::decision::Decider> = Arc::new(decider::HookDecider::new(options, settings));
     Some(decider)
 }
 

@@ -267,9 +267,13 @@ impl Connection {
                     flash_ver,
                     object_encoding,
                 } => {
+                    // A query (in the tcUrl or the app) may carry the client's key: never logged.
                     info!(
-                        "connect conn_id={} remote={} app={app} tc_url={tc_url:?} flash_ver={flash_ver:?} object_encoding={object_encoding}",
-                        self.conn_id, self.remote
+                        "connect conn_id={} remote={} app={:?} tc_url={:?} flash_ver={flash_ver:?} object_encoding={object_encoding}",
+                        self.conn_id,
+                        self.remote,
+                        query_hidden(&app),
+                        query_hidden(&tc_url)
                     );
                     let query = tc_url.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
                     self.ctx.events.emit(crate::events::Event::Connected {
@@ -315,5 +319,13 @@ impl Connection {
             }
         }
         None
+    }
+}
+
+/// `text` with whatever follows its first `?` replaced by `***` (for the log).
+fn query_hidden(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.split_once('?') {
+        Some((before, _)) => format!("{before}?***").into(),
+        None => text.into(),
     }
 }

@@ -4,7 +4,7 @@
 mod bind;
 pub mod connection;
 pub mod context;
-pub mod decision;
+mod decision_glue;
 pub mod listener;
 pub(crate) mod player_writer;
 mod playing;

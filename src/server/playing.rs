@@ -2,9 +2,9 @@
 //! be), starting the player's writer thread, and leaving the stream.
 
 use super::connection::{CloseReason, Connection};
-use super::decision::Action;
 use super::player_writer::run_writer;
 use super::transport::{PlayerSocket, WriteHalf};
+use crate::decision::Action;
 use crate::events::{Event, Query, StreamName};
 use crate::live::player::PlayerWriterInput;
 use crate::live::registry::StreamKey;

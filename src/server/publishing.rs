@@ -3,8 +3,8 @@
 //! publish.
 
 use super::connection::{CloseReason, Connection};
-use super::decision::Action;
 use super::stats::{MediaStats, StatsReport};
+use crate::decision::Action;
 use crate::events::{Event, Query, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};

@@ -3,8 +3,9 @@
 //! optional later [`Decider`] that may answer at once or later ([`Verdict::Pending`]).
 //! [`resolve`] waits for a pending answer up to [`DECISION_TIMEOUT`]; a decision that never
 //! comes refuses the client like a denial. Pure logic: no socket, no session, no context
-//! (the connection's use of it is in `glue.rs`). The publish conflict check is not here: it
-//! stays with the registry, after an Allow.
+//! (the connection's use of it is `server::decision_glue`). The publish conflict check is
+//! not here: it stays with the registry, after an Allow. The hooks module implements a
+//! later [`Decider`].
 
 use crate::ops::auth::Denied;
 use crate::protocol::session::{ServerSession, SessionError};
@@ -13,7 +14,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-mod glue;
 mod keys;
 
 pub use keys::KeyCheck;

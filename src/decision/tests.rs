@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-const FFMPEG_PUBLISH: &[u8] = include_bytes!("../../../tests/fixtures/ffmpeg-publish.c2s");
+const FFMPEG_PUBLISH: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg-publish.c2s");
 
 /// How a test decider answers.
 #[derive(Clone, Copy)]

@@ -2,7 +2,7 @@
 //! pending answer (reading nothing from its socket meanwhile) and refuses the client, with
 //! a log line, when the answer is not Allow.
 
-use super::{refuse, resolve, Action, DecisionPoint, KeyCheck, Outcome, Request, DECISION_TIMEOUT};
+use crate::decision::{refuse, resolve, Action, DecisionPoint, KeyCheck, Outcome, Request, DECISION_TIMEOUT};
 use crate::live::registry::StreamKey;
 use crate::ops::metrics::Metrics;
 use crate::server::connection::{CloseReason, Connection};
