@@ -8,7 +8,6 @@ use super::{call, HookEvent, HookKind, HookOptions, Settings, Target};
 use crate::decision::{Action, Answer, Decider, Denial, Request, Verdict};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender};
-use log::warn;
 use std::time::Instant;
 
 /// Decisions waiting for a worker; beyond this a request is refused at once.
@@ -34,13 +33,7 @@ pub struct HookDecider {
 impl HookDecider {
     pub fn new(options: &HookOptions, settings: Settings) -> HookDecider {
         let (queue, jobs) = crossbeam_channel::bounded(DECIDE_QUEUE);
-        let workers = ThreadTracker::new();
-        for n in 0..DECIDE_WORKERS {
-            let (jobs, settings) = (jobs.clone(), settings.clone());
-            if let Err(e) = workers.spawn(format!("hook-decide-{n}"), move || work(&jobs, &settings)) {
-                warn!("hook worker not started error=\"{e}\"");
-            }
-        }
+        let workers = super::spawn_workers("hook-decide", DECIDE_WORKERS, &jobs, &settings, work);
         HookDecider {
             on_publish: options.on_publish.clone(),
             on_play: options.on_play.clone(),
@@ -103,14 +96,7 @@ fn decide(targets: &[Target], event: &HookEvent, settings: &Settings) -> Answer 
                 "denied"
             };
             settings.stats.count(event.kind, outcome);
-            settings.stats.fail(Failure {
-                time: event.time.clone(),
-                event: event.kind.as_str(),
-                app: event.app.clone(),
-                stream: event.stream.clone(),
-                target: target.to_string(),
-                error: e.to_string(),
-            });
+            settings.stats.fail(Failure::of(event, target, &e));
             return Answer::Deny(Denial::Decider(format!(
                 "on_{} hook {target}: {e}",
                 event.kind.as_str()

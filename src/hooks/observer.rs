@@ -32,13 +32,7 @@ pub struct NotifyObserver {
 impl NotifyObserver {
     pub fn new(options: HookOptions, settings: Settings) -> NotifyObserver {
         let (sender, receiver) = crossbeam_channel::bounded(NOTIFY_QUEUE);
-        let workers = ThreadTracker::new();
-        for n in 0..NOTIFY_WORKERS {
-            let (receiver, settings) = (receiver.clone(), settings.clone());
-            if let Err(e) = workers.spawn(format!("hook-notify-{n}"), move || work(&receiver, &settings)) {
-                warn!("hook worker not started error=\"{e}\"");
-            }
-        }
+        let workers = super::spawn_workers("hook-notify", NOTIFY_WORKERS, &receiver, &settings, work);
         NotifyObserver {
             options,
             settings,
@@ -188,14 +182,7 @@ fn notify(job: &Job, settings: &Settings) {
                     "hook failed {} target={target} attempts={attempt} error=\"{e}\"",
                     event.label()
                 );
-                settings.stats.fail(Failure {
-                    time: event.time.clone(),
-                    event: event.kind.as_str(),
-                    app: event.app.clone(),
-                    stream: event.stream.clone(),
-                    target: target.to_string(),
-                    error: e.to_string(),
-                });
+                settings.stats.fail(Failure::of(event, target, &e));
                 return;
             }
         }

@@ -20,6 +20,20 @@ pub struct Failure {
     pub error: String,
 }
 
+impl Failure {
+    /// A failure of `target` for `event`.
+    pub fn of(event: &super::HookEvent, target: &impl std::fmt::Display, error: &impl std::fmt::Display) -> Failure {
+        Failure {
+            time: event.time.clone(),
+            event: event.kind.as_str(),
+            app: event.app.clone(),
+            stream: event.stream.clone(),
+            target: target.to_string(),
+            error: error.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct HookStats {
     counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,

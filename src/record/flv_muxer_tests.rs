@@ -6,26 +6,8 @@ use super::*;
 use crate::flv::metadata::parse_onmetadata;
 use crate::flv::reader::read_all;
 use crate::record::planner::{Decision, Planner, SegmentRules};
-use std::sync::Arc;
+use crate::record::test_frames::{audio, frame, video};
 
-fn frame(kind: FrameKind, timestamp: u32, payload: &[u8]) -> Frame {
-    Frame::new(kind, timestamp, Arc::new(payload.to_vec()))
-}
-
-fn video(timestamp: u32, key: bool) -> Frame {
-    frame(
-        FrameKind::Video,
-        timestamp,
-        &[if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 7],
-    )
-}
-
-fn audio(timestamp: u32) -> Frame {
-    frame(FrameKind::Audio, timestamp, &[0xAF, 1, 9])
-}
-
-/// Pushes a frame through the planner and the muxer as the writer thread does (files kept
-/// in memory, in-place rewrites not applied); returns the decision.
 fn step(planner: &mut Planner, muxer: &mut FlvMuxer, frame: &Frame, files: &mut Vec<Vec<u8>>) -> Decision {
     let decision = planner.push(frame, muxer.bytes()).0;
     match decision {

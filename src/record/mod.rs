@@ -28,5 +28,7 @@ pub mod recover;
 pub mod retention;
 pub mod sink;
 pub mod status;
+#[cfg(test)]
+mod test_frames;
 pub mod timeline;
 pub mod walk;

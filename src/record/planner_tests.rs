@@ -2,23 +2,7 @@
 //! and each file's timestamps, without any format's bytes.
 
 use super::*;
-use std::sync::Arc;
-
-fn frame(kind: FrameKind, timestamp: u32, payload: &[u8]) -> Frame {
-    Frame::new(kind, timestamp, Arc::new(payload.to_vec()))
-}
-
-fn video(timestamp: u32, key: bool) -> Frame {
-    frame(
-        FrameKind::Video,
-        timestamp,
-        &[if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 7],
-    )
-}
-
-fn audio(timestamp: u32) -> Frame {
-    frame(FrameKind::Audio, timestamp, &[0xAF, 1, 9])
-}
+use crate::record::test_frames::{audio, frame, video};
 
 fn video_header(timestamp: u32) -> Frame {
     frame(FrameKind::Video, timestamp, &[0x17, 0, 0, 0, 0, 1])
