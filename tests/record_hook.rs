@@ -12,19 +12,10 @@ use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A `/bin/sh` script at `dir/name`, executable.
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
 
 /// A server recording everything into `dir/rec`, with `hook` as --on-record-done.
 fn hook_server(dir: &Path, hook: &Path, extra: &[&str]) -> ServerProcess {

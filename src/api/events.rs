@@ -51,8 +51,8 @@ pub fn to_json(seq: u64, event: &Event) -> Value {
         Event::Published { conn_id, remote, .. } | Event::PlayStarted { conn_id, remote, .. } => {
             json!({ "conn_id": conn_id, "remote": remote.to_string() })
         }
-        Event::Unpublished { conn_id, reason, .. } | Event::PlayStopped { conn_id, reason, .. } => {
-            json!({ "conn_id": conn_id, "reason": reason })
+        Event::Unpublished { end, .. } | Event::PlayStopped { end, .. } => {
+            json!({ "conn_id": end.conn_id, "reason": end.reason })
         }
         Event::RecordingStarted { path, .. } => json!({ "path": path.display().to_string() }),
         Event::RecordingFinalized {

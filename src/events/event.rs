@@ -31,6 +31,19 @@ impl std::fmt::Debug for Query {
     }
 }
 
+/// How a publish or a play ended, and what it moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub conn_id: u64,
+    /// `unpublish` for a clean end of a publish, else why it ended.
+    pub reason: String,
+    pub remote: SocketAddr,
+    pub query: Query,
+    pub duration_ms: u64,
+    /// Media received (publish) or sent (play).
+    pub bytes: u64,
+}
+
 /// Something that happened, with what an observer needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -50,15 +63,7 @@ pub enum Event {
     },
     /// A publish ended; `reason` is `unpublish` for a clean end, else why the connection
     /// closed. `bytes` is the media received.
-    Unpublished {
-        name: StreamName,
-        conn_id: u64,
-        reason: String,
-        remote: SocketAddr,
-        query: Query,
-        duration_ms: u64,
-        bytes: u64,
-    },
+    Unpublished { name: StreamName, end: SessionEnd },
     PlayStarted {
         name: StreamName,
         conn_id: u64,
@@ -66,15 +71,7 @@ pub enum Event {
         query: Query,
     },
     /// A play ended; `bytes` is the media sent.
-    PlayStopped {
-        name: StreamName,
-        conn_id: u64,
-        reason: String,
-        remote: SocketAddr,
-        query: Query,
-        duration_ms: u64,
-        bytes: u64,
-    },
+    PlayStopped { name: StreamName, end: SessionEnd },
     /// A recording file was opened (its name while written ends in `.part`).
     RecordingStarted { name: StreamName, path: PathBuf },
     /// A recording file is complete under its final name.

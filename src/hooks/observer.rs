@@ -80,33 +80,16 @@ pub fn hook_event(event: &Event) -> Option<HookEvent> {
             e.conn_id = Some(*conn_id);
             e
         }
-        Event::Unpublished {
-            name,
-            conn_id,
-            remote,
-            query,
-            duration_ms,
-            bytes,
-            ..
-        }
-        | Event::PlayStopped {
-            name,
-            conn_id,
-            remote,
-            query,
-            duration_ms,
-            bytes,
-            ..
-        } => {
+        Event::Unpublished { name, end } | Event::PlayStopped { name, end } => {
             let kind = match event {
                 Event::Unpublished { .. } => HookKind::PublishDone,
                 _ => HookKind::PlayDone,
             };
-            let mut e = HookEvent::new(kind, &name.app, &name.stream, &query.0);
-            e.client_addr = Some(*remote);
-            e.conn_id = Some(*conn_id);
-            e.duration_ms = Some(*duration_ms);
-            e.bytes = Some(*bytes);
+            let mut e = HookEvent::new(kind, &name.app, &name.stream, &end.query.0);
+            e.client_addr = Some(end.remote);
+            e.conn_id = Some(end.conn_id);
+            e.duration_ms = Some(end.duration_ms);
+            e.bytes = Some(end.bytes);
             e
         }
         Event::RecordingFinalized {

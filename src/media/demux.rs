@@ -185,16 +185,25 @@ fn legacy_video(first: u8, payload: &[u8]) -> FrameInfo {
     info
 }
 
-fn enhanced_video(first: u8, payload: &[u8]) -> FrameInfo {
-    let frame_type = (first >> 4) & 0x07;
-    let mut info = FrameInfo {
-        keyframe: frame_type == FRAME_TYPE_KEY,
+/// The start of an Enhanced RTMP tag: its description so far (no data yet: the data ends
+/// where the payload does), a reader past the first byte, and the packet type after any
+/// ModEx blocks (`None` when the payload ends first).
+fn enhanced_start(first: u8, payload: &[u8]) -> (FrameInfo, Reader<'_>, Option<u8>) {
+    let info = FrameInfo {
         data_offset: payload.len(),
         enhanced: true,
         ..FrameInfo::default()
     };
     let mut reader = Reader::at(payload, 1);
-    let Some(packet_type) = reader.packet_type_after_mod_ex(first & 0x0F) else {
+    let packet_type = reader.packet_type_after_mod_ex(first & 0x0F);
+    (info, reader, packet_type)
+}
+
+fn enhanced_video(first: u8, payload: &[u8]) -> FrameInfo {
+    let frame_type = (first >> 4) & 0x07;
+    let (mut info, mut reader, packet_type) = enhanced_start(first, payload);
+    info.keyframe = frame_type == FRAME_TYPE_KEY;
+    let Some(packet_type) = packet_type else {
         return info;
     };
     if packet_type != EX_VIDEO_METADATA && frame_type == FRAME_TYPE_COMMAND {
@@ -253,13 +262,8 @@ fn legacy_audio(first: u8, payload: &[u8]) -> FrameInfo {
 }
 
 fn enhanced_audio(first: u8, payload: &[u8]) -> FrameInfo {
-    let mut info = FrameInfo {
-        data_offset: payload.len(),
-        enhanced: true,
-        ..FrameInfo::default()
-    };
-    let mut reader = Reader::at(payload, 1);
-    let Some(packet_type) = reader.packet_type_after_mod_ex(first & 0x0F) else {
+    let (mut info, mut reader, packet_type) = enhanced_start(first, payload);
+    let Some(packet_type) = packet_type else {
         return info;
     };
     if packet_type == EX_AUDIO_MULTITRACK {

@@ -5,7 +5,7 @@ use super::connection::{CloseReason, Connection};
 use super::player_writer::run_writer;
 use super::transport::{PlayerSocket, WriteHalf};
 use crate::decision::Action;
-use crate::events::{Event, Query, StreamName};
+use crate::events::{Event, Query, SessionEnd, StreamName};
 use crate::live::player::PlayerWriterInput;
 use crate::live::registry::StreamKey;
 use crate::live::subscription::{Membership, Subscriber, Subscription};
@@ -188,12 +188,14 @@ impl Connection {
         self.count_sent(&sent);
         self.ctx.events.emit(Event::PlayStopped {
             name: StreamName::new(&key.app, &key.stream),
-            conn_id: self.conn_id,
-            reason: why.to_owned(),
-            remote: self.remote,
-            query: Query(query),
-            duration_ms: started.elapsed().as_millis() as u64,
-            bytes: self.bytes_out.saturating_sub(bytes_out_before),
+            end: SessionEnd {
+                conn_id: self.conn_id,
+                reason: why.to_owned(),
+                remote: self.remote,
+                query: Query(query),
+                duration_ms: started.elapsed().as_millis() as u64,
+                bytes: self.bytes_out.saturating_sub(bytes_out_before),
+            },
         });
     }
 

@@ -5,7 +5,7 @@
 use super::connection::{CloseReason, Connection};
 use super::stats::{MediaStats, StatsReport};
 use crate::decision::Action;
-use crate::events::{Event, Query, StreamName};
+use crate::events::{Event, Query, SessionEnd, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
 use crate::record::recorder::Recorder;
@@ -245,12 +245,14 @@ impl Connection {
         );
         self.ctx.events.emit(Event::Unpublished {
             name: StreamName::new(&publication.key.app, &publication.key.stream),
-            conn_id: self.conn_id,
-            reason: why.to_owned(),
-            remote: self.remote,
-            query: Query(std::mem::take(&mut publication.query)),
-            duration_ms: publication.started.elapsed().as_millis() as u64,
-            bytes: publication.stats.bytes,
+            end: SessionEnd {
+                conn_id: self.conn_id,
+                reason: why.to_owned(),
+                remote: self.remote,
+                query: Query(std::mem::take(&mut publication.query)),
+                duration_ms: publication.started.elapsed().as_millis() as u64,
+                bytes: publication.stats.bytes,
+            },
         });
         log_stats(self.conn_id, &publication.key, publication.stats.report(Instant::now()));
     }

@@ -542,3 +542,12 @@ pub mod log_contract;
 pub mod pki;
 #[allow(unused_imports)]
 pub use hostile::*;
+
+/// A `/bin/sh` script at `dir/name`, executable (hook programs in tests).
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
