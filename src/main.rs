@@ -297,8 +297,14 @@ fn check_config(program: &str, args: &[&str]) -> ExitCode {
 /// (every key, defaults included, secrets redacted), or exit 2 as a server start would.
 fn print_config(program: &str, args: &[&str]) -> ExitCode {
     let text = match parse_args(program, args) {
-        Invocation::Run(_) => rtmp_server::config::file::effective_settings(args)
-            .map(|s| rtmp_server::config::print::render(&s, rtmp_server::config::print::Style::Effective)),
+        Invocation::Run(_) => rtmp_server::config::file::effective(args).map(|file| {
+            use rtmp_server::config::print::{render, render_apps, Style};
+            format!(
+                "{}{}",
+                render(&file.settings, Style::Effective),
+                render_apps(&file.apps)
+            )
+        }),
         Invocation::Print(text) => {
             say(std::io::stdout(), format_args!("{text}"));
             return ExitCode::SUCCESS;
