@@ -28,6 +28,7 @@ pub mod live;
 pub mod logging;
 pub mod media;
 pub mod ops;
+pub mod policy;
 pub mod protocol;
 pub mod push;
 pub mod record;
