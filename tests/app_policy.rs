@@ -149,3 +149,70 @@ fn sighup_applies_a_changed_table_to_the_next_publish_and_a_broken_file_keeps_it
     recording_closed(&server, "cams", "three");
     assert_eq!(files_with_suffix(&records, ".flv").len(), 2);
 }
+
+/// A webhook receiver answering every request with `status`; counts the requests.
+fn answering_receiver(status: u16) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then the Content-Length body.
+            while let Ok(n) = socket.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                socket,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_table_s_on_publish_hook_decides_only_for_its_streams() {
+    let dir = TempDir::new("apps-hooks");
+    let (url, asked) = answering_receiver(403);
+    let config = dir.path().join("hooks.toml");
+    write_config(
+        &config,
+        &format!("[[app]]\nmatch = \"secure/*\"\non_publish = [{url:?}]\n"),
+    );
+    let server = ServerProcess::start(&["--config", config.to_str().unwrap()]);
+
+    let mut refused = RtmpClient::connect(server.addr, "secure", TIMEOUT).unwrap();
+    assert_rejected(refused.publish("cam"), "NetStream.Publish.BadName");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let mut open = RtmpClient::connect(server.addr, "open", TIMEOUT).unwrap();
+    open.publish("cam").unwrap();
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the top level has no hook"
+    );
+}
