@@ -4,6 +4,7 @@
 //! (`connect_url`).
 
 mod connect;
+pub mod reconnect;
 pub mod transport;
 pub mod url;
 
@@ -96,6 +97,8 @@ pub struct RtmpClient {
     stream_id: u32,
     stream_name: String,
     out: Vec<u8>,
+    /// Enhanced RTMP reconnect requests and how to follow them (`reconnect`).
+    follow: reconnect::Follow,
 }
 
 impl RtmpClient {
@@ -111,7 +114,9 @@ impl RtmpClient {
         kind: HandshakeKind,
     ) -> ClientResult<RtmpClient> {
         let socket = Transport::connect_tcp(addr, timeout)?;
-        Self::start(Transport::Plain(socket), format!("rtmp://{addr}/{app}"), app, kind)
+        let mut client = Self::start(Transport::Plain(socket), format!("rtmp://{addr}/{app}"), app, kind)?;
+        client.follow.set_transport(None, timeout);
+        Ok(client)
     }
 
     /// Connects over TLS (rtmps://), verifying the server's certificate for `server_name`
@@ -123,9 +128,11 @@ impl RtmpClient {
         config: Arc<rustls::ClientConfig>,
         timeout: Duration,
     ) -> ClientResult<RtmpClient> {
-        let transport = Transport::connect_tls(addr, server_name, config, timeout)?;
+        let transport = Transport::connect_tls(addr, server_name, Arc::clone(&config), timeout)?;
         let tc_url = format!("rtmps://{server_name}:{}/{app}", addr.port());
-        Self::start(transport, tc_url, app, HandshakeKind::Digest)
+        let mut client = Self::start(transport, tc_url, app, HandshakeKind::Digest)?;
+        client.follow.set_transport(Some(config), timeout);
+        Ok(client)
     }
 
     /// Runs the RTMP handshake and `connect` over an open transport.
@@ -140,6 +147,7 @@ impl RtmpClient {
             stream_id: 0,
             stream_name: String::new(),
             out: Vec::new(),
+            follow: reconnect::Follow::new(tc_url.clone()),
         };
         client.handshake(kind)?;
         client.send_control(ControlMessage::SetChunkSize(CLIENT_CHUNK_SIZE))?;
@@ -240,12 +248,17 @@ impl RtmpClient {
         let args = vec![Amf0Value::String(name.into()), Amf0Value::String("live".into())];
         self.send_command(self.stream_id, "publish", 0.0, Amf0Value::Null, args)?;
         self.flush()?;
-        self.wait_status("NetStream.Publish.Start")
+        self.wait_status("NetStream.Publish.Start")?;
+        self.follow.set_publishing(true);
+        Ok(())
     }
 
     /// Sends one audio, video or data frame on the published stream. Data frames whose
     /// body starts with onMetaData are wrapped in @setDataFrame, as encoders do.
+    /// A reconnect request the server sent is followed here, before a media boundary
+    /// (`reconnect`).
     pub fn send_frame(&mut self, kind: FrameKind, timestamp: u32, body: &[u8]) -> ClientResult<()> {
+        self.before_frame(kind, timestamp, body)?;
         let (type_id, stream_id) = (kind.tag_type(), self.stream_id);
         match kind {
             // Media is chunked straight from the caller's buffer (one copy, into `out`).
@@ -293,6 +306,7 @@ impl RtmpClient {
 
     /// FCUnpublish and deleteStream, as FFmpeg ends a publish; waits for Unpublish.Success.
     pub fn unpublish(&mut self) -> ClientResult<()> {
+        self.follow.set_publishing(false);
         let name = Amf0Value::String(self.stream_name.clone());
         self.call("FCUnpublish", Amf0Value::Null, vec![name])?;
         let id = Amf0Value::Number(f64::from(self.stream_id));
@@ -369,6 +383,7 @@ impl RtmpClient {
             self.pending.drain(..decoded.consumed.min(self.pending.len()));
             if let Some(message) = decoded.message {
                 self.on_control(&message)?;
+                self.follow.note(&message);
                 return Ok(message);
             }
             if decoded.consumed > 0 {

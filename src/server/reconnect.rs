@@ -92,13 +92,14 @@ impl Connection {
         self.reconnect_requested = true;
         self.session
             .request_reconnect(order.tc_url.as_deref(), &order.description);
-        let target = order.tc_url.as_deref().map(super::connection::query_hidden);
+        // A query in the tcUrl may carry a key: never logged.
+        let target = match order.tc_url.as_deref() {
+            Some(url) => format!(" tc_url={:?}", super::connection::query_hidden(url)),
+            None => String::new(),
+        };
         info!(
-            "reconnect requested conn_id={} remote={} cause={} tc_url={:?}",
-            self.conn_id,
-            self.remote,
-            order.cause,
-            target.as_deref().unwrap_or("")
+            "reconnect requested conn_id={} remote={} cause={}{target}",
+            self.conn_id, self.remote, order.cause
         );
         self.ctx.events.emit(Event::ReconnectRequested {
             conn_id: self.conn_id,
