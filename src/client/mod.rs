@@ -4,6 +4,7 @@
 //! (`connect_url`).
 
 mod connect;
+mod error;
 pub mod reconnect;
 pub mod transport;
 pub mod url;
@@ -12,70 +13,22 @@ use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
 use crate::limits::{Limits, DEFAULT_MAX_AMF_DEPTH};
 use crate::media::FrameKind;
 use crate::protocol::amf0::{self, Amf0Value};
-use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, RawMessage};
-use crate::protocol::command::{parse_command, Command, CommandError};
-use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeError, HandshakeKind, HandshakeStatus};
+use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, RawMessage};
+use crate::protocol::command::{parse_command, Command};
+use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeKind, HandshakeStatus};
 use crate::protocol::message::{self, csid, type_id, ControlMessage, UserControl};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use transport::Transport;
 
+pub use error::ClientError;
+
 /// Chunk size the client announces and sends with.
 pub const CLIENT_CHUNK_SIZE: u32 = 4096;
 /// Most messages read while waiting for one reply before giving up.
 const MAX_MESSAGES_PER_REPLY: usize = 10_000;
-
-#[derive(Debug)]
-pub enum ClientError {
-    Io(io::Error),
-    Handshake(HandshakeError),
-    Chunk(ChunkError),
-    Command(CommandError),
-    /// The server answered with an error status (its code).
-    Rejected(String),
-    /// The server closed the connection.
-    Closed,
-    /// No reply of the expected kind arrived.
-    NoReply(&'static str),
-    Flv(FlvReadError),
-    /// TLS failed (e.g. the server's certificate is not trusted: `InvalidCertificate`).
-    Tls(rustls::Error),
-    /// The TLS server name is neither a DNS name nor an IP address.
-    ServerName(rustls::pki_types::InvalidDnsNameError),
-    /// An rtmps:// URL without a TLS client configuration to verify it with.
-    TlsNotAvailable,
-    /// The URL's host resolved to no address.
-    NoAddress,
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::Io(e) => write!(f, "i/o: {e}"),
-            ClientError::Handshake(e) => write!(f, "handshake: {e}"),
-            ClientError::Chunk(e) => write!(f, "chunk stream: {e}"),
-            ClientError::Command(e) => write!(f, "command: {e}"),
-            ClientError::Rejected(code) => write!(f, "rejected by server: {code}"),
-            ClientError::Closed => write!(f, "server closed the connection"),
-            ClientError::NoReply(what) => write!(f, "no reply to {what}"),
-            ClientError::Flv(e) => write!(f, "flv: {e}"),
-            ClientError::Tls(e) => write!(f, "tls: {e}"),
-            ClientError::ServerName(e) => write!(f, "tls server name: {e}"),
-            ClientError::TlsNotAvailable => write!(f, "rtmps:// without a TLS client configuration"),
-            ClientError::NoAddress => write!(f, "host resolved to no address"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<io::Error> for ClientError {
-    fn from(e: io::Error) -> Self {
-        ClientError::Io(e)
-    }
-}
 
 pub type ClientResult<T> = Result<T, ClientError>;
 
@@ -513,13 +466,5 @@ mod tests {
         assert!(wrapped.ends_with(&metadata));
         let cue = script("onCuePoint");
         assert_eq!(&*data_payload(&cue), &cue[..]);
-    }
-
-    #[test]
-    fn errors_display_their_causes_with_display() {
-        let chunk = ClientError::Chunk(ChunkError::InvalidChunkSize(0));
-        assert_eq!(chunk.to_string(), "chunk stream: invalid chunk size 0");
-        let handshake = ClientError::Handshake(HandshakeError::UnsupportedVersion(6));
-        assert_eq!(handshake.to_string(), "handshake: unsupported RTMP handshake version 6");
     }
 }
