@@ -1,7 +1,8 @@
 //! The one RTMP client of the project (tests, the benchmark and push relays use it): a blocking
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
 //! command builders. `url` parses RTMP URLs; `connect` opens a client from one
-//! (`connect_url`).
+//! (`connect_url`); `reconnect` follows a server's Enhanced RTMP reconnect request while
+//! publishing.
 
 mod connect;
 mod error;
