@@ -114,6 +114,8 @@ impl RtmpClient {
                 Amf0Value::String("FMLE/3.0 (compatible; rtmp-server client)".into()),
             ),
             ("tcUrl".into(), Amf0Value::String(tc_url)),
+            // Enhanced RTMP v2 capsEx: Reconnect (the client follows reconnect requests).
+            ("capsEx".into(), Amf0Value::Number(reconnect::CAPS_EX_RECONNECT)),
         ]);
         let transaction = client.call("connect", properties, vec![])?;
         client.wait_result(transaction, "connect")?;

@@ -21,6 +21,9 @@ use rustls::ClientConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The Enhanced RTMP v2 `capsEx` bit the client announces in `connect`: it supports
+/// reconnect requests.
+pub const CAPS_EX_RECONNECT: f64 = 1.0;
 /// Most tries to reach the server a request names before the request is given up.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Least time between two tries.
