@@ -115,6 +115,11 @@ impl Registry {
         self.lock().values().filter(|s| s.publisher().is_some()).count()
     }
 
+    /// The connections that publish a stream now.
+    pub fn publishers(&self) -> Vec<u64> {
+        self.lock().values().filter_map(|s| s.publisher()).collect()
+    }
+
     /// A known stream, for the API.
     pub fn get(&self, key: &StreamKey) -> Option<Arc<Stream>> {
         self.lock().get(key).cloned()

@@ -1,6 +1,7 @@
 //! State shared by the listener and every connection thread: configuration, the stream
 //! registry, the shutdown flag, open sockets (to close them on shutdown) and thread counts.
 
+use super::reconnect::{ReconnectMailbox, ReconnectOrder, ReconnectRefusal};
 use crate::config::Config;
 use crate::events::recent::{RecentEvents, RecentEventsObserver};
 use crate::events::{Event, EventBus};
@@ -57,6 +58,8 @@ pub struct ServerContext {
     shutting_down: AtomicBool,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
+    /// Reconnect requests waiting for their publisher's thread.
+    pub(super) reconnects: ReconnectMailbox,
 }
 
 impl ServerContext {
@@ -125,6 +128,7 @@ impl ServerContext {
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),
             kick_reasons: Mutex::new(HashMap::new()),
+            reconnects: ReconnectMailbox::default(),
         }
     }
 
@@ -193,7 +197,25 @@ impl ServerContext {
     }
 
     pub fn unregister_socket(&self, conn_id: u64) {
-        self.sockets.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn_id);
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.remove(&conn_id);
+        // Under the sockets lock: `request_reconnect` posts only for registered connections.
+        let _ = self.reconnects.take(conn_id);
+    }
+
+    /// Asks publishing connection `conn_id` to reconnect (Enhanced RTMP v2); its thread
+    /// sends the request between two reads, at most `REQUEST_POLL_INTERVAL` later.
+    pub fn request_reconnect(&self, conn_id: u64, order: ReconnectOrder) -> Result<(), ReconnectRefusal> {
+        let publishing = self.registry.publishers().contains(&conn_id);
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if !sockets.contains_key(&conn_id) {
+            return Err(ReconnectRefusal::NoSuchConnection);
+        }
+        if !publishing {
+            return Err(ReconnectRefusal::NotPublishing);
+        }
+        self.reconnects.post(conn_id, order);
+        Ok(())
     }
 
     /// Shuts down every open socket's read side so connection threads see end-of-stream

@@ -133,6 +133,7 @@ impl Server {
         });
         drop(self.listener);
         drop(self.tls);
+        super::reconnect::shutdown_grace(&self.ctx);
         self.ctx.close_all_sockets();
         let connections_done = self.ctx.connection_threads.wait_idle(SHUTDOWN_GRACE);
         // Recordings parked for a reconnect are finalized now, not after the gap.

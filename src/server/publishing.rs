@@ -243,6 +243,7 @@ impl Connection {
         let Some(mut publication) = self.publications.remove(&stream_id) else {
             return;
         };
+        let why = self.publication_end_reason(why);
         // A clean unpublish finalizes at once; a lost publisher's recording waits for the
         // reconnect gap (the manager decides; its writer drains, finalizes and logs).
         if let Some(recorder) = publication.recorder.take() {
