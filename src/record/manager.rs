@@ -9,7 +9,7 @@
 use super::options::RecordOptions;
 use super::recorder::{RecordShared, Recorder, RecordingRequest};
 use super::status::RecordingStatus;
-use crate::events::EventBus;
+use crate::events::{EventBus, Publisher};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{info, warn};
@@ -76,19 +76,21 @@ impl RecordManager {
 
     /// The recorder for a new publish of app/stream: a parked one continues, else a new one
     /// starts when the stream should record; None when it should not (or cannot) record.
-    pub fn start(&self, app: &str, stream: &str, conn_id: u64) -> Option<Recorder> {
+    pub fn start(&self, app: &str, stream: &str, publisher: Publisher) -> Option<Recorder> {
+        let conn_id = publisher.conn_id;
         if !self.shared.options.should_record(self.record_all, app, stream) {
             info!("recording off for stream conn_id={conn_id} app={app} stream={stream}");
             return None;
         }
-        self.open(app, stream, conn_id)
+        self.open(app, stream, publisher)
     }
 
     /// A recorder regardless of patterns (recording started through the API).
-    pub fn open(&self, app: &str, stream: &str, conn_id: u64) -> Option<Recorder> {
+    pub fn open(&self, app: &str, stream: &str, publisher: Publisher) -> Option<Recorder> {
+        let conn_id = publisher.conn_id;
         let parked = lock(&self.parked).remove(&(app.to_owned(), stream.to_owned()));
         if let Some(mut parked) = parked {
-            if parked.recorder.resume(conn_id) {
+            if parked.recorder.resume(publisher.clone()) {
                 info!("recording resumed after reconnect conn_id={conn_id} app={app} stream={stream}");
                 return Some(parked.recorder);
             }
@@ -102,7 +104,7 @@ impl RecordManager {
         let request = RecordingRequest {
             app: app.to_owned(),
             stream: stream.to_owned(),
-            conn_id,
+            publisher,
             status,
         };
         match Recorder::start(request, Arc::clone(&self.shared), &self.tracker, super::output::run) {

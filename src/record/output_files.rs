@@ -170,6 +170,7 @@ impl Writer {
             stream: self.stream.clone(),
             duration_ms,
             bytes,
+            publisher: self.publisher.clone(),
         });
     }
 

@@ -5,7 +5,7 @@
 use super::connection::{CloseReason, Connection};
 use super::stats::{MediaStats, StatsReport};
 use crate::decision::Action;
-use crate::events::{Event, Query, SessionEnd, StreamName};
+use crate::events::{Event, Publisher, Query, SessionEnd, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
 use crate::record::recorder::Recorder;
@@ -25,6 +25,15 @@ pub(super) struct Publication {
 }
 
 impl Connection {
+    /// This connection as the publisher of a recording (told to the record_done hooks).
+    fn publisher(&self, query: &str) -> Publisher {
+        Publisher {
+            conn_id: self.conn_id,
+            remote: self.remote,
+            query: Query(query.to_owned()),
+        }
+    }
+
     pub(super) fn on_publish_request(
         &mut self,
         stream_id: u32,
@@ -93,7 +102,7 @@ impl Connection {
             query: Query(query.to_owned()),
         });
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
-        let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
+        let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.publisher(query));
         ticket.stream.set_recording(recorder.is_some());
         self.ctx.pushes.stream_published(&key, &ticket.stream);
         let publication = Publication {
@@ -200,7 +209,12 @@ impl Connection {
         let key = &publication.key;
         match (start, publication.recorder.take()) {
             (true, None) => {
-                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, self.conn_id);
+                let publisher = Publisher {
+                    conn_id: self.conn_id,
+                    remote: self.remote,
+                    query: Query(publication.query.clone()),
+                };
+                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, publisher);
                 if let Some(recorder) = recorder.as_mut() {
                     for media in publication.ticket.stream.headers() {
                         recorder.send(&Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload)));
