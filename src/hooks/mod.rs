@@ -287,10 +287,15 @@ impl Settings {
     }
 }
 
+/// At shutdown, decision workers still in a call get this long to end.
+pub const DECIDE_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The running hooks, as the server's context holds them.
 pub struct Hooks {
     /// `on_publish` / `on_play`, when set: the decision point's later stage.
     pub decider: Option<Arc<dyn crate::decision::Decider>>,
+    /// The same decider, to stop its workers at shutdown.
+    deciding: Option<Arc<decider::HookDecider>>,
     pub stats: Arc<stats::HookStats>,
 }
 
@@ -307,8 +312,22 @@ impl Hooks {
     /// `on_publish` or `on_play` is set, the decider.
     pub fn start(options: &HookOptions, events: &crate::events::EventBus) -> Hooks {
         let stats = Arc::new(stats::HookStats::new());
-        let decider = start(options, events, &stats);
-        Hooks { decider, stats }
+        let deciding = start(options, events, &stats);
+        let decider = deciding.clone().map(|d| -> Arc<dyn crate::decision::Decider> { d });
+        Hooks {
+            decider,
+            deciding,
+            stats,
+        }
+    }
+
+    /// At shutdown, once no connection asks any more: stops the decision workers (bounded
+    /// by [`DECIDE_SHUTDOWN_GRACE`]); true when none is left. (The notifications stop with
+    /// the event bus.)
+    pub fn shutdown(&self) -> bool {
+        self.deciding
+            .as_ref()
+            .is_none_or(|decider| decider.close(DECIDE_SHUTDOWN_GRACE))
     }
 }
 
@@ -316,7 +335,7 @@ fn start(
     options: &HookOptions,
     events: &crate::events::EventBus,
     stats: &Arc<stats::HookStats>,
-) -> Option<Arc<dyn crate::decision::Decider>> {
+) -> Option<Arc<decider::HookDecider>> {
     let settings = Settings::new(options, Arc::clone(stats));
     let notifies = [
         HookKind::Connect,
@@ -333,8 +352,7 @@ fn start(
     if options.on_publish.is_empty() && options.on_play.is_empty() {
         return None;
     }
-    let decider: Arc<dyn crate::decision::Decider> = Arc::new(decider::HookDecider::new(options, settings));
-    Some(decider)
+    Some(Arc::new(decider::HookDecider::new(options, settings)))
 }
 
 #[cfg(test)]
