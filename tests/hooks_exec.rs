@@ -150,6 +150,7 @@ fn notification_programs_get_each_events_variables_and_their_output_hides_the_ke
         assert_eq!(env["RTMP_QUERY"], query, "{env:?}");
         assert!(env["RTMP_CLIENT_ADDR"].starts_with("127.0.0.1:"), "{env:?}");
         assert!(env["RTMP_CONN_ID"].parse::<u64>().is_ok(), "{env:?}");
+        assert!(env["RTMP_TIME"].contains('T'), "{env:?}");
     };
     check(&connect_env, "connect", "", &format!("token={KEY}"));
     assert!(!connect_env.contains_key("RTMP_BYTES") && !connect_env.contains_key("RTMP_RECORD_PATH"));

@@ -121,6 +121,7 @@ pub fn start(program: &Path, file: &FinishedFile) -> std::io::Result<Child> {
         .env("RTMP_QUERY", &file.publisher.query.0)
         .env("RTMP_CLIENT_ADDR", file.publisher.remote.to_string())
         .env("RTMP_CONN_ID", file.publisher.conn_id.to_string())
+        .env("RTMP_TIME", now_rfc3339())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -128,6 +129,13 @@ pub fn start(program: &Path, file: &FinishedFile) -> std::io::Result<Child> {
         // server does not reach it.
         .process_group(0)
         .spawn()
+}
+
+/// Now in RFC 3339, UTC (`RTMP_TIME`).
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Logs the child's output with every one of `secrets` (see [`secrets_of`]) shown as `***`,
