@@ -45,6 +45,12 @@ pub fn parse_target(value: &str) -> Result<Target, String> {
     }
     let lower = value.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
+        // Checked now: a URL the client rejects later would be echoed in its error (and
+        // so in the log and /api/hooks), query and all.
+        let uri: ureq::http::Uri = value.parse().map_err(|_| "not a valid URL".to_owned())?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err("the URL has no host".to_owned());
+        }
         Ok(Target::Webhook(value.to_owned()))
     } else {
         Ok(Target::Program(PathBuf::from(value)))
@@ -369,6 +375,9 @@ mod tests {
             Ok(Target::Program("/bin/http://x".into()))
         );
         assert!(parse_target(" ").is_err());
+        assert!(parse_target("http:///hook?token=x").is_err(), "no host");
+        assert!(parse_target("http://h ost/").is_err());
+        assert!(parse_target("https://u:p@h:8443/a?b=c").is_ok());
     }
 
     #[test]
