@@ -1,8 +1,9 @@
-//! Integration: webhooks. A receiver started here (std TcpListener, scripted status per
-//! request) sees on_publish with the key in `query` and decides (403 refuses, 200 allows, no
-//! answer refuses at --hook-timeout while another stream publishes); publish_done and
-//! record_done arrive signed with their fields (record_done naming the publisher); a receiver down then up gets the notification
-//! by retry; the key never reaches the log.
+//! Integration: webhooks. A receiver started by the test (`common::webhook`: std
+//! TcpListener, scripted status per request) sees on_publish with the key in `query` and
+//! decides (403 refuses, 200 allows, no answer refuses at --hook-timeout while another stream
+//! publishes); publish_done and record_done arrive signed with their fields (record_done
+//! naming the publisher); a receiver down then up gets the notification by retry; the key
+//! never reaches the log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
