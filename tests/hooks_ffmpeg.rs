@@ -89,7 +89,7 @@ fn a_403_refuses_ffmpegs_publish_and_a_200_allows_it() {
 #[test]
 fn a_silent_receiver_refuses_at_the_timeout_while_another_ffmpeg_stream_keeps_recording() {
     let dir = TempDir::new("hooks-ffmpeg-silent");
-    let long = make_clip(dir.path(), "long.flv", 8);
+    let long = make_clip(dir.path(), "long.flv", 10);
     let short = make_clip(dir.path(), "short.flv", 1);
     let receiver = receiver();
     let server = record_server(&dir, &receiver, "2s");
