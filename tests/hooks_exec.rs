@@ -34,13 +34,13 @@ fn an_on_publish_program_gets_the_environment_and_a_hanging_one_is_killed_at_the
     let server = ServerProcess::start(&["--on-publish", program.to_str().unwrap(), "--hook-timeout", "1s"]);
 
     let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).unwrap();
-    client.publish("cam?key=abc").expect("exit 0 allows");
+    client.publish(&format!("cam?key={KEY}")).expect("exit 0 allows");
     let env = std::fs::read_to_string(&env_file).unwrap();
     for line in [
         "RTMP_EVENT=publish",
         "RTMP_APP=live",
         "RTMP_STREAM=cam",
-        "RTMP_QUERY=key=abc",
+        &format!("RTMP_QUERY=key={KEY}"),
     ] {
         assert!(env.lines().any(|l| l == line), "{line} in {env}");
     }
@@ -56,6 +56,9 @@ fn an_on_publish_program_gets_the_environment_and_a_hanging_one_is_killed_at_the
     while std::fs::read_to_string(&proc).is_ok_and(|stat| !stat.contains(") Z ")) {
         assert!(Instant::now() < deadline, "the hanging program is killed");
         std::thread::sleep(Duration::from_millis(20));
+    }
+    for line in server.log_lines() {
+        assert!(!line.contains(KEY), "the key is in the log: {line}");
     }
 }
 
