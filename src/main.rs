@@ -62,10 +62,27 @@ fn main() -> ExitCode {
             }
         }
     }
-    // The --on-* programs too (the hooks look them up again for each run, as execvp does).
-    if let Err(e) = rtmp_server::hooks::exec::check_programs(&config.hooks, std::env::var_os("PATH").as_deref()) {
-        say(std::io::stderr(), format_args!("{program}: {e}\n"));
-        return ExitCode::from(2);
+    // The --on-* programs too, the top level's and each [[app]] table's (the hooks look them
+    // up again for each run, as execvp does).
+    let path_var = std::env::var_os("PATH");
+    for (origin, settings) in std::iter::once((String::new(), &config)).chain(config.apps.iter().map(|app| {
+        (
+            format!("{} [[app]] match={}: ", app.at, app.pattern.as_str()),
+            app.config.as_ref(),
+        )
+    })) {
+        let record_done = settings.recording.on_record_done.iter().map(|p| p.as_path());
+        let found = rtmp_server::hooks::exec::check_programs(&settings.hooks, path_var.as_deref()).and_then(|()| {
+            record_done
+                .map(|p| rtmp_server::record::hook_program::resolve(p, path_var.as_deref()).map(|_| ()))
+                .collect::<Result<Vec<()>, _>>()
+                .map(|_| ())
+                .map_err(|e| format!("--on-record-done: {e}"))
+        });
+        if let Err(e) = found {
+            say(std::io::stderr(), format_args!("{program}: {origin}{e}\n"));
+            return ExitCode::from(2);
+        }
     }
     // Read the local offset and the socket-activation environment while the process is
     // single-threaded (time's soundness rule; listenfd edits the environment).

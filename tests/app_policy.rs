@@ -216,3 +216,16 @@ fn a_table_s_on_publish_hook_decides_only_for_its_streams() {
         "the top level has no hook"
     );
 }
+
+#[test]
+fn a_table_s_missing_hook_program_stops_start_up() {
+    let dir = TempDir::new("apps-missing");
+    let config = dir.path().join("missing.toml");
+    write_config(
+        &config,
+        "[[app]]\nmatch = \"cams/*\"\non_publish_done = [\"no-such-hook-program-1\"]\n",
+    );
+    let (status, stderr) = run_server_to_exit(&["--config", config.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no-such-hook-program-1"), "{stderr}");
+}
