@@ -4,6 +4,7 @@
 //! - `api`: the HTTP API, /metrics and /api/events, reading the server's context;
 //! - `server`: the RTMP glue (listener, connection threads, publishing, playing, the
 //!   context every connection shares);
+//! - `sources` (supervised source commands, told about players by the event bus);
 //! - `push` (relays to upstream servers), `record` (one writer thread per recording),
 //!   `live` (streams, subscriptions and their drop policy), `events` (domain events and
 //!   their bus), `ops` (auth, tokens, signals, systemd, counters), `config` (flags into
@@ -32,6 +33,7 @@ pub mod protocol;
 pub mod push;
 pub mod record;
 pub mod server;
+pub mod sources;
 pub mod threads;
 pub mod tls;
 pub mod vectored;

@@ -298,11 +298,12 @@ fn check_config(program: &str, args: &[&str]) -> ExitCode {
 fn print_config(program: &str, args: &[&str]) -> ExitCode {
     let text = match parse_args(program, args) {
         Invocation::Run(_) => rtmp_server::config::file::effective(args).map(|file| {
-            use rtmp_server::config::print::{render, render_apps, Style};
+            use rtmp_server::config::print::{render, render_apps, render_sources, Style};
             format!(
-                "{}{}",
+                "{}{}{}",
                 render(&file.settings, Style::Effective),
-                render_apps(&file.apps)
+                render_apps(&file.apps),
+                render_sources(&file.sources)
             )
         }),
         Invocation::Print(text) => {

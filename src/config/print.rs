@@ -169,6 +169,38 @@ pub fn render_apps(apps: &[super::apps::AppTable]) -> String {
     out
 }
 
+/// The `[[source]]` tables as written (URLs in commands without passwords or queries).
+pub fn render_sources(sources: &[super::sources::SourceTable]) -> String {
+    let mut out = String::new();
+    for source in sources {
+        let command: Vec<String> = source
+            .command
+            .iter()
+            .map(|part| quote(&super::sources::redact_urls(part)))
+            .collect();
+        out.push_str(&format!(
+            "\n[[{}]]\nname = {}\ncommand = [{}]\n",
+            super::sources::TABLE,
+            quote(&source.name),
+            command.join(", ")
+        ));
+        if let Some(stream) = &source.on_demand {
+            let idle = source.on_demand_idle.as_millis();
+            let idle = if idle % 1000 == 0 {
+                format!("{}s", idle / 1000)
+            } else {
+                format!("{idle}ms")
+            };
+            out.push_str(&format!(
+                "on_demand = {}\non_demand_idle = {}\n",
+                quote(stream),
+                quote(&idle)
+            ));
+        }
+    }
+    out
+}
+
 /// The shipped example file (scripts/rtmp-server.toml): every key commented out.
 pub fn example() -> String {
     let header = "\
