@@ -135,8 +135,10 @@ fn main() -> ExitCode {
     let on_stop = {
         let notifier = notifier.clone();
         let handle = server.shutdown_handle();
+        let ctx = Arc::clone(&ctx);
         move || {
             notifier.iter().for_each(|n| n.notify_or_log("STOPPING=1"));
+            ctx.sources.begin_stop();
             handle.shutdown();
         }
     };
@@ -163,7 +165,15 @@ fn main() -> ExitCode {
             }
         }
     }
+    // Listening (connections queue in the backlog until run() accepts): sources may publish.
+    hooks_ctx.sources.start();
     let stopped = server.run();
+    if !hooks_ctx
+        .sources
+        .shutdown(std::time::Instant::now() + rtmp_server::sources::SOURCES_SHUTDOWN_GRACE)
+    {
+        log::warn!("sources still running at exit");
+    }
     // Files finalized during shutdown queued their hooks; those get a bounded time too.
     if !hooks_ctx
         .recordings

@@ -2,25 +2,27 @@
 //! and publishing it here. Each source has a runner thread (`runner`) driving a pure state
 //! machine (`machine`); `Sources` starts them, tells on-demand ones their stream's player
 //! count (it observes the event bus: PlayStarted/PlayStopped), reloads a new list (only
-//! changed definitions restart), stops them all on shutdown and reports their status.
+//! changed definitions restart), stops them all on shutdown and reports their status
+//! (`status`).
 
 pub mod launch;
 pub mod machine;
 pub mod output;
 pub mod runner;
+pub mod status;
 
 use crate::config::sources::SourceTable;
 use crate::events::{Event, Observer};
 use crossbeam_channel::Sender;
 use launch::Launcher;
-use runner::{Command, SourceStatus};
+use runner::Command;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use machine::State;
-pub use runner::Exit;
+pub use status::{render_metrics, Exit, SourceStatus};
 
 /// How long shutdown waits for the sources to exit (SIGKILL comes after 5 s).
 pub const SOURCES_SHUTDOWN_GRACE: Duration = Duration::from_secs(8);

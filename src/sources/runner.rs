@@ -5,12 +5,12 @@
 use super::launch::Launcher;
 use super::machine::{Action, Machine, State};
 use super::output::log_output;
+use super::status::{Exit, SourceStatus};
 use crate::config::sources::SourceTable;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 use rustix::process::{kill_process_group, Pid, Signal};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ExitStatus};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,66 +27,6 @@ pub enum Command {
     Players(usize),
     /// Stop for good (shutdown, reload).
     Stop,
-}
-
-/// How a source's process last ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-    /// It could not be started (program missing, spawn error).
-    SpawnFailed(String),
-}
-
-impl Exit {
-    fn of(status: ExitStatus) -> Exit {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(signal)) => Exit::Signal(signal),
-            (None, None) => Exit::Code(-1),
-        }
-    }
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Exit::Code(code) => write!(f, "code {code}"),
-            Exit::Signal(signal) => write!(f, "signal {signal}"),
-            Exit::SpawnFailed(error) => write!(f, "not started: {error}"),
-        }
-    }
-}
-
-/// One source as the API and metrics show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceStatus {
-    pub name: String,
-    pub on_demand: Option<String>,
-    pub state: State,
-    pub pid: Option<u32>,
-    pub restarts: u64,
-    pub last_exit: Option<Exit>,
-    /// When the running process started (Unix seconds).
-    pub started_unix: Option<u64>,
-}
-
-impl SourceStatus {
-    pub fn new(table: &SourceTable) -> SourceStatus {
-        SourceStatus {
-            name: table.name.clone(),
-            on_demand: table.on_demand.clone(),
-            state: if table.on_demand.is_some() {
-                State::Idle
-            } else {
-                State::Stopped
-            },
-            pid: None,
-            restarts: 0,
-            last_exit: None,
-            started_unix: None,
-        }
-    }
 }
 
 /// One source's supervision on the current thread until it is stopped for good. `players`
