@@ -1,7 +1,7 @@
 //! The `rtmp-server` binary: flags → Config, logging, the record dir check (exit 1 when
 //! recording is configured and it cannot be written) and start-up recovery of unfinished
 //! recordings, listening (or serving a socket systemd passed), signals, systemd
-//! notifications, run, then a bounded wait for `--on-record-done` hooks; exit codes 0 (clean
+//! notifications, the `[[source]]` commands, run, then a bounded wait for `--on-record-done` hooks; exit codes 0 (clean
 //! stop), 1 (could not start), 2 (usage error, or an `--on-record-done` program that cannot
 //! run). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
 //! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
