@@ -1,9 +1,9 @@
 //! The `rtmp-server` binary: flags → Config, logging, the record dir check (exit 1 when
 //! recording is configured and it cannot be written) and start-up recovery of unfinished
 //! recordings, listening (or serving a socket systemd passed), signals, systemd
-//! notifications, the `[[source]]` commands, run, then a bounded wait for `--on-record-done` hooks; exit codes 0 (clean
-//! stop), 1 (could not start), 2 (usage error, or an `--on-record-done` program that cannot
-//! run). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
+//! notifications, the `[[source]]` commands, run, then a bounded wait for the sources and
+//! `--on-record-done` hooks; exit codes 0 (clean stop), 1 (could not start), 2 (usage
+//! error, or an `--on-record-done` program that cannot run). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
 //! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
 //! `rtmp-server check-config PATH` validates a config file (exit 0, or 2 with its errors);
 //! `rtmp-server print-config [--config PATH] [flags]` prints the effective configuration.
