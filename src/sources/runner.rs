@@ -55,6 +55,7 @@ pub fn run(
     runner.act(first);
     let start = runner.machine.start(now);
     runner.act(start);
+    let mut orphaned = false;
     loop {
         runner.check_exit();
         let tick = runner.machine.tick(Instant::now());
@@ -68,9 +69,18 @@ pub fn run(
             (None, Some(deadline)) => deadline.saturating_duration_since(Instant::now()).min(IDLE_WAIT),
             (None, None) => IDLE_WAIT,
         };
+        if orphaned {
+            // Nobody can send any more: the stop is under way, only time and the exit matter.
+            std::thread::sleep(wait);
+            continue;
+        }
         let action = match commands.recv_timeout(wait) {
             Ok(Command::Players(count)) => runner.machine.players(count, Instant::now()),
-            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => runner.machine.stop(Instant::now()),
+            Ok(Command::Stop) => runner.machine.stop(Instant::now()),
+            Err(RecvTimeoutError::Disconnected) => {
+                orphaned = true;
+                runner.machine.stop(Instant::now())
+            }
             Err(RecvTimeoutError::Timeout) => None,
         };
         runner.act(action);

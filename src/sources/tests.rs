@@ -192,3 +192,12 @@ fn an_on_demand_source_runs_while_its_stream_has_players() {
     wait_gone(pid);
     assert!(sources.shutdown(Instant::now() + WAIT));
 }
+
+#[test]
+fn dropping_the_supervisor_stops_its_sources() {
+    let sources = Sources::new(vec![table("orphan", &["sleep", "300"])]);
+    sources.start();
+    let pid = running_pid(&sources, "orphan");
+    drop(sources);
+    wait_gone(pid);
+}
