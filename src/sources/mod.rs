@@ -212,18 +212,7 @@ impl Sources {
             threads.append(&mut inner.retiring);
             threads
         };
-        let mut all = true;
-        for thread in threads {
-            while !thread.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            } else {
-                all = false;
-            }
-        }
-        all
+        crate::threads::join_until(threads, deadline)
     }
 
     /// Every source's status, in list order (before `start`: each as not running).
