@@ -6,6 +6,7 @@
 //!   context every connection shares);
 //! - `policy`: what applies to each stream (the top level's and the config file's `[[app]]`
 //!   tables' settings), resolved per publish/play and replaced on SIGHUP;
+//! - `sources` (supervised source commands, told about players by the event bus);
 //! - `push` (relays to upstream servers), `record` (one writer thread per recording),
 //!   `live` (streams, subscriptions and their drop policy), `events` (domain events and
 //!   their bus), `ops` (auth, tokens, signals, systemd, counters), `config` (flags into
@@ -35,6 +36,7 @@ pub mod protocol;
 pub mod push;
 pub mod record;
 pub mod server;
+pub mod sources;
 pub mod threads;
 pub mod tls;
 pub mod vectored;

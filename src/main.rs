@@ -1,10 +1,11 @@
 //! The `rtmp-server` binary: flags → Config, logging, the record dir check (exit 1 when
 //! recording is configured and it cannot be written) and start-up recovery of unfinished
 //! recordings, listening (or serving a socket systemd passed), signals, systemd
-//! notifications, run, then a bounded wait for `--on-record-done` hooks; exit codes 0 (clean
-//! stop), 1 (could not start), 2 (usage error, or an `--on-*` program that cannot run).
-//! `rtmp-server repair FILE...` (detected before flag parsing, so every server flag stays
-//! as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
+//! notifications, the `[[source]]` commands, run, then a bounded wait for the sources and
+//! `--on-record-done` hooks; exit codes 0 (clean stop), 1 (could not start), 2 (usage
+//! error, or an `--on-*` program that cannot run). `rtmp-server repair FILE...` (detected
+//! before flag parsing, so every server flag stays as it is) repairs recordings and exits 0,
+//! or 1 if any file could not be repaired.
 //! `rtmp-server check-config PATH` validates a config file (exit 0, or 2 with its errors);
 //! `rtmp-server print-config [--config PATH] [flags]` prints the effective configuration.
 
@@ -159,8 +160,10 @@ fn main() -> ExitCode {
     let on_stop = {
         let notifier = notifier.clone();
         let handle = server.shutdown_handle();
+        let ctx = Arc::clone(&ctx);
         move || {
             notifier.iter().for_each(|n| n.notify_or_log("STOPPING=1"));
+            ctx.sources.begin_stop();
             handle.shutdown();
         }
     };
@@ -168,7 +171,10 @@ fn main() -> ExitCode {
         let ctx = Arc::clone(&ctx);
         let args: Vec<String> = rest.iter().map(|a| (*a).to_owned()).collect();
         move || {
-            let _ = rtmp_server::policy::reload::reload(&args, &ctx.config, &ctx.policies);
+            let (_, reloaded) = rtmp_server::policy::reload::reload(&args, &ctx.config, &ctx.policies);
+            if let Some(config) = reloaded {
+                let _ = ctx.sources.reload(config.sources);
+            }
             ops::signals::reload_http_token(&ctx.http_token);
         }
     };
@@ -188,7 +194,15 @@ fn main() -> ExitCode {
             }
         }
     }
+    // Listening (connections queue in the backlog until run() accepts): sources may publish.
+    hooks_ctx.sources.start();
     let stopped = server.run();
+    if !hooks_ctx
+        .sources
+        .shutdown(std::time::Instant::now() + rtmp_server::sources::SOURCES_SHUTDOWN_GRACE)
+    {
+        log::warn!("sources still running at exit");
+    }
     // Files finalized during shutdown queued their hooks; those get a bounded time too.
     if !hooks_ctx
         .recordings
@@ -323,11 +337,12 @@ fn check_config(program: &str, args: &[&str]) -> ExitCode {
 fn print_config(program: &str, args: &[&str]) -> ExitCode {
     let text = match parse_args(program, args) {
         Invocation::Run(_) => rtmp_server::config::file::effective(args).map(|file| {
-            use rtmp_server::config::print::{render, render_apps, Style};
+            use rtmp_server::config::print::{render, render_apps, render_sources, Style};
             format!(
-                "{}{}",
+                "{}{}{}",
                 render(&file.settings, Style::Effective),
-                render_apps(&file.apps)
+                render_apps(&file.apps),
+                render_sources(&file.sources)
             )
         }),
         Invocation::Print(text) => {

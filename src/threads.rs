@@ -9,6 +9,23 @@ use std::time::{Duration, Instant};
 /// Stack size of connection and recorder threads: small, so many connections are cheap.
 pub const WORKER_STACK_SIZE: usize = 512 * 1024;
 
+/// Joins each of `threads` that finishes before `deadline` (checked every 10 ms); true if
+/// all did. The others are left running, detached.
+pub fn join_until(threads: Vec<JoinHandle<()>>, deadline: Instant) -> bool {
+    let mut all = true;
+    for thread in threads {
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            all = false;
+        }
+    }
+    all
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ThreadTracker {
     running: Arc<(Mutex<usize>, Condvar)>,

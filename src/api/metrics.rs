@@ -1,5 +1,5 @@
 //! GET /metrics: the server's state in Prometheus text, gathered from the server context
-//! (counters, streams, recordings, hooks, the disk guard, pushes and events).
+//! (counters, streams, recordings, hooks, the disk guard, pushes, events and sources).
 
 use crate::live::stream::StreamSnapshot;
 use crate::ops::metrics::disk_guard;
@@ -215,5 +215,6 @@ pub fn render(ctx: &ServerContext) -> String {
     crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
     crate::ops::event_counts::render(&ctx.event_counts, &ctx.events.stats(), &mut out);
     ctx.hooks.stats.render(&mut out);
+    crate::sources::render_metrics(&ctx.sources.snapshot(), &mut out);
     out
 }

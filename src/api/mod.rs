@@ -1,6 +1,6 @@
 //! The HTTP control API, a handler on the `http` server (above the RTMP server, whose
 //! context it reads): GET /healthz, GET /api/streams, GET /api/recording, GET /api/pushes,
-//! GET /api/hooks (recent hook failures),
+//! GET /api/hooks (recent hook failures), GET /api/sources (supervised sources),
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
 //! .../record/{start,stop}, POST /api/connections/{id}/reconnect (`reconnect`), GET /metrics
 //! (`metrics`). Errors are JSON with a status code. With `--http-token-file` every route
@@ -13,6 +13,7 @@ mod reconnect;
 use crate::http::{self, Method, Request, Response};
 use crate::ops::metrics::{disk_guard, Metrics};
 use crate::server::context::ServerContext;
+use crate::sources::Exit;
 use log::{info, warn};
 use serde_json::{json, Value};
 use std::io;
@@ -62,6 +63,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
         (Method::Get, ["api", "pushes"]) => json_response(200, &pushes(ctx)),
         (Method::Get, ["api", "hooks"]) => json_response(200, &hooks(ctx)),
+        (Method::Get, ["api", "sources"]) => json_response(200, &sources(ctx)),
         (Method::Get, ["api", "events"]) => {
             let query = request.target.split_once('?').map_or("", |(_, q)| q);
             match events::reply(&ctx.recent_events, query) {
@@ -85,6 +87,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
             | ["api", "recording"]
             | ["api", "pushes"]
             | ["api", "hooks"]
+            | ["api", "sources"]
             | ["api", "events"]
             | ["api", "streams", _, _, "kick"]
             | ["api", "connections", _, "reconnect"]
@@ -189,6 +192,33 @@ fn hooks(ctx: &ServerContext) -> Value {
         .map(|(event, outcome, n)| json!({"event": event, "outcome": outcome, "count": n}))
         .collect();
     json!({ "recent_failures": failures, "counts": counts })
+}
+
+/// GET /api/sources: each supervised source's state, pid, restarts and last exit (never
+/// its command, which may hold a camera's password).
+fn sources(ctx: &ServerContext) -> Value {
+    let list: Vec<Value> = ctx
+        .sources
+        .snapshot()
+        .into_iter()
+        .map(|s| {
+            let last_exit = s.last_exit.map(|exit| match exit {
+                Exit::Code(code) => json!({ "code": code }),
+                Exit::Signal(signal) => json!({ "signal": signal }),
+                Exit::SpawnFailed(error) => json!({ "error": error }),
+            });
+            json!({
+                "name": s.name,
+                "state": s.state.name(),
+                "pid": s.pid,
+                "restarts": s.restarts,
+                "last_exit": last_exit,
+                "on_demand": s.on_demand,
+                "started_unix": s.started_unix,
+            })
+        })
+        .collect();
+    json!({ "sources": list })
 }
 
 fn pushes(ctx: &ServerContext) -> Value {

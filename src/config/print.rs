@@ -169,6 +169,38 @@ pub fn render_apps(apps: &[super::apps::AppTable]) -> String {
     out
 }
 
+/// The `[[source]]` tables as written (URLs in commands without passwords or queries).
+pub fn render_sources(sources: &[super::sources::SourceTable]) -> String {
+    let mut out = String::new();
+    for source in sources {
+        let command: Vec<String> = source
+            .command
+            .iter()
+            .map(|part| quote(&super::sources::redact_urls(part)))
+            .collect();
+        out.push_str(&format!(
+            "\n[[{}]]\nname = {}\ncommand = [{}]\n",
+            super::sources::TABLE,
+            quote(&source.name),
+            command.join(", ")
+        ));
+        if let Some(stream) = &source.on_demand {
+            let idle = source.on_demand_idle.as_millis();
+            let idle = if idle % 1000 == 0 {
+                format!("{}s", idle / 1000)
+            } else {
+                format!("{idle}ms")
+            };
+            out.push_str(&format!(
+                "on_demand = {}\non_demand_idle = {}\n",
+                quote(stream),
+                quote(&idle)
+            ));
+        }
+    }
+    out
+}
+
 /// The shipped example file (scripts/rtmp-server.toml): every key commented out.
 pub fn example() -> String {
     let header = "\
@@ -184,5 +216,25 @@ pub fn example() -> String {
 # Every key below is commented out and shows its default (\"(unset)\": off unless given).
 # Regenerate after adding a flag: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file
 ";
-    format!("{header}{}", render(&Settings::default(), Style::Example))
+    format!(
+        "{header}{}{SOURCE_EXAMPLE}",
+        render(&Settings::default(), Style::Example)
+    )
 }
+
+/// The example file's `[[source]]` part (README "Sources").
+const SOURCE_EXAMPLE: &str = "
+# Supervised sources: commands the server runs (no shell; the program is looked up in PATH),
+# restarts after 1 s doubling to 30 s when they exit, and stops (SIGTERM, SIGKILL after 5 s)
+# on shutdown. With on_demand = \"app/stream\" a source runs only while that stream has
+# players and stops on_demand_idle (default 10s) after the last one left. Status: GET
+# /api/sources. Tables go after every top-level key (TOML puts the keys that follow a table
+# header into that table). An RTSP camera published here as cams/door:
+# [[source]]
+# name = \"door\"
+# command = [\"ffmpeg\", \"-nostdin\", \"-nostats\", \"-loglevel\", \"warning\", \"-rtsp_transport\", \"tcp\",
+#            \"-i\", \"rtsp://user:password@192.168.1.20:554/stream1\",
+#            \"-c\", \"copy\", \"-f\", \"flv\", \"rtmp://127.0.0.1/cams/door\"]
+# on_demand = \"cams/door\"
+# on_demand_idle = \"30s\"
+";

@@ -107,18 +107,7 @@ impl EventBus {
     pub fn close(&self, deadline: Instant) -> bool {
         self.observers.write().unwrap_or_else(|e| e.into_inner()).clear();
         let threads: Vec<JoinHandle<()>> = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut all = true;
-        for thread in threads {
-            while !thread.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            } else {
-                all = false;
-            }
-        }
-        all
+        crate::threads::join_until(threads, deadline)
     }
 }
 

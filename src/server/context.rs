@@ -55,6 +55,8 @@ pub struct ServerContext {
     pub event_counts: Arc<EventCounts>,
     /// Webhooks and programs (`--on-*`): the publish/play decider and the notifications.
     pub hooks: crate::hooks::Hooks,
+    /// Supervised source commands (`[[source]]`), started by the binary.
+    pub sources: crate::sources::Sources,
     shutting_down: AtomicBool,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
@@ -89,6 +91,10 @@ impl ServerContext {
                     Arc::new(move |app: &str, stream: &str| crate::policy::record_done_program(&policies, app, stream));
                 program_for
             });
+        let sources = crate::sources::Sources::new(config.sources.clone());
+        if let Err(e) = events.observe(sources.observer()) {
+            log::error!("event observer not started observer=sources error=\"{e}\"");
+        }
         let recordings = RecordManager::new(
             config.record_dir.clone(),
             config.recording.clone(),
@@ -124,6 +130,7 @@ impl ServerContext {
             recent_events,
             event_counts,
             hooks,
+            sources,
             events,
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),
