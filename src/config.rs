@@ -43,11 +43,13 @@ pub const MIN_CHUNK_SIZE: u32 = 128;
 pub use crate::protocol::chunk::MAX_ANNOUNCED_CHUNK_SIZE;
 
 pub mod file;
+pub mod help;
 pub mod print;
 
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
 #[argh(
+    help_triggers("-h", "--help", "help"),
     note = "Also: rtmp-server check-config PATH, rtmp-server print-config [--config PATH] [flags], \
                 rtmp-server repair FILE..."
 )]
@@ -519,7 +521,8 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
             Err(line) => Invocation::UsageError(format!("{program}: {line}")),
             Ok(_) => Invocation::Run(Box::new(Config::from(args))),
         },
-        Err(exit) if exit.status.is_ok() => Invocation::Print(exit.output),
+        // argh's own help is one flat list; ours is grouped by topic (config::help).
+        Err(exit) if exit.status.is_ok() => Invocation::Print(help::render(program)),
         Err(exit) => {
             let line = exit
                 .output
