@@ -77,7 +77,7 @@ if [ ! -e "$CONFIG_DIR/rtmp-server.toml" ]; then
     printf '# systemctl edit rtmp-server\n'
     printf '# The RTMP port lives in the socket unit (rtmp-server.socket, ListenStream=1935), which\n'
     printf '# install.sh enables: while it is active, listen below is not used. Change the port with\n'
-    printf '# systemctl edit rtmp-server.socket, then systemctl restart rtmp-server.socket.\n'
+    printf '# systemctl edit rtmp-server.socket, then stop rtmp-server and the socket and start both.\n'
     printf 'listen = "0.0.0.0:1935"\nrecord_all = true\nrecord_dir = "%s"\n' "$RECORD_DIR"
     printf 'publish_keys = "%s"\n' "$CONFIG_DIR/publish.keys"
   } >"$CONFIG_DIR/rtmp-server.toml"
