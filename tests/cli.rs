@@ -81,6 +81,15 @@ fn help_is_grouped_by_topic_with_every_flag_once_and_the_subcommands() {
         assert_eq!(entries, 1, "--{}: {text}", flag.name);
     }
     assert!(text.lines().any(|l| l.starts_with("  -h, --help")), "{text}");
+    for args in [
+        &["repair", "--help"][..],
+        &["check-config", "-h"],
+        &["print-config", "--help"],
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), text, "{args:?}");
+    }
     for command in ["check-config PATH", "print-config [--config PATH]", "repair FILE..."] {
         assert!(
             text.lines().any(|l| l.starts_with(&format!("  {command}"))),

@@ -60,7 +60,7 @@ fn help_text() -> String {
     }
 }
 
-/// Every long flag of `Args` in declaration order, `--help` included.
+/// Every long flag of `Args` in declaration order (argh's own `--help` is not among them).
 pub fn all_flags() -> Vec<Flag> {
     let help = help_text();
     let usage = help.lines().next().unwrap_or("");
