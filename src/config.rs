@@ -42,9 +42,11 @@ pub use crate::protocol::session::DEFAULT_CHUNK_SIZE;
 pub const MIN_CHUNK_SIZE: u32 = 128;
 pub use crate::protocol::chunk::MAX_ANNOUNCED_CHUNK_SIZE;
 
+pub mod apps;
 pub mod file;
 pub mod help;
 pub mod print;
+pub mod sources;
 
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
@@ -279,6 +281,11 @@ pub struct Args {
     /// file whose first line signs webhook bodies: header X-Rtmp-Signature: sha256=HMAC-SHA256 hex (default: off)
     #[argh(option, from_str_fn(parse_secret_file))]
     pub hook_secret_file: Option<HookSecret>,
+
+    /// refuse a publish or play whose app/stream matches no [[app]] table of the config
+    /// file (default: off)
+    #[argh(switch)]
+    pub apps_strict: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -336,6 +343,12 @@ pub struct Config {
     pub push: PushOptions,
     /// `--on-*` hooks.
     pub hooks: HookOptions,
+    /// Refuse streams that match no `[[app]]` table.
+    pub apps_strict: bool,
+    /// The config file's `[[app]]` tables, in order (first match wins).
+    pub apps: Vec<apps::AppConfig>,
+    /// The config file's `[[source]]` tables.
+    pub sources: Vec<sources::SourceTable>,
 }
 
 impl Default for Config {
@@ -359,6 +372,9 @@ impl Default for Config {
                 retries: DEFAULT_HOOK_RETRIES,
                 ..HookOptions::default()
             },
+            apps_strict: false,
+            apps: Vec::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -444,6 +460,9 @@ impl From<Args> for Config {
                 retries: args.hook_retries,
                 secret: args.hook_secret_file,
             },
+            apps_strict: args.apps_strict,
+            apps: Vec::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -507,8 +526,8 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
     match Args::from_args(&[program], args) {
         Ok(args) if args.version => Invocation::Print(format!("{program} {}\n", env!("CARGO_PKG_VERSION"))),
         // The file's settings become flags before the command line's (see config::file).
-        Ok(parsed) if parsed.config.is_some() => match file::merged_argv(args) {
-            Ok(argv) => parse_args(program, &argv.iter().map(String::as_str).collect::<Vec<_>>()),
+        Ok(parsed) if parsed.config.is_some() => match file::effective(args) {
+            Ok(contents) => with_file(program, contents),
             Err(errors) => Invocation::UsageError(
                 errors
                     .iter()
@@ -517,10 +536,12 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
                     .join("\n"),
             ),
         },
-        Ok(args) => match TlsOptions::from_flags(args.tls_listen, args.tls_cert.clone(), args.tls_key.clone(), None) {
-            Err(line) => Invocation::UsageError(format!("{program}: {line}")),
-            Ok(_) => Invocation::Run(Box::new(Config::from(args))),
-        },
+        Ok(parsed) => {
+            match TlsOptions::from_flags(parsed.tls_listen, parsed.tls_cert.clone(), parsed.tls_key.clone(), None) {
+                Err(line) => Invocation::UsageError(format!("{program}: {line}")),
+                Ok(_) => Invocation::Run(Box::new(Config::from(parsed))),
+            }
+        }
         // argh's own help is one flat list; ours is grouped by topic (config::help).
         Err(exit) if exit.status.is_ok() => Invocation::Print(help::render(program)),
         Err(exit) => {
@@ -532,6 +553,48 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
             Invocation::UsageError(format!("{program}: {}", redact_secret_value(line.trim())))
         }
     }
+}
+
+/// The configuration of a command line with `--config`: the file's settings become flags
+/// before the command line's (see config::file), each `[[app]]` table its own configuration.
+fn with_file(program: &str, contents: file::FileConfig) -> Invocation {
+    let flags = file::all_flags();
+    let argv = |settings: &file::Settings| settings.to_argv(&flags);
+    let top = argv(&contents.settings);
+    let mut config = match parse_args(program, &top.iter().map(String::as_str).collect::<Vec<_>>()) {
+        Invocation::Run(config) => config,
+        other => return other,
+    };
+    for table in &contents.apps {
+        let app_argv = argv(&table.apply(&contents.settings));
+        let app_args = match Args::from_args(&[program], &app_argv.iter().map(String::as_str).collect::<Vec<_>>()) {
+            Ok(parsed) => parsed,
+            Err(exit) => {
+                let line = exit
+                    .output
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid settings")
+                    .trim()
+                    .to_owned();
+                return Invocation::UsageError(format!(
+                    "{program}: {}: [[app]]: {}",
+                    table.at,
+                    redact_secret_value(&line)
+                ));
+            }
+        };
+        let Ok(pattern) = crate::record::options::parse_pattern(&table.pattern) else {
+            return Invocation::UsageError(format!("{program}: {}: [[app]]: bad match", table.at));
+        };
+        config.apps.push(apps::AppConfig {
+            pattern,
+            at: table.at.clone(),
+            config: Box::new(Config::from(app_args)),
+        });
+    }
+    config.sources = contents.sources;
+    Invocation::Run(config)
 }
 
 /// Options whose values may carry a secret (a platform stream key in a push URL).

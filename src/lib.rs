@@ -4,6 +4,8 @@
 //! - `api`: the HTTP API, /metrics and /api/events, reading the server's context;
 //! - `server`: the RTMP glue (listener, connection threads, publishing, playing, the
 //!   context every connection shares);
+//! - `policy`: what applies to each stream (the top level's and the config file's `[[app]]`
+//!   tables' settings), resolved per publish/play and replaced on SIGHUP;
 //! - `push` (relays to upstream servers), `record` (one writer thread per recording),
 //!   `live` (streams, subscriptions and their drop policy), `events` (domain events and
 //!   their bus), `ops` (auth, tokens, signals, systemd, counters), `config` (flags into
@@ -28,6 +30,7 @@ pub mod live;
 pub mod logging;
 pub mod media;
 pub mod ops;
+pub mod policy;
 pub mod protocol;
 pub mod push;
 pub mod record;

@@ -78,7 +78,15 @@ fn main() -> ExitCode {
     let inherited = systemd::inherited_listener();
     logging::init(config.log_level);
     rtmp_server::ops::fd_limit::raise_for(config.limits.max_connections);
-    if config.recording.records_anything(config.record_all) && prepare_record_dir(&config).is_err() {
+    let records_anything = std::iter::once(&config)
+        .chain(config.apps.iter().map(|app| app.config.as_ref()))
+        .any(|c| c.recording.records_anything(c.record_all));
+    if records_anything && prepare_record_dir(&config).is_err() {
+        return ExitCode::from(1);
+    }
+    // Key files (the top level's and each [[app]] table's) must be readable to start.
+    if let Err(e) = rtmp_server::policy::Policies::build(&config) {
+        log::error!("cannot load key file error=\"{e}\"");
         return ExitCode::from(1);
     }
     let Ok(tls_listen) = load_tls(&config) else {
@@ -111,14 +119,8 @@ fn main() -> ExitCode {
     }
     let ctx = server.context();
     let hooks_ctx = Arc::clone(&ctx);
-    if ctx.auth.enabled() {
-        match ctx.auth.reload() {
-            Ok(counts) => log::info!("keys loaded {counts}"),
-            Err(e) => {
-                log::error!("cannot load key file error=\"{e}\"");
-                return ExitCode::from(1);
-            }
-        }
+    for counts in ctx.policies.current().key_counts() {
+        log::info!("keys loaded {counts}");
     }
     if ctx.config.http_listen.is_none() && ctx.config.ops.http_token_file.is_some() {
         log::warn!("--http-token-file ignored: the HTTP API is off (--http-listen off)");
@@ -152,8 +154,9 @@ fn main() -> ExitCode {
     };
     let on_reload = {
         let ctx = Arc::clone(&ctx);
+        let args: Vec<String> = rest.iter().map(|a| (*a).to_owned()).collect();
         move || {
-            ops::signals::reload_keys(&ctx.auth);
+            let _ = rtmp_server::policy::reload::reload(&args, &ctx.config, &ctx.policies);
             ops::signals::reload_http_token(&ctx.http_token);
         }
     };
@@ -307,8 +310,14 @@ fn check_config(program: &str, args: &[&str]) -> ExitCode {
 /// (every key, defaults included, secrets redacted), or exit 2 as a server start would.
 fn print_config(program: &str, args: &[&str]) -> ExitCode {
     let text = match parse_args(program, args) {
-        Invocation::Run(_) => rtmp_server::config::file::effective_settings(args)
-            .map(|s| rtmp_server::config::print::render(&s, rtmp_server::config::print::Style::Effective)),
+        Invocation::Run(_) => rtmp_server::config::file::effective(args).map(|file| {
+            use rtmp_server::config::print::{render, render_apps, Style};
+            format!(
+                "{}{}",
+                render(&file.settings, Style::Effective),
+                render_apps(&file.apps)
+            )
+        }),
         Invocation::Print(text) => {
             say(std::io::stdout(), format_args!("{text}"));
             return ExitCode::SUCCESS;

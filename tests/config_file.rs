@@ -78,6 +78,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("hook-timeout", &["2s"]),
     ("hook-retries", &["5"]),
     ("hook-secret-file", &[concat!(env!("CARGO_MANIFEST_DIR"), "/LICENSE")]),
+    ("apps-strict", &[]),
     ("publish-conflict", &["reject"]),
     ("play-wait-timeout", &["30s"]),
     ("play-max-lag", &["5s"]),

@@ -66,6 +66,11 @@ pub fn to_json(seq: u64, event: &Event) -> Value {
         }
         Event::PushStateChanged { url, connected, .. } => json!({ "url": url, "connected": connected }),
         Event::Kicked { conn_id, reason } => json!({ "conn_id": conn_id, "reason": reason }),
+        Event::ReconnectRequested {
+            conn_id,
+            cause,
+            redirected,
+        } => json!({ "conn_id": conn_id, "cause": cause, "redirected": redirected }),
     };
     if let Some(fields) = value.as_object_mut() {
         fields.insert("seq".into(), json!(seq));

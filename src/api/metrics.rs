@@ -112,6 +112,19 @@ pub fn render(ctx: &ServerContext) -> String {
         "HTTP API requests refused for a missing or wrong bearer token.",
         load(&m.http_auth_failures),
     );
+    let policies = &ctx.policies;
+    metric(
+        "rtmp_config_reloads_total",
+        "counter",
+        "SIGHUP reloads applied (config file, key files, per-app policy).",
+        policies.reloads.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    metric(
+        "rtmp_config_reload_failures_total",
+        "counter",
+        "SIGHUP reloads refused (a broken file or key file): the running policy stayed.",
+        policies.reload_failures.load(std::sync::atomic::Ordering::Relaxed),
+    );
     let records = ctx.recordings.shared().counters.counts();
     metric(
         "rtmp_recordings_active",

@@ -2,11 +2,13 @@
 //! context it reads): GET /healthz, GET /api/streams, GET /api/recording, GET /api/pushes,
 //! GET /api/hooks (recent hook failures),
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
-//! .../record/{start,stop}, GET /metrics (`metrics`). Errors are JSON with a status code. With `--http-token-file` every route
+//! .../record/{start,stop}, POST /api/connections/{id}/reconnect (`reconnect`), GET /metrics
+//! (`metrics`). Errors are JSON with a status code. With `--http-token-file` every route
 //! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
 
 mod events;
 mod metrics;
+mod reconnect;
 
 use crate::http::{self, Method, Request, Response};
 use crate::ops::metrics::{disk_guard, Metrics};
@@ -68,6 +70,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
             }
         }
         (Method::Post, ["api", "streams", app, stream, "kick"]) => kick(ctx, app, stream),
+        (Method::Post, ["api", "connections", id, "reconnect"]) => reconnect::reconnect(ctx, id, request),
         (Method::Post, ["api", "streams", app, stream, "record", action @ ("start" | "stop")]) => {
             record(ctx, app, stream, *action == "start")
         }
@@ -84,6 +87,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
             | ["api", "hooks"]
             | ["api", "events"]
             | ["api", "streams", _, _, "kick"]
+            | ["api", "connections", _, "reconnect"]
             | ["api", "streams", _, _, "record", "start" | "stop"],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),

@@ -39,7 +39,11 @@ impl RtmpClient {
                     .map_err(ClientError::Io),
             };
             match transport {
-                Ok(transport) => return Self::start(transport, url.tc_url.clone(), &url.app, HandshakeKind::Digest),
+                Ok(transport) => {
+                    let mut client = Self::start(transport, url.tc_url.clone(), &url.app, HandshakeKind::Digest)?;
+                    client.follow.set_transport(tls.cloned(), timeout);
+                    return Ok(client);
+                }
                 // Only a failure to reach this address moves on to the next one.
                 Err(ClientError::Io(e)) => last = ClientError::Io(e),
                 Err(e) => return Err(e),
@@ -85,6 +89,7 @@ impl RtmpClient {
 
     /// FCUnpublish and deleteStream without waiting for the reply (a push that ends).
     pub fn unpublish_no_wait(&mut self) -> ClientResult<()> {
+        self.follow.set_publishing(false);
         let name = Amf0Value::String(self.stream_name.clone());
         self.call("FCUnpublish", Amf0Value::Null, vec![name])?;
         let id = Amf0Value::Number(f64::from(self.stream_id));

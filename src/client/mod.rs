@@ -1,9 +1,12 @@
 //! The one RTMP client of the project (tests, the benchmark and push relays use it): a blocking
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
 //! command builders. `url` parses RTMP URLs; `connect` opens a client from one
-//! (`connect_url`).
+//! (`connect_url`); `reconnect` follows a server's Enhanced RTMP reconnect request while
+//! publishing.
 
 mod connect;
+mod error;
+pub mod reconnect;
 pub mod transport;
 pub mod url;
 
@@ -11,70 +14,22 @@ use crate::flv::reader::{parse_header, parse_tag, FlvReadError};
 use crate::limits::{Limits, DEFAULT_MAX_AMF_DEPTH};
 use crate::media::FrameKind;
 use crate::protocol::amf0::{self, Amf0Value};
-use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, RawMessage};
-use crate::protocol::command::{parse_command, Command, CommandError};
-use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeError, HandshakeKind, HandshakeStatus};
+use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, RawMessage};
+use crate::protocol::command::{parse_command, Command};
+use crate::protocol::handshake::{filler_random, ClientHandshake, HandshakeKind, HandshakeStatus};
 use crate::protocol::message::{self, csid, type_id, ControlMessage, UserControl};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use transport::Transport;
 
+pub use error::ClientError;
+
 /// Chunk size the client announces and sends with.
 pub const CLIENT_CHUNK_SIZE: u32 = 4096;
 /// Most messages read while waiting for one reply before giving up.
 const MAX_MESSAGES_PER_REPLY: usize = 10_000;
-
-#[derive(Debug)]
-pub enum ClientError {
-    Io(io::Error),
-    Handshake(HandshakeError),
-    Chunk(ChunkError),
-    Command(CommandError),
-    /// The server answered with an error status (its code).
-    Rejected(String),
-    /// The server closed the connection.
-    Closed,
-    /// No reply of the expected kind arrived.
-    NoReply(&'static str),
-    Flv(FlvReadError),
-    /// TLS failed (e.g. the server's certificate is not trusted: `InvalidCertificate`).
-    Tls(rustls::Error),
-    /// The TLS server name is neither a DNS name nor an IP address.
-    ServerName(rustls::pki_types::InvalidDnsNameError),
-    /// An rtmps:// URL without a TLS client configuration to verify it with.
-    TlsNotAvailable,
-    /// The URL's host resolved to no address.
-    NoAddress,
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::Io(e) => write!(f, "i/o: {e}"),
-            ClientError::Handshake(e) => write!(f, "handshake: {e}"),
-            ClientError::Chunk(e) => write!(f, "chunk stream: {e}"),
-            ClientError::Command(e) => write!(f, "command: {e}"),
-            ClientError::Rejected(code) => write!(f, "rejected by server: {code}"),
-            ClientError::Closed => write!(f, "server closed the connection"),
-            ClientError::NoReply(what) => write!(f, "no reply to {what}"),
-            ClientError::Flv(e) => write!(f, "flv: {e}"),
-            ClientError::Tls(e) => write!(f, "tls: {e}"),
-            ClientError::ServerName(e) => write!(f, "tls server name: {e}"),
-            ClientError::TlsNotAvailable => write!(f, "rtmps:// without a TLS client configuration"),
-            ClientError::NoAddress => write!(f, "host resolved to no address"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<io::Error> for ClientError {
-    fn from(e: io::Error) -> Self {
-        ClientError::Io(e)
-    }
-}
 
 pub type ClientResult<T> = Result<T, ClientError>;
 
@@ -96,6 +51,8 @@ pub struct RtmpClient {
     stream_id: u32,
     stream_name: String,
     out: Vec<u8>,
+    /// Enhanced RTMP reconnect requests and how to follow them (`reconnect`).
+    follow: reconnect::Follow,
 }
 
 impl RtmpClient {
@@ -111,7 +68,9 @@ impl RtmpClient {
         kind: HandshakeKind,
     ) -> ClientResult<RtmpClient> {
         let socket = Transport::connect_tcp(addr, timeout)?;
-        Self::start(Transport::Plain(socket), format!("rtmp://{addr}/{app}"), app, kind)
+        let mut client = Self::start(Transport::Plain(socket), format!("rtmp://{addr}/{app}"), app, kind)?;
+        client.follow.set_transport(None, timeout);
+        Ok(client)
     }
 
     /// Connects over TLS (rtmps://), verifying the server's certificate for `server_name`
@@ -123,9 +82,11 @@ impl RtmpClient {
         config: Arc<rustls::ClientConfig>,
         timeout: Duration,
     ) -> ClientResult<RtmpClient> {
-        let transport = Transport::connect_tls(addr, server_name, config, timeout)?;
+        let transport = Transport::connect_tls(addr, server_name, Arc::clone(&config), timeout)?;
         let tc_url = format!("rtmps://{server_name}:{}/{app}", addr.port());
-        Self::start(transport, tc_url, app, HandshakeKind::Digest)
+        let mut client = Self::start(transport, tc_url, app, HandshakeKind::Digest)?;
+        client.follow.set_transport(Some(config), timeout);
+        Ok(client)
     }
 
     /// Runs the RTMP handshake and `connect` over an open transport.
@@ -140,6 +101,7 @@ impl RtmpClient {
             stream_id: 0,
             stream_name: String::new(),
             out: Vec::new(),
+            follow: reconnect::Follow::new(tc_url.clone()),
         };
         client.handshake(kind)?;
         client.send_control(ControlMessage::SetChunkSize(CLIENT_CHUNK_SIZE))?;
@@ -152,6 +114,8 @@ impl RtmpClient {
                 Amf0Value::String("FMLE/3.0 (compatible; rtmp-server client)".into()),
             ),
             ("tcUrl".into(), Amf0Value::String(tc_url)),
+            // Enhanced RTMP v2 capsEx: Reconnect (the client follows reconnect requests).
+            ("capsEx".into(), Amf0Value::Number(reconnect::CAPS_EX_RECONNECT)),
         ]);
         let transaction = client.call("connect", properties, vec![])?;
         client.wait_result(transaction, "connect")?;
@@ -240,12 +204,17 @@ impl RtmpClient {
         let args = vec![Amf0Value::String(name.into()), Amf0Value::String("live".into())];
         self.send_command(self.stream_id, "publish", 0.0, Amf0Value::Null, args)?;
         self.flush()?;
-        self.wait_status("NetStream.Publish.Start")
+        self.wait_status("NetStream.Publish.Start")?;
+        self.follow.set_publishing(true);
+        Ok(())
     }
 
     /// Sends one audio, video or data frame on the published stream. Data frames whose
     /// body starts with onMetaData are wrapped in @setDataFrame, as encoders do.
+    /// A reconnect request the server sent is followed here, before a media boundary
+    /// (`reconnect`).
     pub fn send_frame(&mut self, kind: FrameKind, timestamp: u32, body: &[u8]) -> ClientResult<()> {
+        self.before_frame(kind, timestamp, body)?;
         let (type_id, stream_id) = (kind.tag_type(), self.stream_id);
         match kind {
             // Media is chunked straight from the caller's buffer (one copy, into `out`).
@@ -293,6 +262,7 @@ impl RtmpClient {
 
     /// FCUnpublish and deleteStream, as FFmpeg ends a publish; waits for Unpublish.Success.
     pub fn unpublish(&mut self) -> ClientResult<()> {
+        self.follow.set_publishing(false);
         let name = Amf0Value::String(self.stream_name.clone());
         self.call("FCUnpublish", Amf0Value::Null, vec![name])?;
         let id = Amf0Value::Number(f64::from(self.stream_id));
@@ -369,6 +339,7 @@ impl RtmpClient {
             self.pending.drain(..decoded.consumed.min(self.pending.len()));
             if let Some(message) = decoded.message {
                 self.on_control(&message)?;
+                self.follow.note(&message);
                 return Ok(message);
             }
             if decoded.consumed > 0 {
@@ -498,13 +469,5 @@ mod tests {
         assert!(wrapped.ends_with(&metadata));
         let cue = script("onCuePoint");
         assert_eq!(&*data_payload(&cue), &cue[..]);
-    }
-
-    #[test]
-    fn errors_display_their_causes_with_display() {
-        let chunk = ClientError::Chunk(ChunkError::InvalidChunkSize(0));
-        assert_eq!(chunk.to_string(), "chunk stream: invalid chunk size 0");
-        let handshake = ClientError::Handshake(HandshakeError::UnsupportedVersion(6));
-        assert_eq!(handshake.to_string(), "handshake: unsupported RTMP handshake version 6");
     }
 }

@@ -94,6 +94,37 @@ impl RtmpUrl {
         })
     }
 
+    /// Parses a tcUrl, `rtmp[s]://host[:port]/app` (what `connect` and a reconnect request
+    /// carry): the URL with every path segment (and any query) as the app, and no stream.
+    pub fn parse_tc_url(tc_url: &str) -> Result<RtmpUrl, UrlError> {
+        if tc_url.len() > MAX_URL_LEN {
+            return Err(UrlError::TooLong);
+        }
+        let (scheme, rest) = tc_url.split_once("://").ok_or(UrlError::Scheme)?;
+        let (tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
+            "rtmp" => (false, RTMP_DEFAULT_PORT),
+            "rtmps" => (true, RTMPS_DEFAULT_PORT),
+            _ => return Err(UrlError::Scheme),
+        };
+        let (authority, path) = rest.split_at(rest.find('/').ok_or(UrlError::Path)?);
+        if authority.contains('@') {
+            return Err(UrlError::Credentials);
+        }
+        let (host, port) = split_authority(authority, default_port)?;
+        let app = path.trim_matches('/');
+        if app.is_empty() || app.starts_with('?') {
+            return Err(UrlError::Path);
+        }
+        Ok(RtmpUrl {
+            tls,
+            host,
+            port,
+            app: app.to_owned(),
+            stream: String::new(),
+            tc_url: format!("{}://{authority}/{app}", scheme.to_ascii_lowercase()),
+        })
+    }
+
     /// The stream name without its query.
     pub fn stream_name(&self) -> &str {
         self.stream.split('?').next().unwrap_or("")
@@ -253,6 +284,28 @@ mod tests {
             RtmpUrl::parse(&format!("rtmp://h/live/{}", "x".repeat(MAX_URL_LEN))),
             Err(UrlError::TooLong)
         );
+    }
+
+    #[test]
+    fn a_tc_url_is_scheme_host_port_and_app() {
+        let url = RtmpUrl::parse_tc_url("rtmps://edge.example:4443/live/inst/").unwrap();
+        assert!(url.tls);
+        assert_eq!((url.host.as_str(), url.port), ("edge.example", 4443));
+        assert_eq!((url.app.as_str(), url.stream.as_str()), ("live/inst", ""));
+        assert_eq!(url.tc_url, "rtmps://edge.example:4443/live/inst");
+        assert_eq!(RtmpUrl::parse_tc_url("rtmp://h/live").unwrap().port, 1935);
+        let cases = [
+            ("http://h/live", UrlError::Scheme),
+            ("//h/live", UrlError::Scheme),
+            ("rtmp://h", UrlError::Path),
+            ("rtmp://h/", UrlError::Path),
+            ("rtmp://h/?k=1", UrlError::Path),
+            ("rtmp://u@h/live", UrlError::Credentials),
+            ("rtmp://h:0/live", UrlError::Port),
+        ];
+        for (url, error) in cases {
+            assert_eq!(RtmpUrl::parse_tc_url(url), Err(error), "{url}");
+        }
     }
 
     #[test]

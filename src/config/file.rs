@@ -153,6 +153,10 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    MissingKey {
+        at: Location,
+        key: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -171,6 +175,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "{at}: key `{key}`: wrong type, expected {expected}")
             }
             ConfigError::BadValue { at, key, message } => write!(f, "{at}: key `{key}`: bad value: {message}"),
+            ConfigError::MissingKey { at, key } => write!(f, "{at}: key `{key}` is missing"),
         }
     }
 }
@@ -185,7 +190,8 @@ impl ConfigError {
             ConfigError::Syntax { at, .. }
             | ConfigError::UnknownKey { at, .. }
             | ConfigError::WrongType { at, .. }
-            | ConfigError::BadValue { at, .. } => Some(at),
+            | ConfigError::BadValue { at, .. }
+            | ConfigError::MissingKey { at, .. } => Some(at),
         }
     }
 }
@@ -245,7 +251,7 @@ impl Settings {
 }
 
 /// 1-based line and column of byte `offset` in `text`.
-fn location(path: &str, text: &str, offset: usize) -> Location {
+pub(super) fn location(path: &str, text: &str, offset: usize) -> Location {
     let before = text.get(..offset).unwrap_or(text);
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     Location {
@@ -284,8 +290,24 @@ fn scalar_text(value: &DeValue<'_>) -> Option<String> {
     }
 }
 
-/// Parses config file text (`path` only names it in errors) into settings, or every error.
+/// What a config file holds: top-level settings and its tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileConfig {
+    pub settings: Settings,
+    /// `[[app]]` tables, in file order (first match wins).
+    pub apps: Vec<super::apps::AppTable>,
+    /// `[[source]]` tables, in file order.
+    pub sources: Vec<super::sources::SourceTable>,
+}
+
+/// Parses config file text (`path` only names it in errors) into top-level settings, or
+/// every error.
 pub fn parse(path: &str, text: &str, flags: &[Flag]) -> Result<Settings, Vec<ConfigError>> {
+    parse_file(path, text, flags).map(|file| file.settings)
+}
+
+/// Parses config file text (`path` only names it in errors), tables included, or every error.
+pub fn parse_file(path: &str, text: &str, flags: &[Flag]) -> Result<FileConfig, Vec<ConfigError>> {
     let table = DeTable::parse(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         vec![ConfigError::Syntax {
@@ -293,33 +315,53 @@ pub fn parse(path: &str, text: &str, flags: &[Flag]) -> Result<Settings, Vec<Con
             message: e.message().lines().next().unwrap_or("syntax error").trim().to_owned(),
         }]
     })?;
-    let mut settings = Settings::default();
+    let mut file = FileConfig::default();
     let mut errors = Vec::new();
     for (key, value) in table.get_ref().iter() {
+        let tables = match key.get_ref().as_ref() {
+            super::apps::TABLE => super::apps::parse_tables(path, text, flags, value).map(|t| file.apps = t),
+            super::sources::TABLE => super::sources::parse_tables(path, text, value).map(|t| file.sources = t),
+            _ => match top_level_entry(path, text, flags, key, value) {
+                Ok(Some((name, values))) => {
+                    file.settings.values.insert(name, values);
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(mut e) = tables {
+            errors.append(&mut e);
+        }
+    }
+    errors.sort_by_key(|e| e.location().map(|at| (at.line, at.column)));
+    if errors.is_empty() {
+        Ok(file)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One top-level `key = value`: the flag's name and values (None: a switch set to false).
+pub(super) fn top_level_entry(
+    path: &str,
+    text: &str,
+    flags: &[Flag],
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    value: &Spanned<DeValue<'_>>,
+) -> Result<Option<(String, Vec<String>)>, Vec<ConfigError>> {
+    {
         let name = key.get_ref().replace('_', "-");
         let flag = flags
             .iter()
             .find(|f| f.name == name && !key.get_ref().contains('-') && !NOT_KEYS.contains(&f.name.as_str()));
         let Some(flag) = flag else {
-            errors.push(ConfigError::UnknownKey {
+            return Err(vec![ConfigError::UnknownKey {
                 at: location(path, text, key.span().start),
                 key: key.get_ref().to_string(),
-            });
-            continue;
+            }]);
         };
-        match entry_values(path, text, flag, value) {
-            Ok(Some(values)) => {
-                settings.values.insert(flag.name.clone(), values);
-            }
-            Ok(None) => {}
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
-    errors.sort_by_key(|e| e.location().map(|at| (at.line, at.column)));
-    if errors.is_empty() {
-        Ok(settings)
-    } else {
-        Err(errors)
+        Ok(entry_values(path, text, flag, value)?.map(|values| (flag.name.clone(), values)))
     }
 }
 
@@ -371,7 +413,7 @@ fn entry_values(
 }
 
 /// Reads and parses the file at `path`.
-pub fn load(path: &Path, flags: &[Flag]) -> Result<Settings, Vec<ConfigError>> {
+pub fn load(path: &Path, flags: &[Flag]) -> Result<FileConfig, Vec<ConfigError>> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![ConfigError::Read {
@@ -379,22 +421,25 @@ pub fn load(path: &Path, flags: &[Flag]) -> Result<Settings, Vec<ConfigError>> {
             error: e.to_string(),
         }]
     })?;
-    parse(&shown, &text, flags)
+    parse_file(&shown, &text, flags)
 }
 
-/// The settings of `--config PATH` (if `args` has one) overridden by the rest of `args`
-/// (a command line argh has accepted).
-pub fn effective_settings(args: &[&str]) -> Result<Settings, Vec<ConfigError>> {
+/// The file of `--config PATH` (if `args` has one) with its top-level settings overridden
+/// by the rest of `args` (a command line argh has accepted).
+pub fn effective(args: &[&str]) -> Result<FileConfig, Vec<ConfigError>> {
     let flags = all_flags();
     let mut cli = Settings::from_argv(&flags, args);
     let file = match cli.values.remove("config").and_then(|v| v.into_iter().last()) {
         Some(path) => load(Path::new(&path), &flags)?,
-        None => Settings::default(),
+        None => FileConfig::default(),
     };
-    Ok(file.overridden_by(cli))
+    Ok(FileConfig {
+        settings: file.settings.overridden_by(cli),
+        ..file
+    })
 }
 
-/// `args` with `--config PATH` replaced by the file's settings (command line wins).
-pub fn merged_argv(args: &[&str]) -> Result<Vec<String>, Vec<ConfigError>> {
-    Ok(effective_settings(args)?.to_argv(&all_flags()))
+/// The settings of `--config PATH` (if `args` has one) overridden by the rest of `args`.
+pub fn effective_settings(args: &[&str]) -> Result<Settings, Vec<ConfigError>> {
+    effective(args).map(|file| file.settings)
 }

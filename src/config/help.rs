@@ -82,6 +82,7 @@ pub const PLACES: &[(&str, Group, &str)] = &[
     ("play-keys", Security, "FILE"),
     ("allow-publish", Security, "CIDR"),
     ("deny", Security, "CIDR"),
+    ("apps-strict", Security, ""),
     ("max-connections", Limits, "N"),
     ("max-connections-per-ip", Limits, "N"),
     ("handshake-timeout", Limits, "DURATION"),

@@ -143,6 +143,32 @@ pub fn render(settings: &Settings, style: Style) -> String {
     out
 }
 
+/// The `[[app]]` tables as written (their keys only; secrets redacted).
+pub fn render_apps(apps: &[super::apps::AppTable]) -> String {
+    let flags = key_flags();
+    let mut out = String::new();
+    for app in apps {
+        out.push_str(&format!(
+            "\n[[app]]\n{} = {}\n",
+            super::apps::MATCH_KEY,
+            quote(&app.pattern)
+        ));
+        for flag in &flags {
+            if app.off.contains(&flag.name) {
+                out.push_str(&format!("{} = false\n", flag.key()));
+            } else if let Some(line) = app
+                .settings
+                .values
+                .get(&flag.name)
+                .and_then(|v| key_line(flag, Some(v)))
+            {
+                out.push_str(&format!("{line}\n"));
+            }
+        }
+    }
+    out
+}
+
 /// The shipped example file (scripts/rtmp-server.toml): every key commented out.
 pub fn example() -> String {
     let header = "\

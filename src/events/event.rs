@@ -95,6 +95,13 @@ pub enum Event {
     },
     /// The server closed a connection on purpose (takeover, slow player, API kick).
     Kicked { conn_id: u64, reason: &'static str },
+    /// A publisher was asked to reconnect (`cause`: `api` or `shutdown`), elsewhere when
+    /// `redirected`.
+    ReconnectRequested {
+        conn_id: u64,
+        cause: &'static str,
+        redirected: bool,
+    },
 }
 
 impl Event {
@@ -111,6 +118,7 @@ impl Event {
             Event::RecordingFailed { .. } => "recording_failed",
             Event::PushStateChanged { .. } => "push_state_changed",
             Event::Kicked { .. } => "kicked",
+            Event::ReconnectRequested { .. } => "reconnect_requested",
         }
     }
 
@@ -125,7 +133,7 @@ impl Event {
             | Event::RecordingFinalized { name, .. }
             | Event::RecordingFailed { name, .. }
             | Event::PushStateChanged { name, .. } => Some(name),
-            Event::Kicked { .. } | Event::Connected { .. } => None,
+            Event::Kicked { .. } | Event::Connected { .. } | Event::ReconnectRequested { .. } => None,
         }
     }
 }

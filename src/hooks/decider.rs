@@ -4,7 +4,7 @@
 //! other status, a connection error or a timeout refuses.
 
 use super::stats::Failure;
-use super::{call, HookEvent, HookKind, HookOptions, Settings, Target};
+use super::{call, HookEvent, HookKind, Settings, Target, TargetsFor};
 use crate::decision::{Action, Answer, Decider, Denial, Request, Verdict};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender};
@@ -23,20 +23,19 @@ struct Job {
 }
 
 pub struct HookDecider {
-    on_publish: Vec<Target>,
-    on_play: Vec<Target>,
+    /// The stream's targets (its policy's `on_publish` / `on_play`).
+    targets_for: TargetsFor,
     queue: Sender<Job>,
     stats: std::sync::Arc<super::stats::HookStats>,
     _workers: ThreadTracker,
 }
 
 impl HookDecider {
-    pub fn new(options: &HookOptions, settings: Settings) -> HookDecider {
+    pub fn new(targets_for: TargetsFor, settings: Settings) -> HookDecider {
         let (queue, jobs) = crossbeam_channel::bounded(DECIDE_QUEUE);
         let workers = super::spawn_workers("hook-decide", DECIDE_WORKERS, &jobs, &settings, work);
         HookDecider {
-            on_publish: options.on_publish.clone(),
-            on_play: options.on_play.clone(),
+            targets_for,
             queue,
             stats: settings.stats,
             _workers: workers,
@@ -46,10 +45,12 @@ impl HookDecider {
 
 impl Decider for HookDecider {
     fn decide(&self, request: &Request) -> Verdict {
-        let (kind, targets) = match request.action {
-            Action::Publish => (HookKind::Publish, &self.on_publish),
-            Action::Play => (HookKind::Play, &self.on_play),
+        let kind = match request.action {
+            Action::Publish => HookKind::Publish,
+            Action::Play => HookKind::Play,
         };
+        let options = (self.targets_for)(&request.app, &request.stream);
+        let targets = options.targets(kind);
         if targets.is_empty() {
             return Verdict::Ready(Answer::Allow);
         }
@@ -58,7 +59,7 @@ impl Decider for HookDecider {
         event.conn_id = request.conn_id;
         let (answer, receiver) = crossbeam_channel::bounded(1);
         let job = Job {
-            targets: targets.clone(),
+            targets: targets.to_vec(),
             event,
             queued: Instant::now(),
             answer,

@@ -246,7 +246,9 @@ pub fn call(target: &Target, event: &HookEvent, settings: &Settings) -> Result<(
     }
 }
 
-/// What every hook call shares.
+/// The hooks of a stream by app and stream name: its policy's targets (see `policy`).
+pub type TargetsFor = Arc<dyn Fn(&str, &str) -> Arc<HookOptions> + Send + Sync>;
+
 /// Starts `count` worker threads named `NAME-N`, each running `work` over the shared job
 /// queue with its own copy of the settings; a thread that cannot start is logged.
 fn spawn_workers<J: Send + 'static>(
@@ -289,7 +291,7 @@ impl Settings {
 
 /// The running hooks, as the server's context holds them.
 pub struct Hooks {
-    /// `on_publish` / `on_play`, when set: the decision point's later stage.
+    /// `on_publish` / `on_play`: the decision point's later stage.
     pub decider: Option<Arc<dyn crate::decision::Decider>>,
     pub stats: Arc<stats::HookStats>,
 }
@@ -303,38 +305,22 @@ impl fmt::Debug for Hooks {
 }
 
 impl Hooks {
-    /// Starts the hooks `options` asks for: the notification observer on `events` and, when
-    /// `on_publish` or `on_play` is set, the decider.
-    pub fn start(options: &HookOptions, events: &crate::events::EventBus) -> Hooks {
+    /// Starts the notification observer on `events` and the decider. `options` gives the
+    /// timeout, retries and secret; `targets_for` each stream's targets (which a reload may
+    /// change, so both run even while no stream has any).
+    pub fn start(options: &HookOptions, events: &crate::events::EventBus, targets_for: TargetsFor) -> Hooks {
         let stats = Arc::new(stats::HookStats::new());
-        let decider = start(options, events, &stats);
-        Hooks { decider, stats }
-    }
-}
-
-fn start(
-    options: &HookOptions,
-    events: &crate::events::EventBus,
-    stats: &Arc<stats::HookStats>,
-) -> Option<Arc<dyn crate::decision::Decider>> {
-    let settings = Settings::new(options, Arc::clone(stats));
-    let notifies = [
-        HookKind::Connect,
-        HookKind::PublishDone,
-        HookKind::PlayDone,
-        HookKind::RecordDone,
-    ];
-    if notifies.iter().any(|kind| !options.targets(*kind).is_empty()) {
-        let observer = observer::NotifyObserver::new(options.clone(), settings.clone());
+        let settings = Settings::new(options, Arc::clone(&stats));
+        let observer = observer::NotifyObserver::new(Arc::clone(&targets_for), settings.clone());
         if let Err(e) = events.observe(Box::new(observer)) {
             log::error!("event observer not started observer=hooks error=\"{e}\"");
         }
+        let decider: Arc<dyn crate::decision::Decider> = Arc::new(decider::HookDecider::new(targets_for, settings));
+        Hooks {
+            decider: Some(decider),
+            stats,
+        }
     }
-    if options.on_publish.is_empty() && options.on_play.is_empty() {
-        return None;
-    }
-    let decider: Arc<dyn crate::decision::Decider> = Arc::new(decider::HookDecider::new(options, settings));
-    Some(decider)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! backoff up to `--hook-retries` times; programs run once. Media never waits for any of it.
 
 use super::stats::Failure;
-use super::{call, HookEvent, HookKind, HookOptions, Settings, Target};
+use super::{call, HookEvent, HookKind, Settings, Target, TargetsFor};
 use crate::events::{Event, Observer};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -22,7 +22,8 @@ struct Job {
 }
 
 pub struct NotifyObserver {
-    options: HookOptions,
+    /// The stream's targets (its policy's hooks).
+    targets_for: TargetsFor,
     settings: Settings,
     queue: Option<Sender<Job>>,
     workers: ThreadTracker,
@@ -30,11 +31,11 @@ pub struct NotifyObserver {
 }
 
 impl NotifyObserver {
-    pub fn new(options: HookOptions, settings: Settings) -> NotifyObserver {
+    pub fn new(targets_for: TargetsFor, settings: Settings) -> NotifyObserver {
         let (sender, receiver) = crossbeam_channel::bounded(NOTIFY_QUEUE);
         let workers = super::spawn_workers("hook-notify", NOTIFY_WORKERS, &receiver, &settings, work);
         NotifyObserver {
-            options,
+            targets_for,
             settings,
             queue: Some(sender),
             workers,
@@ -44,7 +45,8 @@ impl NotifyObserver {
 
     fn submit(&mut self, event: HookEvent) {
         let Some(queue) = &self.queue else { return };
-        for target in self.options.targets(event.kind) {
+        let options = (self.targets_for)(&event.app, &event.stream);
+        for target in options.targets(event.kind) {
             let job = Job {
                 target: target.clone(),
                 event: event.clone(),

@@ -32,17 +32,15 @@ pub struct PublishTicket {
 #[derive(Debug)]
 pub struct Registry {
     streams: Mutex<HashMap<StreamKey, Arc<Stream>>>,
-    conflict: PublishConflict,
     gop_cache_bytes: usize,
     /// Ids of connections and subscribers (players, pushes), unique for the process.
     next_id: AtomicU64,
 }
 
 impl Registry {
-    pub fn new(conflict: PublishConflict, gop_cache_bytes: usize) -> Self {
+    pub fn new(gop_cache_bytes: usize) -> Self {
         Registry {
             streams: Mutex::new(HashMap::new()),
-            conflict,
             gop_cache_bytes,
             next_id: AtomicU64::new(1),
         }
@@ -64,12 +62,17 @@ impl Registry {
         Arc::clone(stream)
     }
 
-    /// Starts a publish, following the conflict policy when the stream is live.
-    pub fn publish(&self, key: &StreamKey, conn_id: u64) -> Result<PublishTicket, AlreadyPublishing> {
+    /// Starts a publish, following `conflict` (the stream's policy) when the stream is live.
+    pub fn publish(
+        &self,
+        key: &StreamKey,
+        conn_id: u64,
+        conflict: PublishConflict,
+    ) -> Result<PublishTicket, AlreadyPublishing> {
         let mut streams = self.lock();
         let stream = self.get_or_create(&mut streams, key);
         if let Some(holder) = stream.publisher() {
-            if self.conflict == PublishConflict::Reject && holder != conn_id {
+            if conflict == PublishConflict::Reject && holder != conn_id {
                 return Err(AlreadyPublishing { by_conn_id: holder });
             }
         }
@@ -112,6 +115,11 @@ impl Registry {
         self.lock().values().filter(|s| s.publisher().is_some()).count()
     }
 
+    /// The connections that publish a stream now.
+    pub fn publishers(&self) -> Vec<u64> {
+        self.lock().values().filter_map(|s| s.publisher()).collect()
+    }
+
     /// A known stream, for the API.
     pub fn get(&self, key: &StreamKey) -> Option<Arc<Stream>> {
         self.lock().get(key).cloned()
@@ -144,24 +152,25 @@ mod tests {
 
     #[test]
     fn reject_policy_refuses_a_second_publisher_until_the_first_leaves() {
-        let registry = Registry::new(PublishConflict::Reject, DEFAULT_GOP_CACHE_BYTES);
-        let first = registry.publish(&key("a"), 1).unwrap();
+        let registry = Registry::new(DEFAULT_GOP_CACHE_BYTES);
+        let reject = PublishConflict::Reject;
+        let first = registry.publish(&key("a"), 1, reject).unwrap();
         assert_eq!(
-            registry.publish(&key("a"), 2).unwrap_err(),
+            registry.publish(&key("a"), 2, reject).unwrap_err(),
             AlreadyPublishing { by_conn_id: 1 }
         );
-        registry.publish(&key("b"), 2).unwrap();
+        registry.publish(&key("b"), 2, reject).unwrap();
         assert_eq!(registry.publishing_count(), 2);
         registry.unpublish(&first);
-        let second = registry.publish(&key("a"), 2).unwrap();
+        let second = registry.publish(&key("a"), 2, reject).unwrap();
         assert_eq!(second.replaced, None);
     }
 
     #[test]
     fn takeover_policy_replaces_the_publisher_and_ignores_the_old_ones_end() {
-        let registry = Registry::new(PublishConflict::Takeover, DEFAULT_GOP_CACHE_BYTES);
-        let first = registry.publish(&key("a"), 1).unwrap();
-        let second = registry.publish(&key("a"), 2).unwrap();
+        let registry = Registry::new(DEFAULT_GOP_CACHE_BYTES);
+        let first = registry.publish(&key("a"), 1, PublishConflict::Takeover).unwrap();
+        let second = registry.publish(&key("a"), 2, PublishConflict::Takeover).unwrap();
         assert_eq!(second.replaced, Some(1));
         registry.unpublish(&first);
         assert_eq!(
@@ -175,12 +184,12 @@ mod tests {
 
     #[test]
     fn stream_with_a_waiting_player_is_kept_without_a_publisher() {
-        let registry = Registry::new(PublishConflict::Takeover, DEFAULT_GOP_CACHE_BYTES);
+        let registry = Registry::new(DEFAULT_GOP_CACHE_BYTES);
         let stream = registry.stream_for_play(&key("w"));
         let (_control_tx, control_rx) = crossbeam_channel::bounded(1);
         let (handle, _input) = super::super::player::player_channel(7, Default::default(), control_rx);
         stream.add_player(handle);
-        let ticket = registry.publish(&key("w"), 1).unwrap();
+        let ticket = registry.publish(&key("w"), 1, PublishConflict::Takeover).unwrap();
         assert!(Arc::ptr_eq(&ticket.stream, &stream));
         registry.unpublish(&ticket);
         assert_eq!(registry.stream_count(), 1, "player still waits");

@@ -332,6 +332,15 @@ impl Auth {
         self.publish_path.is_some() || self.play_path.is_some()
     }
 
+    /// What the loaded files hold.
+    pub fn counts(&self) -> KeyCounts {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        KeyCounts {
+            publish: keys.publish.as_ref().map(KeyFile::len),
+            play: keys.play.as_ref().map(KeyFile::len),
+        }
+    }
+
     /// Reads both files; on any error the keys in use stay as they were.
     pub fn reload(&self) -> Result<KeyCounts, KeyFileError> {
         let publish = self.publish_path.as_deref().map(KeyFile::load).transpose()?;

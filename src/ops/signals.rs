@@ -1,8 +1,7 @@
 //! Signals: a watcher thread turns the first SIGINT/SIGTERM into a graceful shutdown
-//! (after `on_stop`, e.g. telling systemd STOPPING=1) and each SIGHUP into a reload of the
-//! key files and the HTTP API token file.
+//! (after `on_stop`, e.g. telling systemd STOPPING=1) and each SIGHUP into `on_reload`
+//! (the configuration, see `policy::reload`, and the HTTP API token file).
 
-use super::auth::Auth;
 use super::token::HttpToken;
 use log::{error, info};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -42,17 +41,5 @@ pub fn reload_http_token(token: &HttpToken) {
     match token.reload() {
         Ok(()) => info!("HTTP token reloaded"),
         Err(e) => error!("HTTP token reload failed, keeping the previous token error=\"{e}\""),
-    }
-}
-
-/// Re-reads --publish-keys and --play-keys; on an error the keys in use stay.
-pub fn reload_keys(auth: &Auth) {
-    if !auth.enabled() {
-        info!("keys not reloaded, no key files configured");
-        return;
-    }
-    match auth.reload() {
-        Ok(counts) => info!("keys reloaded {counts}"),
-        Err(e) => error!("keys reload failed, keeping the previous keys error=\"{e}\""),
     }
 }

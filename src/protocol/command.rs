@@ -75,7 +75,8 @@ fn string(s: &str) -> Amf0Value {
     Amf0Value::String(s.to_owned())
 }
 
-fn command_message(stream_id: u32, chunk_stream: u32, values: &[Amf0Value]) -> RawMessage {
+/// A command message of AMF0 `values` on `stream_id` and `chunk_stream`.
+pub(super) fn command_message(stream_id: u32, chunk_stream: u32, values: &[Amf0Value]) -> RawMessage {
     let mut payload = Vec::with_capacity(256);
     for value in values {
         amf0::encode(value, &mut payload);

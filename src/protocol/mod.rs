@@ -9,4 +9,5 @@ pub mod frame_kind;
 pub mod handshake;
 pub mod limits;
 pub mod message;
+pub mod reconnect;
 pub mod session;

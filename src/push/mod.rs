@@ -53,45 +53,33 @@ struct StreamPushes {
 /// stream's; nothing takes this lock while holding those.
 #[derive(Debug)]
 pub struct PushManager {
-    options: PushOptions,
     registry: Arc<Registry>,
     /// The queue budget of each push's subscription.
     policy: DropPolicy,
     /// Told when a push connects to or loses its upstream.
     events: Arc<EventBus>,
-    /// Verifies rtmps:// targets (system roots plus --push-ca); None when no target is
-    /// rtmps:// or the roots could not be loaded (logged at start-up).
-    tls: Option<Arc<rustls::ClientConfig>>,
+    /// `--push-ca`, for rtmps:// targets.
+    push_ca: Option<std::path::PathBuf>,
+    /// Verifies rtmps:// targets (system roots plus --push-ca), made at the first one; None
+    /// inside when the roots could not be loaded (logged).
+    tls: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>>,
     running: Mutex<HashMap<StreamKey, StreamPushes>>,
     threads: ThreadTracker,
 }
 
 impl PushManager {
     pub fn new(
-        options: PushOptions,
         push_ca: Option<&std::path::Path>,
         registry: Arc<Registry>,
         policy: DropPolicy,
         events: Arc<EventBus>,
     ) -> PushManager {
-        let any_tls = options.targets.iter().any(|t| t.template.starts_with("rtmps://"));
-        let tls = if any_tls {
-            match crate::tls::client_config(push_ca) {
-                Ok(config) => Some(config),
-                Err(e) => {
-                    log::error!("rtmps:// pushes cannot verify their upstream error=\"{e}\"");
-                    None
-                }
-            }
-        } else {
-            None
-        };
         PushManager {
-            options,
+            push_ca: push_ca.map(std::path::Path::to_path_buf),
             registry,
             policy,
             events,
-            tls,
+            tls: std::sync::OnceLock::new(),
             running: Mutex::new(HashMap::new()),
             threads: ThreadTracker::new(),
         }
@@ -99,7 +87,15 @@ impl PushManager {
 
     /// The client configuration rtmps:// pushes verify their upstream with.
     pub fn tls_config(&self) -> Option<&Arc<rustls::ClientConfig>> {
-        self.tls.as_ref()
+        self.tls
+            .get_or_init(|| match crate::tls::client_config(self.push_ca.as_deref()) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    log::error!("rtmps:// pushes cannot verify their upstream error=\"{e}\"");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<StreamKey, StreamPushes>> {
@@ -108,8 +104,9 @@ impl PushManager {
 
     /// A stream was published: starts its pushes, unless they already run (a takeover or
     /// republish of a stream whose pushes never stopped). Called before its first frame.
-    pub fn stream_published(&self, key: &StreamKey, stream: &Arc<Stream>) {
-        if self.options.targets.is_empty() {
+    /// `options`: the push targets of the stream's policy.
+    pub fn stream_published(&self, key: &StreamKey, stream: &Arc<Stream>, options: &PushOptions) {
+        if options.targets.is_empty() {
             return;
         }
         let mut running = self.lock();
@@ -121,8 +118,7 @@ impl PushManager {
         if let Some(stale) = running.remove(key) {
             stop_all(stale, true);
         }
-        let pushes = self
-            .options
+        let pushes = options
             .targets
             .iter()
             .filter_map(|target| {
@@ -156,6 +152,7 @@ impl PushManager {
         show_stream: bool,
     ) -> Option<RunningPush> {
         let conn_id = self.registry.next_id();
+        let url_is_tls = url.tls;
         let status = Arc::new(PushStatus::new(&key.app, &key.stream, url.redacted(show_stream)));
         let (stop, stop_rx) = crossbeam_channel::bounded(0);
         let clean_end = Arc::new(AtomicBool::new(false));
@@ -165,7 +162,7 @@ impl PushManager {
             registry: Arc::clone(&self.registry),
             stream: Arc::clone(stream),
             policy: self.policy,
-            tls: self.tls.clone(),
+            tls: if url_is_tls { self.tls_config().cloned() } else { None },
             events: Arc::clone(&self.events),
             conn_id,
             url,

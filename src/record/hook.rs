@@ -81,9 +81,15 @@ impl HookState {
     }
 }
 
-/// The hook as an event observer: each finalized recording is submitted to the pool.
-#[derive(Debug)]
-pub struct HookObserver(pub Arc<HookRunner>);
+/// The `--on-record-done` program of a stream (its policy's), if it has one.
+pub type ProgramFor = Arc<dyn Fn(&str, &str) -> Option<PathBuf> + Send + Sync>;
+
+/// The hook as an event observer: each finalized recording of a stream that has a program
+/// is submitted to the pool.
+pub struct HookObserver {
+    pub runner: Arc<HookRunner>,
+    pub program_for: ProgramFor,
+}
 
 impl Observer for HookObserver {
     fn name(&self) -> &'static str {
@@ -98,12 +104,16 @@ impl Observer for HookObserver {
             bytes,
         } = event
         {
-            self.0.submit(FinishedFile {
+            let Some(program) = (self.program_for)(&name.app, &name.stream) else {
+                return;
+            };
+            self.runner.submit(FinishedFile {
                 path: path.clone(),
                 app: name.app.clone(),
                 stream: name.stream.clone(),
                 duration_ms: *duration_ms,
                 bytes: *bytes,
+                program: Some(program),
             });
         }
     }
@@ -210,7 +220,7 @@ fn work(program: &Path, timeout: Duration, pending: &Receiver<FinishedFile>, sta
             warn!("record hook not run at shutdown file={}", file.path.display());
             continue;
         }
-        run_one(program, timeout, &file, state);
+        run_one(file.program.as_deref().unwrap_or(program), timeout, &file, state);
     }
 }
 
@@ -265,6 +275,7 @@ mod tests {
             stream: "s".into(),
             duration_ms: 1,
             bytes: 1,
+            program: None,
         }
     }
 

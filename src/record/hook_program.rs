@@ -21,6 +21,8 @@ pub struct FinishedFile {
     pub stream: String,
     pub duration_ms: u32,
     pub bytes: u64,
+    /// The program to run for it (its stream's policy); None: the runner's own.
+    pub program: Option<PathBuf>,
 }
 
 /// A running hook is checked for exit this often (std has no wait with a timeout).

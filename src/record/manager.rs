@@ -1,5 +1,5 @@
 //! The recording manager, held by the server context: decides which publishes record
-//! (`--record-all`, `--record`/`--no-record` patterns), starts recorders, and keeps
+//! (its caller passes the stream policy's answer and settings), starts recorders, and keeps
 //! recordings alive across reconnects. A publisher lost without a clean unpublish parks its
 //! recorder for `--record-reconnect-gap`; publishing the same app/stream again within the
 //! gap continues the same file. A reaper thread finalizes parked recordings whose gap
@@ -36,7 +36,6 @@ type ParkedMap = Arc<Mutex<HashMap<StreamName, Parked>>>;
 #[derive(Debug)]
 pub struct RecordManager {
     shared: Arc<RecordShared>,
-    record_all: bool,
     tracker: ThreadTracker,
     parked: ParkedMap,
     reaper: Mutex<Option<Sender<()>>>,
@@ -51,17 +50,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl RecordManager {
     pub fn new(
-        record_all: bool,
         dir: PathBuf,
         options: RecordOptions,
         local_offset: UtcOffset,
         budget: usize,
         tracker: ThreadTracker,
         events: Arc<EventBus>,
+        program_for: Option<super::hook::ProgramFor>,
     ) -> Self {
         RecordManager {
-            shared: Arc::new(RecordShared::new(dir, options, local_offset, budget, events)),
-            record_all,
+            shared: Arc::new(RecordShared::new(
+                dir,
+                options,
+                local_offset,
+                budget,
+                events,
+                program_for,
+            )),
             tracker,
             parked: Arc::new(Mutex::new(HashMap::new())),
             reaper: Mutex::new(None),
@@ -76,16 +81,24 @@ impl RecordManager {
 
     /// The recorder for a new publish of app/stream: a parked one continues, else a new one
     /// starts when the stream should record; None when it should not (or cannot) record.
-    pub fn start(&self, app: &str, stream: &str, conn_id: u64) -> Option<Recorder> {
-        if !self.shared.options.should_record(self.record_all, app, stream) {
+    /// `record`: whether the stream's policy records it; `options`: its `--record-*` settings.
+    pub fn start(
+        &self,
+        app: &str,
+        stream: &str,
+        conn_id: u64,
+        record: bool,
+        options: &Arc<RecordOptions>,
+    ) -> Option<Recorder> {
+        if !record {
             info!("recording off for stream conn_id={conn_id} app={app} stream={stream}");
             return None;
         }
-        self.open(app, stream, conn_id)
+        self.open(app, stream, conn_id, options)
     }
 
     /// A recorder regardless of patterns (recording started through the API).
-    pub fn open(&self, app: &str, stream: &str, conn_id: u64) -> Option<Recorder> {
+    pub fn open(&self, app: &str, stream: &str, conn_id: u64, options: &Arc<RecordOptions>) -> Option<Recorder> {
         let parked = lock(&self.parked).remove(&(app.to_owned(), stream.to_owned()));
         if let Some(mut parked) = parked {
             if parked.recorder.resume(conn_id) {
@@ -104,6 +117,7 @@ impl RecordManager {
             stream: stream.to_owned(),
             conn_id,
             status,
+            options: Arc::clone(options),
         };
         match Recorder::start(request, Arc::clone(&self.shared), &self.tracker, super::output::run) {
             Ok(recorder) => Some(recorder),
@@ -124,8 +138,8 @@ impl RecordManager {
 
     /// A publication ended. A clean unpublish finalizes at once; a lost connection parks
     /// the recorder for the reconnect gap (if any).
-    pub fn finish(&self, recorder: Recorder, app: &str, stream: &str, clean: bool) {
-        let gap = self.shared.options.reconnect_gap;
+    /// `gap`: the stream's `--record-reconnect-gap`.
+    pub fn finish(&self, recorder: Recorder, app: &str, stream: &str, clean: bool, gap: Duration) {
         if clean || gap.is_zero() || self.shutting_down.load(Ordering::SeqCst) {
             drop(recorder);
             return;

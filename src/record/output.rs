@@ -79,6 +79,8 @@ struct Writer {
     /// A publisher reconnected and no media frame came since: the rebase of that frame is
     /// the expected continuation (logged at info), not a discontinuity of the stream.
     resumed: bool,
+    /// This recording's `--record-*` settings.
+    options: Arc<super::options::RecordOptions>,
 }
 
 /// The thread body: runs until the handle is dropped, then finalizes.
@@ -88,7 +90,7 @@ pub fn run(
     receiver: Receiver<RecordMsg>,
     queued: Arc<QueueRoom>,
 ) {
-    let options = &shared.options;
+    let options = Arc::clone(&request.options);
     let rules = SegmentRules {
         max_bytes: options.max_size,
         max_duration_ms: options.max_duration.map(|d| d.as_millis() as u64),
@@ -117,6 +119,7 @@ pub fn run(
         low_disk: false,
         retry_at: None,
         status: request.status,
+        options,
         resumed: false,
         shared,
     };

@@ -45,11 +45,7 @@ impl Writer {
         }
         let index = self.planner.next_index();
         let at = naming::local_time(std::time::SystemTime::now(), self.shared.local_offset);
-        let relative = self
-            .shared
-            .options
-            .path_template
-            .render(&self.app, &self.stream, at, index);
+        let relative = self.options.path_template.render(&self.app, &self.stream, at, index);
         let mut created = Vec::new();
         for (i, sink) in self.sinks.iter().enumerate() {
             match naming::create_part(&self.shared.dir, &relative, sink.muxer.extension()) {
@@ -170,6 +166,7 @@ impl Writer {
             stream: self.stream.clone(),
             duration_ms,
             bytes,
+            program: None,
         });
     }
 

@@ -133,16 +133,22 @@ impl RecordShared {
         local_offset: UtcOffset,
         budget: usize,
         events: Arc<EventBus>,
+        program_for: Option<super::hook::ProgramFor>,
     ) -> Self {
-        let hooks = options.on_record_done.clone().map(|program| {
+        // With per-stream programs (`program_for`) the pool runs whichever a stream has.
+        let hooks = program_for.as_ref().map(|_| {
             Arc::new(HookRunner::new(
-                program,
+                options.on_record_done.clone().unwrap_or_default(),
                 options.on_record_done_timeout,
                 HookLimits::default(),
             ))
         });
-        if let Some(hooks) = &hooks {
-            if let Err(e) = events.observe(Box::new(HookObserver(Arc::clone(hooks)))) {
+        if let (Some(hooks), Some(program_for)) = (&hooks, program_for) {
+            let observer = HookObserver {
+                runner: Arc::clone(hooks),
+                program_for,
+            };
+            if let Err(e) = events.observe(Box::new(observer)) {
                 log::error!("event observer not started observer=record_hook error=\"{e}\"");
             }
         }
@@ -216,6 +222,9 @@ pub struct RecordingRequest {
     pub conn_id: u64,
     /// The file being written and its bytes (for the API); the writer keeps it current.
     pub status: Arc<RecordingStatus>,
+    /// This recording's `--record-*` settings (its stream's policy); the shared options
+    /// keep the server-wide ones (free space, retention).
+    pub options: Arc<RecordOptions>,
 }
 
 /// Waits until fewer than [`RECORD_QUEUE_FRAMES`] messages are queued; false if `deadline`

@@ -62,6 +62,8 @@ pub(super) struct Connection {
     pub(super) playback: Option<Playback>,
     pub(super) bytes_in: u64,
     pub(super) bytes_out: u64,
+    /// A reconnect request went out (API or shutdown); see `reconnect.rs`.
+    pub(super) reconnect_requested: bool,
 }
 
 /// Runs a connection to its end (after the TLS handshake when `tls` is set). Never panics
@@ -102,6 +104,7 @@ pub fn serve(
         playback: None,
         bytes_in: 0,
         bytes_out: 0,
+        reconnect_requested: false,
     };
     let mut reason = connection.run(started);
     if let Some(why) = connection.ctx.take_kick_reason(conn_id) {
@@ -167,9 +170,15 @@ impl Connection {
         }
         let _ = self.socket.tcp().set_nodelay(true);
         let mut buffer = super::read_buffer::ReadBuffer::default();
+        let mut last_input = Instant::now();
         loop {
-            if self.ctx.is_shutting_down() {
+            // At shutdown a publisher stays (until the server closes it) to be asked to
+            // reconnect; everything else ends now.
+            if self.ctx.is_shutting_down() && self.publications.is_empty() {
                 return CloseReason::Shutdown;
+            }
+            if let Some(reason) = self.serve_reconnect_requests() {
+                return reason;
             }
             if let Some(reason) = self.check_play_wait() {
                 return reason;
@@ -185,6 +194,17 @@ impl Connection {
                     Some(left) if !left.is_zero() => (left, "handshake"),
                     _ => return CloseReason::Timeout("handshake"),
                 }
+            };
+            // A publisher's read wakes at least every REQUEST_POLL_INTERVAL (its mailbox);
+            // its idle time counts from its last input.
+            let publishing = !self.publications.is_empty() && self.playback.is_none();
+            let timeout = if publishing {
+                match timeout.checked_sub(last_input.elapsed()) {
+                    Some(left) if !left.is_zero() => left.min(super::reconnect::REQUEST_POLL_INTERVAL),
+                    _ => return CloseReason::Timeout(phase),
+                }
+            } else {
+                timeout
             };
             if let Err(e) = self.socket.tcp().set_read_timeout(Some(timeout)) {
                 return CloseReason::Io(e);
@@ -204,6 +224,9 @@ impl Connection {
                         self.collect_player_bytes();
                         continue;
                     }
+                    if publishing {
+                        continue; // the idle deadline is checked before the next read
+                    }
                     return CloseReason::Timeout(phase);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -213,6 +236,7 @@ impl Connection {
                 }
                 Err(e) => return self.player_write_failure().unwrap_or(CloseReason::Io(e)),
             };
+            last_input = Instant::now();
             self.bytes_in += read as u64;
             Metrics::add(&self.ctx.metrics.bytes_in, read as u64);
             let input = buffer.filled(read);
@@ -323,7 +347,7 @@ impl Connection {
 }
 
 /// `text` with whatever follows its first `?` replaced by `***` (for the log).
-fn query_hidden(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn query_hidden(text: &str) -> std::borrow::Cow<'_, str> {
     match text.split_once('?') {
         Some((before, _)) => format!("{before}?***").into(),
         None => text.into(),

@@ -1,12 +1,13 @@
 //! State shared by the listener and every connection thread: configuration, the stream
 //! registry, the shutdown flag, open sockets (to close them on shutdown) and thread counts.
 
+use super::reconnect::{ReconnectMailbox, ReconnectOrder, ReconnectRefusal};
 use crate::config::Config;
 use crate::events::recent::{RecentEvents, RecentEventsObserver};
 use crate::events::{Event, EventBus};
 use crate::live::registry::Registry;
-use crate::ops::auth::Auth;
 use crate::ops::event_counts::{EventCounts, EventCountsObserver};
+use crate::policy::{Policies, PolicySwitch};
 use crate::record::manager::RecordManager;
 use crate::threads::ThreadTracker;
 use std::collections::HashMap;
@@ -37,8 +38,9 @@ pub struct ServerContext {
     pub recorder_threads: ThreadTracker,
     /// Which streams record, and recordings parked across reconnects.
     pub recordings: RecordManager,
-    /// Publish and play keys (reloaded on SIGHUP).
-    pub auth: Auth,
+    /// What applies to each stream: the top level's and the `[[app]]` tables' settings,
+    /// key files included (replaced on SIGHUP).
+    pub policies: Arc<PolicySwitch>,
     /// The HTTP API's bearer token (reloaded on SIGHUP).
     pub http_token: crate::ops::token::HttpToken,
     /// Marks the accept loop's trips into accept() (for the systemd watchdog).
@@ -56,6 +58,8 @@ pub struct ServerContext {
     shutting_down: AtomicBool,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
+    /// Reconnect requests waiting for their publisher's thread.
+    pub(super) reconnects: ReconnectMailbox,
 }
 
 impl ServerContext {
@@ -67,23 +71,38 @@ impl ServerContext {
         if let Err(e) = events.observe(Box::new(EventCountsObserver(Arc::clone(&event_counts)))) {
             log::error!("event observer not started observer=metrics error=\"{e}\"");
         }
-        let hooks = crate::hooks::Hooks::start(&config.hooks, &events);
+        let policies = Arc::new(PolicySwitch::new(Policies::build(&config).unwrap_or_else(|e| {
+            log::error!("key file unreadable, key checks fail until a reload error=\"{e}\"");
+            Policies::fail_closed(&config)
+        })));
+        let targets_for: crate::hooks::TargetsFor = {
+            let policies = Arc::clone(&policies);
+            Arc::new(move |app: &str, stream: &str| crate::policy::hook_targets(&policies, app, stream))
+        };
+        let hooks = crate::hooks::Hooks::start(&config.hooks, &events, targets_for);
+        // The record-done pool runs when some policy has a program at start (a reload that
+        // adds the first one needs a restart).
+        let program_for: Option<crate::record::hook::ProgramFor> =
+            policies.current().any_record_done_program().then(|| {
+                let policies = Arc::clone(&policies);
+                let program_for: crate::record::hook::ProgramFor =
+                    Arc::new(move |app: &str, stream: &str| crate::policy::record_done_program(&policies, app, stream));
+                program_for
+            });
         let recordings = RecordManager::new(
-            config.record_all,
             config.record_dir.clone(),
             config.recording.clone(),
             local_offset,
             config.limits.record_queue_bytes,
             recorder_threads.clone(),
             Arc::clone(&events),
+            program_for,
         );
-        let auth = Auth::new(config.ops.publish_keys.clone(), config.ops.play_keys.clone());
         // Without the HTTP API the token file has nothing to guard: never read.
         let token_file = config.http_listen.and_then(|_| config.ops.http_token_file.clone());
         let http_token = crate::ops::token::HttpToken::new(token_file);
-        let registry = Arc::new(Registry::new(config.play.publish_conflict, config.play.gop_cache_bytes));
+        let registry = Arc::new(Registry::new(config.play.gop_cache_bytes));
         let pushes = crate::push::PushManager::new(
-            config.push.clone(),
             config.tls.push_ca.as_deref(),
             Arc::clone(&registry),
             config.play.player,
@@ -98,7 +117,7 @@ impl ServerContext {
             connection_threads: ThreadTracker::new(),
             recorder_threads,
             recordings,
-            auth,
+            policies,
             http_token,
             accept_heartbeat: Default::default(),
             pushes,
@@ -109,6 +128,7 @@ impl ServerContext {
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),
             kick_reasons: Mutex::new(HashMap::new()),
+            reconnects: ReconnectMailbox::default(),
         }
     }
 
@@ -177,7 +197,25 @@ impl ServerContext {
     }
 
     pub fn unregister_socket(&self, conn_id: u64) {
-        self.sockets.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn_id);
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.remove(&conn_id);
+        // Under the sockets lock: `request_reconnect` posts only for registered connections.
+        let _ = self.reconnects.take(conn_id);
+    }
+
+    /// Asks publishing connection `conn_id` to reconnect (Enhanced RTMP v2); its thread
+    /// sends the request between two reads, at most `REQUEST_POLL_INTERVAL` later.
+    pub fn request_reconnect(&self, conn_id: u64, order: ReconnectOrder) -> Result<(), ReconnectRefusal> {
+        let publishing = self.registry.publishers().contains(&conn_id);
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if !sockets.contains_key(&conn_id) {
+            return Err(ReconnectRefusal::NoSuchConnection);
+        }
+        if !publishing {
+            return Err(ReconnectRefusal::NotPublishing);
+        }
+        self.reconnects.post(conn_id, order);
+        Ok(())
     }
 
     /// Shuts down every open socket's read side so connection threads see end-of-stream

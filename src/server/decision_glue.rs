@@ -5,12 +5,50 @@
 use crate::decision::{refuse, resolve, Action, DecisionPoint, KeyCheck, Outcome, Request, DECISION_TIMEOUT};
 use crate::live::registry::StreamKey;
 use crate::ops::metrics::Metrics;
+use crate::policy::StreamPolicy;
 use crate::server::connection::{CloseReason, Connection};
 use log::warn;
+use std::sync::Arc;
 
 impl Connection {
-    /// Decides this connection's publish or play of `key`; blocks while the answer is pending.
-    pub(in crate::server) fn decide(&self, action: Action, key: &StreamKey, query: &str) -> Outcome {
+    /// The policy of `key` (see `policy`), or, with `apps_strict` and no `[[app]]` table
+    /// matching it, the refusal (logged, Publish.BadName / Play.StreamNotFound) and why the
+    /// connection closes.
+    pub(in crate::server) fn policy_for(
+        &mut self,
+        action: Action,
+        stream_id: u32,
+        key: &StreamKey,
+    ) -> Result<Arc<StreamPolicy>, CloseReason> {
+        if let Some(policy) = self.ctx.policies.current().resolve(&key.app, &key.stream) {
+            return Ok(policy);
+        }
+        let (conn_id, remote, verb) = (self.conn_id, self.remote, action.as_str());
+        warn!(
+            "{verb} refused conn_id={conn_id} remote={remote} app={} stream={} error=\"no [[app]] table matches (apps_strict)\"",
+            key.app, key.stream
+        );
+        let _ = match action {
+            Action::Publish => {
+                self.session
+                    .reject_publish(stream_id, "NetStream.Publish.BadName", "No such application")
+            }
+            Action::Play => self
+                .session
+                .reject_play(stream_id, "NetStream.Play.StreamNotFound", "No such application"),
+        };
+        Err(CloseReason::Rejected("no matching [[app]] table"))
+    }
+
+    /// Decides this connection's publish or play of `key` under `policy`; blocks while the
+    /// answer is pending.
+    pub(in crate::server) fn decide(
+        &self,
+        action: Action,
+        key: &StreamKey,
+        query: &str,
+        policy: &StreamPolicy,
+    ) -> Outcome {
         let request = Request {
             action,
             app: key.app.clone(),
@@ -19,7 +57,7 @@ impl Connection {
             remote: self.remote,
             conn_id: Some(self.conn_id),
         };
-        let keys = KeyCheck::new(&self.ctx.config.ops.allow_publish, &self.ctx.auth);
+        let keys = KeyCheck::new(&policy.allow_publish, &policy.auth);
         let later = self.ctx.hooks.decider.as_deref();
         let verdict = DecisionPoint::new(keys, later).decide(&request);
         // With hooks deciding, --hook-timeout bounds the wait (a request still queued then

@@ -133,6 +133,7 @@ impl Server {
         });
         drop(self.listener);
         drop(self.tls);
+        super::reconnect::shutdown_grace(&self.ctx);
         self.ctx.close_all_sockets();
         let connections_done = self.ctx.connection_threads.wait_idle(SHUTDOWN_GRACE);
         // Recordings parked for a reconnect are finalized now, not after the gap.
@@ -215,7 +216,8 @@ impl Server {
     /// --deny, --max-connections and --max-connections-per-ip, checked right after accept.
     fn admission_refusal(&self, ip: IpAddr) -> Option<String> {
         let ops = &self.ctx.config.ops;
-        if let Some(range) = ops.deny.iter().find(|range| range.contains(ip)) {
+        let policies = self.ctx.policies.current();
+        if let Some(range) = policies.deny.iter().find(|range| range.contains(ip)) {
             return Some(format!("denied by --deny {range}"));
         }
         let limit = self.ctx.config.limits.max_connections;

@@ -10,6 +10,7 @@ pub(crate) mod player_writer;
 mod playing;
 mod publishing;
 mod read_buffer;
+pub mod reconnect;
 pub mod stats;
 pub mod transport;
 

@@ -41,6 +41,8 @@ pub(super) struct Playback {
     query: String,
     started: Instant,
     bytes_out_before: u64,
+    /// `play_wait_timeout` of the stream's policy.
+    wait_timeout: Duration,
 }
 
 impl Playback {
@@ -71,7 +73,11 @@ impl Connection {
             app: self.app.clone(),
             stream: name,
         };
-        let outcome = self.decide(Action::Play, &key, query);
+        let stream_policy = match self.policy_for(Action::Play, stream_id, &key) {
+            Ok(policy) => policy,
+            Err(reason) => return Some(reason),
+        };
+        let outcome = self.decide(Action::Play, &key, query, &stream_policy);
         if let Some(reason) = self.refuse_unless_allowed(Action::Play, stream_id, &key, outcome) {
             return Some(reason);
         }
@@ -133,14 +139,15 @@ impl Connection {
             query: query.to_owned(),
             started: Instant::now(),
             bytes_out_before: self.bytes_out,
+            wait_timeout: stream_policy.play_wait_timeout,
         });
         None
     }
 
     /// With --play-wait-timeout, closes a player whose stream has had no publisher for that long.
     pub(super) fn check_play_wait(&mut self) -> Option<CloseReason> {
-        let limit = self.ctx.config.play.wait_timeout;
         let playback = self.playback.as_mut()?;
+        let limit = playback.wait_timeout;
         if playback.membership.stream().publisher().is_some() {
             playback.waiting_since = None;
             return None;

@@ -8,6 +8,7 @@ use crate::decision::Action;
 use crate::events::{Event, Query, SessionEnd, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
+use crate::policy::StreamPolicy;
 use crate::record::recorder::Recorder;
 use log::{info, warn};
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub(super) struct Publication {
     stats: MediaStats,
     /// The publish request's query and start (for the publish_done hook).
     query: String,
+    /// What applies to this stream, resolved once at the publish.
+    policy: Arc<StreamPolicy>,
     started: Instant,
 }
 
@@ -48,13 +51,18 @@ impl Connection {
             app: self.app.clone(),
             stream: name,
         };
-        // The decision point first (address list, keys, and whatever may answer later); the
-        // conflict with a current publisher is the registry's, after an Allow.
-        let outcome = self.decide(Action::Publish, &key, query);
+        // The stream's policy (an [[app]] table's or the top level's), then the decision point
+        // (address list, keys, and whatever may answer later); the conflict with a current
+        // publisher is the registry's, after an Allow.
+        let policy = match self.policy_for(Action::Publish, stream_id, &key) {
+            Ok(policy) => policy,
+            Err(reason) => return Some(reason),
+        };
+        let outcome = self.decide(Action::Publish, &key, query, &policy);
         if let Some(reason) = self.refuse_unless_allowed(Action::Publish, stream_id, &key, outcome) {
             return Some(reason);
         }
-        let ticket = match self.ctx.registry.publish(&key, self.conn_id) {
+        let ticket = match self.ctx.registry.publish(&key, self.conn_id, policy.publish_conflict) {
             Ok(ticket) => ticket,
             Err(conflict) => {
                 warn!(
@@ -93,15 +101,20 @@ impl Connection {
             query: Query(query.to_owned()),
         });
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
-        let recorder = self.ctx.recordings.start(&key.app, &key.stream, self.conn_id);
+        let records = policy.records(&key.app, &key.stream);
+        let recorder = self
+            .ctx
+            .recordings
+            .start(&key.app, &key.stream, self.conn_id, records, &policy.recording);
         ticket.stream.set_recording(recorder.is_some());
-        self.ctx.pushes.stream_published(&key, &ticket.stream);
+        self.ctx.pushes.stream_published(&key, &ticket.stream, &policy.push);
         let publication = Publication {
             key,
             ticket,
             recorder,
             stats: MediaStats::new(Instant::now()),
             query: query.to_owned(),
+            policy,
             started: Instant::now(),
         };
         if let Some(previous) = self.publications.insert(stream_id, publication) {
@@ -200,7 +213,8 @@ impl Connection {
         let key = &publication.key;
         match (start, publication.recorder.take()) {
             (true, None) => {
-                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, self.conn_id);
+                let options = &publication.policy.recording;
+                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, self.conn_id, options);
                 if let Some(recorder) = recorder.as_mut() {
                     for media in publication.ticket.stream.headers() {
                         recorder.send(&Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload)));
@@ -217,7 +231,8 @@ impl Connection {
                     "recording stopped by API conn_id={} app={} stream={}",
                     self.conn_id, key.app, key.stream
                 );
-                self.ctx.recordings.finish(recorder, &key.app, &key.stream, true);
+                let gap = publication.policy.recording.reconnect_gap;
+                self.ctx.recordings.finish(recorder, &key.app, &key.stream, true, gap);
             }
             (_, recorder) => publication.recorder = recorder,
         }
@@ -228,13 +243,15 @@ impl Connection {
         let Some(mut publication) = self.publications.remove(&stream_id) else {
             return;
         };
+        let why = self.publication_end_reason(why);
         // A clean unpublish finalizes at once; a lost publisher's recording waits for the
         // reconnect gap (the manager decides; its writer drains, finalizes and logs).
         if let Some(recorder) = publication.recorder.take() {
             let key = &publication.key;
+            let gap = publication.policy.recording.reconnect_gap;
             self.ctx
                 .recordings
-                .finish(recorder, &key.app, &key.stream, why == "unpublish");
+                .finish(recorder, &key.app, &key.stream, why == "unpublish", gap);
         }
         self.ctx.registry.unpublish(&publication.ticket);
         let clean = why == "unpublish";

@@ -30,15 +30,22 @@ impl HttpReply {
 
 /// One HTTP/1.0 request with extra header lines (`Name: value`) to the API.
 pub fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> HttpReply {
+    http_request_body(addr, method, path, headers, "")
+}
+
+/// One HTTP/1.0 request with extra header lines and a body to the API.
+pub fn http_request_body(addr: SocketAddr, method: &str, path: &str, headers: &[&str], body: &str) -> HttpReply {
     use std::io::{Read, Write};
     let mut socket = std::net::TcpStream::connect(addr).unwrap();
     socket.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: test\r\nContent-Length: 0\r\n");
+    let length = body.len();
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: test\r\nContent-Length: {length}\r\n");
     for line in headers {
         request.push_str(line);
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
+    request.push_str(body);
     socket.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     socket.read_to_string(&mut response).unwrap();

@@ -296,6 +296,13 @@ impl ServerSession {
         self.process_pending()
     }
 
+    /// Asks the peer to reconnect (Enhanced RTMP v2 `NetConnection.Connect.ReconnectRequest`,
+    /// to `tc_url` when given, else to the current tcUrl). The session goes on as before:
+    /// the peer keeps sending until it has reconnected.
+    pub fn request_reconnect(&mut self, tc_url: Option<&str>, description: &str) {
+        self.send(super::reconnect::message(tc_url, description));
+    }
+
     /// The chunk size the server sends with (announced after connect).
     pub fn out_chunk_size(&self) -> u32 {
         self.encoder.chunk_size()

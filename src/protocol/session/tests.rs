@@ -364,3 +364,24 @@ fn media_received_turns_true_with_the_first_media_message_of_a_publish() {
     }
     panic!("no media in the capture (published: {published})");
 }
+
+#[test]
+fn a_reconnect_request_goes_out_on_stream_zero_after_the_publish_replies() {
+    let mut session = new_session();
+    session.handle_input(FFMPEG_PUBLISH).unwrap();
+    while let Some(event) = session.poll_event() {
+        if let SessionEvent::PublishRequest { stream_id, .. } = event {
+            session.accept_publish(stream_id).unwrap();
+        }
+    }
+    let before = session.take_output();
+    session.request_reconnect(Some("rtmp://other:1936/live"), "Server maintenance");
+    let mut output = before;
+    output.extend(session.take_output());
+    let last = server_messages(&output).pop().unwrap();
+    assert_eq!((last.stream_id, last.type_id), (0, 20));
+    let command = parse_command(20, &last.payload, 32).unwrap();
+    let request = crate::protocol::reconnect::recognize(&command).unwrap();
+    assert_eq!(request.tc_url.as_deref(), Some("rtmp://other:1936/live"));
+    assert_eq!(request.description.as_deref(), Some("Server maintenance"));
+}
