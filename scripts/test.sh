@@ -17,6 +17,8 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # Fault tests mount a loop-device ext4 image and a tmpfs.
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
+# The Debian package test: cargo-deb reads the binary's dependencies with dpkg-shlibdeps.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
