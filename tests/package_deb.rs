@@ -35,6 +35,12 @@ fn dpkg_deb(args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The package, built once for every test here (they would race on the same output file).
+fn package() -> PathBuf {
+    static DEB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DEB.get_or_init(build_package).clone()
+}
+
 /// Runs scripts/package-deb.sh; returns the .deb it names on its last line.
 fn build_package() -> PathBuf {
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -91,7 +97,7 @@ fn build_package() -> PathBuf {
 #[test]
 fn deb_has_the_binary_units_conffile_docs_and_a_postinst_that_creates_the_user() {
     common::require_tool("dpkg-deb");
-    let deb = build_package();
+    let deb = package();
     let deb_str = deb.to_str().unwrap();
 
     // Metadata.
@@ -177,4 +183,93 @@ fn deb_has_the_binary_units_conffile_docs_and_a_postinst_that_creates_the_user()
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+/// The postinst, run as dpkg runs it on a first install (`configure`) and again on a
+/// reconfigure, in a private mount namespace where /etc is a copy, /var/lib an empty dir and
+/// /run/systemd hidden: it creates the system user and the state dirs owned by it, and a second
+/// run changes nothing. This machine's own users and dirs are not touched. Needs root (CI).
+#[test]
+fn postinst_creates_the_user_and_state_dirs_in_a_sandbox() {
+    let is_root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    if !is_root {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!in_ci, "this test needs root (CI runs as root)");
+        eprintln!("SKIPPED postinst sandbox: needs root (runs as root in CI)");
+        return;
+    }
+    common::require_tool("dpkg-deb");
+    let deb = package();
+    let dir = common::TempDir::new("postinst");
+    let postinst = dpkg_deb(&["-I", deb.to_str().unwrap(), "postinst"]);
+    std::fs::write(dir.path().join("postinst"), postinst).unwrap();
+    std::fs::create_dir(dir.path().join("varlib")).unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg("/etc")
+        .arg(dir.path().join("etc"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let host_had_user = Command::new("getent")
+        .args(["passwd", "rtmp-server"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    // Every mount must succeed before the postinst runs (set -e), or nothing runs.
+    let sandboxed = r#"set -e
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount --make-rprivate /
+mount --bind "$1/etc" /etc
+mount --bind "$1/varlib" /var/lib
+if [ -d /run/systemd ]; then mount -t tmpfs none /run/systemd; fi
+sh -e "$1/postinst" configure ""
+sh -e "$1/postinst" configure 0.1.0-1
+getent passwd rtmp-server
+getent group rtmp-server
+stat -c '%U:%G %a %n' /var/lib/rtmp-server /var/lib/rtmp-server/recordings
+"#;
+    let output = Command::new("unshare")
+        .args(["--mount", "sh", "-c", sandboxed, "sh"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let user = stdout
+        .lines()
+        .find(|l| l.starts_with("rtmp-server:x:"))
+        .expect("user created");
+    assert!(user.ends_with(":/var/lib/rtmp-server:/usr/sbin/nologin"), "{user}");
+    let uid: u32 = user.split(':').nth(2).unwrap().parse().unwrap();
+    assert!(uid < 1000, "a system user: {user}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("rtmp-server:x:")).count(),
+        2,
+        "{stdout}"
+    );
+    for dir in ["/var/lib/rtmp-server", "/var/lib/rtmp-server/recordings"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l == format!("rtmp-server:rtmp-server 750 {dir}")),
+            "{dir}: {stdout}"
+        );
+    }
+    let host_has_user = Command::new("getent")
+        .args(["passwd", "rtmp-server"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert_eq!(
+        host_has_user, host_had_user,
+        "the sandbox leaked a user into this machine"
+    );
 }
