@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
-# flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests, and
-# cargo-deb for the Debian package test) when missing, then cargo fmt --check, clippy -D
-# warnings and the whole test suite.
+# flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests, python3
+# for the README's webhook receiver, dpkg-dev and cargo-deb for the Debian package test) when
+# missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,8 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # Fault tests mount a loop-device ext4 image and a tmpfs.
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
+# The README's webhook receiver example is run by tests/hooks_readme.rs.
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The Debian package test: cargo-deb reads the binary's dependencies with dpkg-shlibdeps.
 command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then

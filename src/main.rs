@@ -2,9 +2,9 @@
 //! recording is configured and it cannot be written) and start-up recovery of unfinished
 //! recordings, listening (or serving a socket systemd passed), signals, systemd
 //! notifications, run, then a bounded wait for `--on-record-done` hooks; exit codes 0 (clean
-//! stop), 1 (could not start), 2 (usage error, or an `--on-record-done` program that cannot
-//! run). `rtmp-server repair FILE...` (detected before flag parsing, so every server flag
-//! stays as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
+//! stop), 1 (could not start), 2 (usage error, or an `--on-*` program that cannot run).
+//! `rtmp-server repair FILE...` (detected before flag parsing, so every server flag stays
+//! as it is) repairs recordings and exits 0, or 1 if any file could not be repaired.
 //! `rtmp-server check-config PATH` validates a config file (exit 0, or 2 with its errors);
 //! `rtmp-server print-config [--config PATH] [flags]` prints the effective configuration.
 
@@ -71,6 +71,11 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    }
+    // The --on-* programs too (the hooks look them up again for each run, as execvp does).
+    if let Err(e) = rtmp_server::hooks::exec::check_programs(&config.hooks, std::env::var_os("PATH").as_deref()) {
+        say(std::io::stderr(), format_args!("{program}: {e}\n"));
+        return ExitCode::from(2);
     }
     // Read the local offset and the socket-activation environment while the process is
     // single-threaded (time's soundness rule; listenfd edits the environment).

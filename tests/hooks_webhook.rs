@@ -1,132 +1,26 @@
-//! Integration: webhooks. A receiver started here (std TcpListener, scripted status per
-//! request) sees on_publish with the key in `query` and decides (403 refuses, 200 allows, no
-//! answer refuses at --hook-timeout while another stream publishes); publish_done and
-//! record_done arrive signed with their fields; a receiver down then up gets the notification
-//! by retry; the key never reaches the log.
+//! Integration: webhooks. A receiver started by the test (`common::webhook`: std
+//! TcpListener, scripted status per request) sees on_publish with the key in `query` and
+//! decides (403 refuses, 200 allows, no answer refuses at --hook-timeout while another stream
+//! publishes); publish_done and record_done arrive signed with their fields (record_done
+//! naming the publisher); a receiver down then up gets the notification by retry; the key
+//! never reaches the log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
+use common::webhook::Receiver;
 use common::*;
 use hmac::{Hmac, Mac};
 use rtmp_server::client::RtmpClient;
 use rtmp_server::media::FrameKind;
 use serde_json::Value;
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const KEY: &str = "s3cr3t-KEY-4242";
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    }
-}
-
-/// The status to answer a body with; None never answers (holds the connection).
-type Script = Arc<dyn Fn(&Value) -> Option<u16> + Send + Sync>;
-
-struct Receiver {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    fn start(script: Script) -> Receiver {
-        Receiver::on(TcpListener::bind("127.0.0.1:0").unwrap(), script)
-    }
-
-    fn on(listener: TcpListener, script: Script) -> Receiver {
-        let addr = listener.local_addr().unwrap();
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&got);
-        std::thread::spawn(move || {
-            for socket in listener.incoming().map_while(Result::ok) {
-                let (sink, script) = (Arc::clone(&sink), Arc::clone(&script));
-                std::thread::spawn(move || serve(socket, &sink, &script));
-            }
-        });
-        Receiver { addr, got }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Waits for a request whose body's `event` is `event` (and stream `stream`).
-    fn wait(&self, event: &str, stream: &str) -> Received {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let found = self
-                .got
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|r| {
-                    let v = r.json();
-                    v["event"] == event && v["stream"] == stream
-                })
-                .cloned();
-            if let Some(found) = found {
-                return found;
-            }
-            assert!(Instant::now() < deadline, "no {event} for {stream}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn serve(socket: TcpStream, sink: &Mutex<Vec<Received>>, script: &Script) {
-    let mut reader = BufReader::new(socket.try_clone().unwrap());
-    let mut headers = Vec::new();
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.starts_with("POST "), "{line}");
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((n, v)) = line.trim_end().split_once(':') {
-            headers.push((n.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().unwrap())
-        .expect("bodies are sent with Content-Length");
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    let value: Value = serde_json::from_slice(&body).unwrap();
-    sink.lock().unwrap().push(Received { headers, body });
-    let Some(status) = script(&value) else {
-        std::thread::sleep(Duration::from_secs(60));
-        return;
-    };
-    let mut socket = socket;
-    let _ = write!(
-        socket,
-        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-}
 
 fn publish(server: &ServerProcess, name: &str) -> Result<RtmpClient, String> {
     let mut client = RtmpClient::connect(server.addr, "live", TIMEOUT).map_err(|e| e.to_string())?;
@@ -212,6 +106,7 @@ fn publish_done_and_record_done_arrive_signed_with_their_fields() {
     let mut client = publish(&server, &format!("cam?key={KEY}")).unwrap();
     send_some(&mut client);
     client.unpublish().unwrap();
+    let mut conn_ids = Vec::new();
     for (event, fields) in [
         ("publish_done", &["duration_ms", "bytes"][..]),
         ("record_done", &["path", "duration_ms", "bytes"][..]),
@@ -226,12 +121,12 @@ fn publish_done_and_record_done_arrive_signed_with_their_fields() {
         for field in fields {
             assert!(!v[field].is_null(), "{event} has {field}: {v}");
         }
-        assert_eq!(v["app"], "live");
-        if event == "publish_done" {
-            assert_eq!(v["query"], format!("key={KEY}"));
-            assert!(v["bytes"].as_u64().unwrap() > 0);
-        }
+        // record_done names the publisher too (its connection, address and query).
+        common::webhook::assert_common_fields(&v, event, "live", "cam", &format!("key={KEY}"));
+        assert!(v["bytes"].as_u64().unwrap() > 0);
+        conn_ids.push(v["conn_id"].as_u64().unwrap());
     }
+    assert_eq!(conn_ids[0], conn_ids[1], "the same connection published and recorded");
     assert_key_never_logged(&server);
 }
 

@@ -59,8 +59,10 @@ pub fn to_json(seq: u64, event: &Event) -> Value {
             path,
             duration_ms,
             bytes,
+            publisher,
             ..
-        } => json!({ "path": path.display().to_string(), "duration_ms": duration_ms, "bytes": bytes }),
+        } => json!({ "path": path.display().to_string(), "duration_ms": duration_ms, "bytes": bytes,
+                     "conn_id": publisher.conn_id }),
         Event::RecordingFailed { path, error, .. } => {
             json!({ "path": path.as_ref().map(|p| p.display().to_string()), "error": error })
         }
@@ -95,11 +97,16 @@ mod tests {
             path: "rec/cam.flv".into(),
             duration_ms: 2000,
             bytes: 345,
+            publisher: crate::events::Publisher {
+                conn_id: 3,
+                remote: "127.0.0.1:5000".parse().unwrap(),
+                query: crate::events::Query("key=SECRET".into()),
+            },
         };
         assert_eq!(
             to_json(7, &event),
             json!({"seq": 7, "kind": "recording_finalized", "app": "live", "stream": "cam",
-                   "path": "rec/cam.flv", "duration_ms": 2000, "bytes": 345})
+                   "path": "rec/cam.flv", "duration_ms": 2000, "bytes": 345, "conn_id": 3})
         );
     }
 

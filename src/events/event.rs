@@ -31,6 +31,15 @@ impl std::fmt::Debug for Query {
     }
 }
 
+/// The publisher a recording's media comes from (the latest one, after a reconnect): told
+/// to the record_done hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    pub conn_id: u64,
+    pub remote: SocketAddr,
+    pub query: Query,
+}
+
 /// How a publish or a play ended, and what it moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionEnd {
@@ -80,6 +89,7 @@ pub enum Event {
         path: PathBuf,
         duration_ms: u32,
         bytes: u64,
+        publisher: Publisher,
     },
     /// A recording could not be written; ingest goes on without it.
     RecordingFailed {

@@ -7,4 +7,4 @@ pub mod event;
 pub mod recent;
 
 pub use bus::{EventBus, Observer};
-pub use event::{Event, Query, SessionEnd, StreamName};
+pub use event::{Event, Publisher, Query, SessionEnd, StreamName};

@@ -2,8 +2,9 @@
 //! shell with stdin from /dev/null and the event's fields as `RTMP_*` variables, in a
 //! process group of their own that is killed at `--hook-timeout` (`hook_program::supervise`).
 
-use super::{HookError, HookEvent};
+use super::{HookError, HookEvent, HookKind, HookOptions, Target};
 use crate::record::hook_program::{self, HookOutcome};
+use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,6 +39,22 @@ pub fn environment(event: &HookEvent) -> Vec<(&'static str, String)> {
     env
 }
 
+/// Looks up every program target of `options` as execvp would, once at start-up: the first
+/// that cannot run is named (`--on-publish: notify not found in PATH`), a usage error then
+/// rather than a failed hook at the first event.
+pub fn check_programs(options: &HookOptions, path_var: Option<&OsStr>) -> Result<(), String> {
+    for kind in HookKind::ALL {
+        for target in options.targets(kind) {
+            if let Target::Program(program) = target {
+                if let Err(e) = hook_program::resolve(program, path_var) {
+                    return Err(format!("--on-{}: {e}", kind.as_str().replace('_', "-")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `program` for `event`, waiting at most `timeout`: Ok when it exits 0.
 pub fn run(program: &Path, event: &HookEvent, timeout: Duration) -> Result<(), HookError> {
     let found = hook_program::resolve(program, std::env::var_os("PATH").as_deref())
@@ -50,7 +67,9 @@ pub fn run(program: &Path, event: &HookEvent, timeout: Duration) -> Result<(), H
         .process_group(0)
         .spawn()
         .map_err(|e| HookError::Start(e.to_string()))?;
-    match hook_program::supervise(child, &found, timeout) {
+    // Its output is logged with the query (the client's key) hidden.
+    let secrets = hook_program::secrets_of(&event.query);
+    match hook_program::supervise(child, &found, timeout, &secrets) {
         HookOutcome::Exited(status) if status.success() => Ok(()),
         HookOutcome::Exited(status) => Err(HookError::Exit(status.to_string())),
         HookOutcome::TimedOut => Err(HookError::Timeout),
@@ -76,5 +95,24 @@ mod tests {
         assert_eq!(get("RTMP_CONN_ID"), Some("3"));
         assert_eq!(get("RTMP_BYTES"), Some("20"));
         assert_eq!(get("RTMP_RECORD_PATH"), None);
+    }
+
+    #[test]
+    fn a_program_that_cannot_run_is_named_with_its_flag() {
+        let mut options = HookOptions {
+            on_publish: vec![Target::Program("/bin/sh".into()), Target::Webhook("http://h/".into())],
+            ..HookOptions::default()
+        };
+        assert_eq!(check_programs(&options, None), Ok(()));
+        options.on_play_done = vec![Target::Program("no-such-hook-program".into())];
+        assert_eq!(
+            check_programs(&options, Some(OsStr::new("/no/such"))),
+            Err("--on-play-done: no-such-hook-program not found in PATH".to_owned())
+        );
+        options.on_play_done = vec![Target::Program("/no/such/hook".into())];
+        assert_eq!(
+            check_programs(&options, None),
+            Err("--on-play-done: /no/such/hook does not exist".to_owned())
+        );
     }
 }

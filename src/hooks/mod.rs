@@ -45,6 +45,12 @@ pub fn parse_target(value: &str) -> Result<Target, String> {
     }
     let lower = value.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
+        // Checked now: a URL the client rejects later would be echoed in its error (and
+        // so in the log and /api/hooks), query and all.
+        let uri: ureq::http::Uri = value.parse().map_err(|_| "not a valid URL".to_owned())?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err("the URL has no host".to_owned());
+        }
         Ok(Target::Webhook(value.to_owned()))
     } else {
         Ok(Target::Program(PathBuf::from(value)))
@@ -289,10 +295,15 @@ impl Settings {
     }
 }
 
+/// At shutdown, decision workers still in a call get this long to end.
+pub const DECIDE_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The running hooks, as the server's context holds them.
 pub struct Hooks {
     /// `on_publish` / `on_play`: the decision point's later stage.
     pub decider: Option<Arc<dyn crate::decision::Decider>>,
+    /// The same decider, to stop its workers at shutdown.
+    deciding: Option<Arc<decider::HookDecider>>,
     pub stats: Arc<stats::HookStats>,
 }
 
@@ -315,11 +326,22 @@ impl Hooks {
         if let Err(e) = events.observe(Box::new(observer)) {
             log::error!("event observer not started observer=hooks error=\"{e}\"");
         }
-        let decider: Arc<dyn crate::decision::Decider> = Arc::new(decider::HookDecider::new(targets_for, settings));
+        let deciding = Arc::new(decider::HookDecider::new(targets_for, settings));
+        let decider: Arc<dyn crate::decision::Decider> = Arc::clone(&deciding) as Arc<dyn crate::decision::Decider>;
         Hooks {
             decider: Some(decider),
+            deciding: Some(deciding),
             stats,
         }
+    }
+
+    /// At shutdown, once no connection asks any more: stops the decision workers (bounded
+    /// by [`DECIDE_SHUTDOWN_GRACE`]); true when none is left. (The notifications stop with
+    /// the event bus.)
+    pub fn shutdown(&self) -> bool {
+        self.deciding
+            .as_ref()
+            .is_none_or(|decider| decider.close(DECIDE_SHUTDOWN_GRACE))
     }
 }
 
@@ -337,6 +359,9 @@ mod tests {
             Ok(Target::Program("/bin/http://x".into()))
         );
         assert!(parse_target(" ").is_err());
+        assert!(parse_target("http:///hook?token=x").is_err(), "no host");
+        assert!(parse_target("http://h ost/").is_err());
+        assert!(parse_target("https://u:p@h:8443/a?b=c").is_ok());
     }
 
     #[test]

@@ -99,8 +99,11 @@ pub fn hook_event(event: &Event) -> Option<HookEvent> {
             path,
             duration_ms,
             bytes,
+            publisher,
         } => {
-            let mut e = HookEvent::new(HookKind::RecordDone, &name.app, &name.stream, "");
+            let mut e = HookEvent::new(HookKind::RecordDone, &name.app, &name.stream, &publisher.query.0);
+            e.client_addr = Some(publisher.remote);
+            e.conn_id = Some(publisher.conn_id);
             e.path = Some(path.clone());
             e.duration_ms = Some(u64::from(*duration_ms));
             e.bytes = Some(*bytes);

@@ -1,6 +1,7 @@
 //! `--on-record-done PROGRAM`: after each finalized file, runs PROGRAM (no shell) with the
 //! file's path as its only argument and RTMP_RECORD_PATH, RTMP_APP, RTMP_STREAM,
-//! RTMP_DURATION_MS, RTMP_BYTES in its environment (`hook_program` runs one). The writer only
+//! RTMP_DURATION_MS, RTMP_BYTES (and the hooks' RTMP_EVENT, RTMP_QUERY, RTMP_CLIENT_ADDR,
+//! RTMP_CONN_ID of the publisher) in its environment (`hook_program` runs one). The writer only
 //! queues the file: at most [`MAX_RUNNING_HOOKS`] hooks run at once on worker threads, up to
 //! [`HOOK_QUEUE_LEN`] more wait their turn, and a file due while the queue is full gets no
 //! hook (logged and counted, the writer never waits). A hook running past
@@ -102,6 +103,7 @@ impl Observer for HookObserver {
             path,
             duration_ms,
             bytes,
+            publisher,
         } = event
         {
             let Some(program) = (self.program_for)(&name.app, &name.stream) else {
@@ -114,6 +116,7 @@ impl Observer for HookObserver {
                 duration_ms: *duration_ms,
                 bytes: *bytes,
                 program: Some(program),
+                publisher: publisher.clone(),
             });
         }
     }
@@ -240,7 +243,8 @@ fn run_one(program: &Path, timeout: Duration, file: &FinishedFile, state: &HookS
         started: Instant::now(),
     };
     state.running().insert(id, running);
-    let outcome = hook_program::supervise(child, &file.path, timeout);
+    let secrets = hook_program::secrets_of(&file.publisher.query.0);
+    let outcome = hook_program::supervise(child, &file.path, timeout, &secrets);
     state.running().remove(&id);
     match outcome {
         HookOutcome::Exited(status) if status.success() => info!("record hook done {label} status=0"),
@@ -276,6 +280,11 @@ mod tests {
             duration_ms: 1,
             bytes: 1,
             program: None,
+            publisher: crate::events::Publisher {
+                conn_id: 1,
+                remote: "127.0.0.1:5000".parse().unwrap(),
+                query: crate::events::Query::default(),
+            },
         }
     }
 

@@ -1,8 +1,10 @@
 //! One run of the `--on-record-done` program: finding it as execvp does (checked at
 //! start-up), starting it for a finished file (no shell, stdin from /dev/null, its own process
-//! group), logging each line of its stdout/stderr prefixed with the file, and killing the
+//! group), logging each line of its stdout/stderr prefixed with the file (the query it was
+//! given, which may carry the client's key, and its values shown as `***`), and killing the
 //! whole group when it outlives its timeout.
 
+use crate::events::Publisher;
 use log::{info, warn};
 use std::ffi::OsStr;
 use std::fmt;
@@ -23,6 +25,8 @@ pub struct FinishedFile {
     pub bytes: u64,
     /// The program to run for it (its stream's policy); None: the runner's own.
     pub program: Option<PathBuf>,
+    /// The (latest) publisher of the recording.
+    pub publisher: Publisher,
 }
 
 /// A running hook is checked for exit this often (std has no wait with a timeout).
@@ -115,6 +119,11 @@ pub fn start(program: &Path, file: &FinishedFile) -> std::io::Result<Child> {
         .env("RTMP_STREAM", &file.stream)
         .env("RTMP_DURATION_MS", file.duration_ms.to_string())
         .env("RTMP_BYTES", file.bytes.to_string())
+        .env("RTMP_EVENT", "record_done")
+        .env("RTMP_QUERY", &file.publisher.query.0)
+        .env("RTMP_CLIENT_ADDR", file.publisher.remote.to_string())
+        .env("RTMP_CONN_ID", file.publisher.conn_id.to_string())
+        .env("RTMP_TIME", now_rfc3339())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -124,16 +133,23 @@ pub fn start(program: &Path, file: &FinishedFile) -> std::io::Result<Child> {
         .spawn()
 }
 
-/// Logs the child's output, waits for it at most `timeout` (then kills its process group)
-/// and returns how it ended.
-pub fn supervise(mut child: Child, file: &Path, timeout: Duration) -> HookOutcome {
+/// Now in RFC 3339, UTC (`RTMP_TIME`).
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Logs the child's output with every one of `secrets` (see [`secrets_of`]) shown as `***`,
+/// waits for it at most `timeout` (then kills its process group) and returns how it ended.
+pub fn supervise(mut child: Child, file: &Path, timeout: Duration, secrets: &[String]) -> HookOutcome {
     let (done, drained) = crossbeam_channel::bounded::<()>(2);
     let mut readers = 0;
     if let Some(out) = child.stdout.take() {
-        readers += usize::from(log_output(out, file, "stdout", done.clone()));
+        readers += usize::from(log_output(out, file, "stdout", secrets.to_vec(), done.clone()));
     }
     if let Some(err) = child.stderr.take() {
-        readers += usize::from(log_output(err, file, "stderr", done));
+        readers += usize::from(log_output(err, file, "stderr", secrets.to_vec(), done));
     }
     let deadline = Instant::now() + timeout;
     let outcome = loop {
@@ -175,6 +191,7 @@ fn log_output(
     out: impl Read + Send + 'static,
     file: &Path,
     name: &'static str,
+    secrets: Vec<String>,
     done: crossbeam_channel::Sender<()>,
 ) -> bool {
     let file = file.display().to_string();
@@ -192,7 +209,7 @@ fn log_output(
                     Ok(_) if logged >= MAX_HOOK_LOG_LINES => dropped += 1,
                     Ok(_) => {
                         logged += 1;
-                        info!("record hook output file={file} {name}: {}", printable(&line));
+                        info!("record hook output file={file} {name}: {}", printable(&line, &secrets));
                     }
                 }
             }
@@ -210,13 +227,60 @@ fn log_output(
     }
 }
 
-/// The line without its line end, control characters shown as `?`.
-fn printable(line: &[u8]) -> String {
-    String::from_utf8_lossy(line)
-        .trim_end_matches(['\n', '\r'])
+/// The line without its line end, each of `secrets` shown as `***`, control characters as `?`.
+fn printable(line: &[u8], secrets: &[String]) -> String {
+    let mut text = String::from_utf8_lossy(line).into_owned();
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    text.trim_end_matches(['\n', '\r'])
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+/// What a hook's logged output must not show: the query it was given (it may carry the
+/// client's key, see `RTMP_QUERY`) and each of the query's values, as sent and
+/// percent-decoded; longest first, so a value inside the whole query is not half-hidden.
+pub fn secrets_of(query: &str) -> Vec<String> {
+    let mut secrets = vec![query.to_owned()];
+    for pair in query.split('&') {
+        let value = pair.split_once('=').map_or(pair, |(_, value)| value);
+        secrets.push(value.to_owned());
+        secrets.push(percent_decode(value));
+    }
+    secrets.retain(|s| !s.is_empty());
+    secrets.sort();
+    secrets.dedup();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets
+}
+
+/// `%XX` escapes decoded (`+` as a space); anything malformed kept as it is.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -259,8 +323,21 @@ mod tests {
 
     #[test]
     fn output_lines_are_printable_without_their_line_end() {
-        assert_eq!(printable(b"done\r\n"), "done");
-        assert_eq!(printable(b"a\x1b[31mb\n"), "a?[31mb");
-        assert_eq!(printable(&[0xff, b'x']), "\u{fffd}x");
+        assert_eq!(printable(b"done\r\n", &[]), "done");
+        assert_eq!(printable(b"a\x1b[31mb\n", &[]), "a?[31mb");
+        assert_eq!(printable(&[0xff, b'x'], &[]), "\u{fffd}x");
+    }
+
+    #[test]
+    fn the_query_and_its_values_are_hidden_in_hook_output() {
+        let secrets = secrets_of("key=s%2Fcr3t&user=bob");
+        assert_eq!(secrets[0], "key=s%2Fcr3t&user=bob");
+        let shown = |line: &str| printable(line.as_bytes(), &secrets);
+        assert_eq!(shown("RTMP_QUERY=key=s%2Fcr3t&user=bob\n"), "RTMP_QUERY=***");
+        assert_eq!(shown("checking s/cr3t for bob"), "checking *** for ***");
+        assert_eq!(shown("raw s%2Fcr3t"), "raw ***");
+        assert!(secrets_of("").is_empty());
+        assert_eq!(secrets_of("SECRET"), vec!["SECRET".to_owned()]);
+        assert_eq!(percent_decode("a%zz%41+b%"), "a%zzA b%");
     }
 }

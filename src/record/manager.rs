@@ -9,7 +9,7 @@
 use super::options::RecordOptions;
 use super::recorder::{RecordShared, Recorder, RecordingRequest};
 use super::status::RecordingStatus;
-use crate::events::EventBus;
+use crate::events::{EventBus, Publisher};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{info, warn};
@@ -86,22 +86,30 @@ impl RecordManager {
         &self,
         app: &str,
         stream: &str,
-        conn_id: u64,
+        publisher: Publisher,
         record: bool,
         options: &Arc<RecordOptions>,
     ) -> Option<Recorder> {
+        let conn_id = publisher.conn_id;
         if !record {
             info!("recording off for stream conn_id={conn_id} app={app} stream={stream}");
             return None;
         }
-        self.open(app, stream, conn_id, options)
+        self.open(app, stream, publisher, options)
     }
 
     /// A recorder regardless of patterns (recording started through the API).
-    pub fn open(&self, app: &str, stream: &str, conn_id: u64, options: &Arc<RecordOptions>) -> Option<Recorder> {
+    pub fn open(
+        &self,
+        app: &str,
+        stream: &str,
+        publisher: Publisher,
+        options: &Arc<RecordOptions>,
+    ) -> Option<Recorder> {
+        let conn_id = publisher.conn_id;
         let parked = lock(&self.parked).remove(&(app.to_owned(), stream.to_owned()));
         if let Some(mut parked) = parked {
-            if parked.recorder.resume(conn_id) {
+            if parked.recorder.resume(publisher.clone()) {
                 info!("recording resumed after reconnect conn_id={conn_id} app={app} stream={stream}");
                 return Some(parked.recorder);
             }
@@ -115,7 +123,7 @@ impl RecordManager {
         let request = RecordingRequest {
             app: app.to_owned(),
             stream: stream.to_owned(),
-            conn_id,
+            publisher,
             status,
             options: Arc::clone(options),
         };

@@ -25,6 +25,7 @@ use super::planner::{Decision, Planner, SegmentRules};
 use super::recorder::{QueueRoom, RecordMsg, RecordShared, RecordingRequest};
 use super::sink::FileSink;
 use super::status::RecordingStatus;
+use crate::events::Publisher;
 use crate::media::{Frame, FrameKind};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, log, warn, Level};
@@ -64,6 +65,8 @@ struct Writer {
     app: String,
     stream: String,
     label: String,
+    /// The latest publisher (for the record_done hooks).
+    publisher: Publisher,
     planner: Planner,
     /// One per format; the API's status follows the first.
     sinks: Vec<Sink>,
@@ -100,8 +103,9 @@ pub fn run(
     let mut writer = Writer {
         label: format!(
             "app={} stream={} conn_id={}",
-            request.app, request.stream, request.conn_id
+            request.app, request.stream, request.publisher.conn_id
         ),
+        publisher: request.publisher,
         app: request.app,
         stream: request.stream,
         planner: Planner::new(rules),
@@ -144,8 +148,12 @@ pub fn run(
                     queued.release(frame.len());
                     writer.on_frame(&frame);
                 }
-                RecordMsg::Resume { conn_id } => {
-                    writer.label = format!("app={} stream={} conn_id={conn_id}", writer.app, writer.stream);
+                RecordMsg::Resume { publisher } => {
+                    writer.label = format!(
+                        "app={} stream={} conn_id={}",
+                        writer.app, writer.stream, publisher.conn_id
+                    );
+                    writer.publisher = publisher;
                     writer.planner.resume();
                     writer.resumed = true;
                     info!("recording continues after reconnect {}", writer.label);

@@ -167,6 +167,7 @@ impl Writer {
             duration_ms,
             bytes,
             program: None,
+            publisher: self.publisher.clone(),
         });
     }
 

@@ -12,7 +12,7 @@ use super::hook::{FinishedFile, HookLimits, HookObserver, HookRunner};
 use super::options::RecordOptions;
 use super::retention;
 use super::status::{RecordCounters, RecordingStatus};
-use crate::events::{Event, EventBus, StreamName};
+use crate::events::{Event, EventBus, Publisher, StreamName};
 use crate::media::{Frame, FrameKind};
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender};
@@ -172,6 +172,7 @@ impl RecordShared {
             path: file.path,
             duration_ms: file.duration_ms,
             bytes: file.bytes,
+            publisher: file.publisher,
         });
         self.run_retention();
     }
@@ -208,9 +209,9 @@ impl RecordShared {
 #[derive(Debug)]
 pub enum RecordMsg {
     Frame(Frame),
-    /// A publisher reconnected within the gap (its connection id, for the log).
+    /// A publisher reconnected within the gap (for the log and the record_done hooks).
     Resume {
-        conn_id: u64,
+        publisher: Publisher,
     },
 }
 
@@ -219,7 +220,7 @@ pub enum RecordMsg {
 pub struct RecordingRequest {
     pub app: String,
     pub stream: String,
-    pub conn_id: u64,
+    pub publisher: Publisher,
     /// The file being written and its bytes (for the API); the writer keeps it current.
     pub status: Arc<RecordingStatus>,
     /// This recording's `--record-*` settings (its stream's policy); the shared options
@@ -277,11 +278,11 @@ impl Recorder {
         let room = Arc::new(QueueRoom::new(shared.budget));
         let label = format!(
             "app={} stream={} conn_id={}",
-            request.app, request.stream, request.conn_id
+            request.app, request.stream, request.publisher.conn_id
         );
         let budget = shared.budget;
         let queued = Arc::clone(&room);
-        let name = format!("rec-{}", request.conn_id);
+        let name = format!("rec-{}", request.publisher.conn_id);
         tracker.spawn(name, move || writer(request, shared, receiver, queued))?;
         Ok(Recorder {
             sender,
@@ -296,9 +297,9 @@ impl Recorder {
     }
 
     /// Hands the recording to a reconnected publisher; false if the writer has stopped.
-    pub fn resume(&mut self, conn_id: u64) -> bool {
+    pub fn resume(&mut self, publisher: Publisher) -> bool {
         self.dropping = false;
-        self.sender.try_send(RecordMsg::Resume { conn_id }).is_ok()
+        self.sender.try_send(RecordMsg::Resume { publisher }).is_ok()
     }
 
     /// Queues a frame. Returns false once the writer has stopped: the caller should drop
@@ -406,7 +407,12 @@ mod tests {
     fn the_item_limit_holds_a_sender_until_the_writer_takes_one() {
         let (sender, receiver) = crossbeam_channel::unbounded();
         for conn_id in 0..RECORD_QUEUE_FRAMES as u64 {
-            sender.send(RecordMsg::Resume { conn_id }).unwrap();
+            let publisher = Publisher {
+                conn_id,
+                remote: "127.0.0.1:5000".parse().unwrap(),
+                query: crate::events::Query::default(),
+            };
+            sender.send(RecordMsg::Resume { publisher }).unwrap();
         }
         let start = Instant::now();
         assert!(

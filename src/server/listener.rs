@@ -143,6 +143,8 @@ impl Server {
         if !self.ctx.pushes.wait_stopped() {
             warn!("pushes still ending at shutdown");
         }
+        // No connection asks any more: the hook decision workers stop (bounded).
+        self.ctx.hooks.shutdown();
         // Observers handle what they were told (hooks get their own bounded wait).
         if !self.ctx.events.close(Instant::now() + EVENTS_SHUTDOWN_GRACE) {
             warn!("event observers still busy at shutdown");

@@ -5,7 +5,7 @@
 use super::connection::{CloseReason, Connection};
 use super::stats::{MediaStats, StatsReport};
 use crate::decision::Action;
-use crate::events::{Event, Query, SessionEnd, StreamName};
+use crate::events::{Event, Publisher, Query, SessionEnd, StreamName};
 use crate::live::registry::{PublishTicket, StreamKey};
 use crate::media::{Frame, FrameKind};
 use crate::policy::StreamPolicy;
@@ -28,6 +28,15 @@ pub(super) struct Publication {
 }
 
 impl Connection {
+    /// This connection as the publisher of a recording (told to the record_done hooks).
+    fn publisher(&self, query: &str) -> Publisher {
+        Publisher {
+            conn_id: self.conn_id,
+            remote: self.remote,
+            query: Query(query.to_owned()),
+        }
+    }
+
     pub(super) fn on_publish_request(
         &mut self,
         stream_id: u32,
@@ -102,10 +111,11 @@ impl Connection {
         });
         // The recording manager decides: patterns, a parked recording to continue, or a new one.
         let records = policy.records(&key.app, &key.stream);
+        let publisher = self.publisher(query);
         let recorder = self
             .ctx
             .recordings
-            .start(&key.app, &key.stream, self.conn_id, records, &policy.recording);
+            .start(&key.app, &key.stream, publisher, records, &policy.recording);
         ticket.stream.set_recording(recorder.is_some());
         self.ctx.pushes.stream_published(&key, &ticket.stream, &policy.push);
         let publication = Publication {
@@ -213,8 +223,13 @@ impl Connection {
         let key = &publication.key;
         match (start, publication.recorder.take()) {
             (true, None) => {
+                let publisher = Publisher {
+                    conn_id: self.conn_id,
+                    remote: self.remote,
+                    query: Query(publication.query.clone()),
+                };
                 let options = &publication.policy.recording;
-                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, self.conn_id, options);
+                let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, publisher, options);
                 if let Some(recorder) = recorder.as_mut() {
                     for media in publication.ticket.stream.headers() {
                         recorder.send(&Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload)));

@@ -74,6 +74,8 @@ pub const RECORDING_CONTINUES: &str = "recording continues after reconnect";
 pub const RECORDING_RESUMED: &str = "recording resumed after reconnect";
 /// --record-hook exited non-zero: `status=`.
 pub const RECORD_HOOK_FAILED: &str = "record hook failed";
+/// One line of a hook program's stdout/stderr (the query it was given shown as `***`).
+pub const HOOK_OUTPUT: &str = "record hook output";
 /// --record-retention deleted an old file: `file=`.
 pub const RETENTION_DELETED: &str = "retention deleted";
 /// The recorder rebased a timestamp jump: `app=`, `stream=`, `track=`, `from_ms=`, `to_ms=`.

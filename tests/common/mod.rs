@@ -534,12 +534,13 @@ impl ServerProcess {
 }
 
 /// Helpers in their own files: HTTP API (issue 5), test certificates, fault tests and hostile
-/// input (issue 7).
+/// input (issue 7), a webhook receiver (issue 14).
 pub mod faults;
 mod hostile;
 pub mod http;
 pub mod log_contract;
 pub mod pki;
+pub mod webhook;
 #[allow(unused_imports)]
 pub use hostile::*;
 
