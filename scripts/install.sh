@@ -9,9 +9,19 @@
 # /etc/rtmp-server/publish.keys.
 #
 # Environment: PREFIX (default /usr/local), UNIT_DIR (default /etc/systemd/system),
-# SKIP_BUILD=1 to install an already built target/release/rtmp-server.
+# CARGO_TARGET_DIR (cargo's; the binary is taken from $CARGO_TARGET_DIR/release, default
+# target/release), SKIP_BUILD=1 to install an already built binary.
+#
+# With socket activation (rtmp-server.socket, enabled here) the RTMP port is the socket unit's
+# ListenStream=, not the config file's listen: change it with systemctl edit rtmp-server.socket.
 set -euo pipefail
+# A relative CARGO_TARGET_DIR is relative to where the script was started, as for cargo.
+TARGET_DIR=${CARGO_TARGET_DIR:-}
+if [ -n "$TARGET_DIR" ] && [ "${TARGET_DIR#/}" = "$TARGET_DIR" ]; then
+  TARGET_DIR="$PWD/$TARGET_DIR"
+fi
 cd "$(dirname "$0")/.."
+TARGET_DIR=${TARGET_DIR:-$PWD/target}
 
 PREFIX=${PREFIX:-/usr/local}
 UNIT_DIR=${UNIT_DIR:-/etc/systemd/system}
@@ -19,15 +29,17 @@ USER_NAME=rtmp-server
 STATE_DIR=/var/lib/rtmp-server
 RECORD_DIR=$STATE_DIR/recordings
 CONFIG_DIR=/etc/rtmp-server
-BINARY=target/release/rtmp-server
+BINARY=$TARGET_DIR/release/rtmp-server
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building $BINARY"
   if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ]; then
     # A login shell finds the user's toolchain (~/.cargo/env); sudo's PATH would not.
-    sudo -u "$SUDO_USER" -H bash -lc 'cd "$1" && cargo build --release --locked' _ "$PWD"
+    # sudo drops CARGO_TARGET_DIR: it is passed on explicitly.
+    sudo -u "$SUDO_USER" -H bash -lc 'cd "$1" && CARGO_TARGET_DIR="$2" cargo build --release --locked' \
+      _ "$PWD" "$TARGET_DIR"
   else
-    cargo build --release --locked
+    CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --locked
   fi
 fi
 [ -x "$BINARY" ] || { echo "install.sh: $BINARY missing; build it first" >&2; exit 1; }
@@ -63,6 +75,9 @@ if [ ! -e "$CONFIG_DIR/rtmp-server.toml" ]; then
     cat scripts/rtmp-server.toml
     printf '\n# Set by install.sh. A record_dir elsewhere also needs ReadWritePaths= for it:\n'
     printf '# systemctl edit rtmp-server\n'
+    printf '# The RTMP port lives in the socket unit (rtmp-server.socket, ListenStream=1935), which\n'
+    printf '# install.sh enables: while it is active, listen below is not used. Change the port with\n'
+    printf '# systemctl edit rtmp-server.socket, then stop rtmp-server and the socket and start both.\n'
     printf 'listen = "0.0.0.0:1935"\nrecord_all = true\nrecord_dir = "%s"\n' "$RECORD_DIR"
     printf 'publish_keys = "%s"\n' "$CONFIG_DIR/publish.keys"
   } >"$CONFIG_DIR/rtmp-server.toml"
@@ -75,6 +90,8 @@ if [ ! -e "$CONFIG_DIR/rtmp-server.env" ]; then
   cat >"$CONFIG_DIR/rtmp-server.env" <<ENV
 # Extra flags for rtmp-server, after --config $CONFIG_DIR/rtmp-server.toml (they override its
 # keys). Settings belong in that file; apply with: systemctl restart rtmp-server
+# The RTMP port lives in the socket unit (rtmp-server.socket, ListenStream=1935): with it
+# active --listen is not used; change the port with: systemctl edit rtmp-server.socket
 RTMP_SERVER_ARGS=
 ENV
   chmod 0640 "$CONFIG_DIR/rtmp-server.env"
@@ -84,7 +101,8 @@ fi
 echo "== binary and units"
 install -D -m 0755 "$BINARY" "$PREFIX/bin/rtmp-server"
 install -d -m 0755 "$UNIT_DIR"
-sed "s|/usr/local/bin/rtmp-server|$PREFIX/bin/rtmp-server|" scripts/rtmp-server.service \
+# The unit names the Debian package's /usr/bin/rtmp-server; this install's path replaces it.
+sed "s|^ExecStart=/usr/bin/rtmp-server |ExecStart=$PREFIX/bin/rtmp-server |" scripts/rtmp-server.service \
   >"$UNIT_DIR/rtmp-server.service"
 install -m 0644 scripts/rtmp-server.socket "$UNIT_DIR/rtmp-server.socket"
 chmod 0644 "$UNIT_DIR/rtmp-server.service"

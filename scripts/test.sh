@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
 # flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests, python3
-# for the README's webhook receiver) when missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
+# for the README's webhook receiver, dpkg-dev and cargo-deb for the Debian package test) when
+# missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,12 +19,21 @@ command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
 # The README's webhook receiver example is run by tests/hooks_readme.rs.
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The Debian package test: cargo-deb reads the binary's dependencies with dpkg-shlibdeps.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+fi
+
+# tests/package_deb.rs builds the .deb with scripts/package-deb.sh, at its pinned cargo-deb.
+if ! cargo deb --version >/dev/null 2>&1; then
+  cargo_deb_version=$(sed -n 's/^CARGO_DEB_VERSION=//p' scripts/package-deb.sh)
+  echo "== installing cargo-deb $cargo_deb_version"
+  cargo install cargo-deb --version "$cargo_deb_version" --locked --quiet
 fi
 
 echo "== cargo fmt --check"

@@ -44,12 +44,14 @@ pub use crate::protocol::chunk::MAX_ANNOUNCED_CHUNK_SIZE;
 
 pub mod apps;
 pub mod file;
+pub mod help;
 pub mod print;
 pub mod sources;
 
 /// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
 #[derive(FromArgs, Debug)]
 #[argh(
+    help_triggers("-h", "--help", "help"),
     note = "Also: rtmp-server check-config PATH, rtmp-server print-config [--config PATH] [flags], \
                 rtmp-server repair FILE..."
 )]
@@ -540,7 +542,8 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
                 Ok(_) => Invocation::Run(Box::new(Config::from(parsed))),
             }
         }
-        Err(exit) if exit.status.is_ok() => Invocation::Print(exit.output),
+        // argh's own help is one flat list; ours is grouped by topic (config::help).
+        Err(exit) if exit.status.is_ok() => Invocation::Print(help::render(program)),
         Err(exit) => {
             let line = exit
                 .output

@@ -32,6 +32,16 @@ fn main() -> ExitCode {
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or("rtmp-server");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    // `rtmp-server repair --help` and `check-config -h` show the help, as the server's flags do.
+    if matches!(rest.first(), Some(&("repair" | "check-config")))
+        && matches!(rest.get(1..), Some(&[flag]) if flag == "--help" || flag == "-h")
+    {
+        say(
+            std::io::stdout(),
+            format_args!("{}", rtmp_server::config::help::render(program)),
+        );
+        return ExitCode::SUCCESS;
+    }
     match rest.first() {
         Some(&"repair") => return repair_command(program, rest.get(1..).unwrap_or(&[])),
         Some(&"check-config") => return check_config(program, rest.get(1..).unwrap_or(&[])),

@@ -43,6 +43,65 @@ fn help_and_version_exit_0() {
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
 
+/// `--help` and `-h` group the flags by topic: each heading once, every flag (as argh knows
+/// them) introduced exactly once, and the subcommands listed.
+#[test]
+fn help_is_grouped_by_topic_with_every_flag_once_and_the_subcommands() {
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout).into_owned();
+    let short = run(&["-h"]);
+    assert_eq!(short.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&short.stdout), text);
+    let headings = [
+        "General",
+        "Listening",
+        "Recording",
+        "Publishing and playback",
+        "Security",
+        "Limits",
+        "HTTP API",
+        "Hooks",
+        "Push and TLS",
+        "Commands",
+    ];
+    for heading in headings {
+        let count = text.lines().filter(|l| *l == format!("{heading}:")).count();
+        assert_eq!(count, 1, "heading {heading}: {text}");
+    }
+    assert!(!text.contains("\nOther:\n"), "a flag has no group: {text}");
+    let flags = rtmp_server::config::file::all_flags();
+    assert!(flags.len() > 40);
+    for flag in flags {
+        // An entry line is "  --name ..." (mentions inside help text are deeper indented).
+        let entries = text
+            .lines()
+            .filter(|l| l.strip_prefix("  --").and_then(|r| r.split_whitespace().next()) == Some(&flag.name))
+            .count();
+        assert_eq!(entries, 1, "--{}: {text}", flag.name);
+    }
+    assert!(text.lines().any(|l| l.starts_with("  -h, --help")), "{text}");
+    for args in [
+        &["repair", "--help"][..],
+        &["check-config", "-h"],
+        &["print-config", "--help"],
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), text, "{args:?}");
+    }
+    for command in ["check-config PATH", "print-config [--config PATH]", "repair FILE..."] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("  {command}"))),
+            "{command}: {text}"
+        );
+        assert!(
+            text.contains(&format!("rtmp-server {command}")),
+            "usage of {command}: {text}"
+        );
+    }
+}
+
 /// 8080 is taken by half the dev tools people run; the HTTP API defaults to 19350.
 #[test]
 fn help_names_the_http_default_that_rarely_collides() {

@@ -249,7 +249,7 @@ fn systemd_units_verify_and_are_hardened() {
     }
     assert!(socket.lines().any(|l| l == "ListenStream=1935"));
     let dir = TempDir::new("units");
-    let service = service.replace("/usr/local/bin/rtmp-server", env!("CARGO_BIN_EXE_rtmp-server"));
+    let service = service.replace("/usr/bin/rtmp-server", env!("CARGO_BIN_EXE_rtmp-server"));
     std::fs::write(dir.path().join("rtmp-server.service"), service).unwrap();
     std::fs::write(dir.path().join("rtmp-server.socket"), socket).unwrap();
     let output = Command::new("systemd-analyze")
@@ -289,6 +289,49 @@ fn systemd_units_verify_and_are_hardened() {
         .status()
         .unwrap();
     assert!(syntax.success(), "install.sh has a syntax error");
+}
+
+/// install.sh takes the binary from CARGO_TARGET_DIR (absolute, or relative to where it was
+/// started, as cargo does); with SKIP_BUILD=1 and none there it stops before any install step,
+/// naming the path it looked at. The files it installs say where the port lives with socket
+/// activation.
+#[test]
+fn install_sh_uses_cargo_target_dir_and_says_the_port_is_in_the_socket_unit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let dir = TempDir::new("install-target");
+    for (target_dir, expected) in [
+        (
+            dir.path().join("abs").to_str().unwrap().to_owned(),
+            dir.path().join("abs"),
+        ),
+        ("rel".to_owned(), dir.path().join("rel")),
+    ] {
+        let output = Command::new("bash")
+            .arg(root.join("install.sh"))
+            .env("SKIP_BUILD", "1")
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let binary = expected.join("release/rtmp-server");
+        assert!(
+            stderr.contains(&format!("{} missing", binary.display())),
+            "{target_dir}: {stderr}"
+        );
+    }
+    let install = std::fs::read_to_string(root.join("install.sh")).unwrap();
+    let example = std::fs::read_to_string(root.join("rtmp-server.toml")).unwrap();
+    // The generated example (the .deb's conffile), the config and env files install.sh writes.
+    assert!(example.contains("the RTMP port lives in the socket unit"), "{example}");
+    assert_eq!(install.matches("The RTMP port lives in the socket unit").count(), 2);
+    let service = std::fs::read_to_string(root.join("rtmp-server.service")).unwrap();
+    assert!(service
+        .lines()
+        .any(|l| l.starts_with("ExecStart=/usr/bin/rtmp-server ")));
+    assert!(install.contains(r#"s|^ExecStart=/usr/bin/rtmp-server |ExecStart=$PREFIX/bin/rtmp-server |"#));
 }
 
 /// Variables meant for another process (a parent's LISTEN_PID / WATCHDOG_PID) are ignored:

@@ -60,7 +60,7 @@ fn help_text() -> String {
     }
 }
 
-/// Every long flag of `Args` in declaration order, `--help` included.
+/// Every long flag of `Args` in declaration order (argh's own `--help` is not among them).
 pub fn all_flags() -> Vec<Flag> {
     let help = help_text();
     let usage = help.lines().next().unwrap_or("");
@@ -93,7 +93,8 @@ pub fn all_flags() -> Vec<Flag> {
             if let Some(flag) = current.and_then(|i| flags.get_mut(i)) {
                 flag.help = text.trim().to_owned();
             }
-        } else if trimmed.is_empty() {
+        } else if trimmed.is_empty() || !line.starts_with("   ") {
+            // A blank line, or another entry (`  -h, --help, help ...`).
             current = None;
         } else if let Some(flag) = current.and_then(|i| flags.get_mut(i)) {
             if !flag.help.is_empty() {

@@ -213,6 +213,10 @@ pub fn example() -> String {
 # naming FILE:LINE:COLUMN and the key. Check a file with: rtmp-server check-config FILE
 # See the effective settings with: rtmp-server print-config --config FILE [flags]
 #
+# Under systemd with rtmp-server.socket active (install.sh and the Debian package enable it)
+# the RTMP port lives in the socket unit (ListenStream=1935) and listen is not used: change the
+# port with systemctl edit rtmp-server.socket.
+#
 # Every key below is commented out and shows its default (\"(unset)\": off unless given).
 # Regenerate after adding a flag: RTMP_SERVER_WRITE_EXAMPLE=1 cargo test --lib example_file
 ";
