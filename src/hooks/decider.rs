@@ -7,7 +7,6 @@
 use super::stats::Failure;
 use super::{call, HookEvent, HookKind, Settings, Target, TargetsFor};
 use crate::decision::{Action, Answer, Decider, Denial, Request, Verdict};
-use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -30,17 +29,18 @@ pub struct HookDecider {
     /// None once closed (shutdown): later requests are refused.
     queue: Mutex<Option<Sender<Job>>>,
     stats: std::sync::Arc<super::stats::HookStats>,
-    workers: ThreadTracker,
+    workers: super::pool::WorkerPool<Job>,
 }
 
 impl HookDecider {
     pub fn new(targets_for: TargetsFor, settings: Settings) -> HookDecider {
         let (queue, jobs) = crossbeam_channel::bounded(DECIDE_QUEUE);
-        let workers = super::spawn_workers("hook-decide", DECIDE_WORKERS, &jobs, &settings, work);
+        let stats = std::sync::Arc::clone(&settings.stats);
+        let workers = super::pool::WorkerPool::new("hook-decide", DECIDE_WORKERS, jobs, settings, work);
         HookDecider {
             targets_for,
             queue: Mutex::new(Some(queue)),
-            stats: settings.stats,
+            stats,
             workers,
         }
     }
@@ -81,6 +81,7 @@ impl Decider for HookDecider {
             queued: Instant::now(),
             answer,
         };
+        self.workers.ensure_started();
         let sent = match self.queue.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             Some(queue) => queue.try_send(job).map_err(|_| "queue full"),
             None => Err("stopped"),

@@ -7,6 +7,7 @@
 pub mod decider;
 pub mod exec;
 pub mod observer;
+pub mod pool;
 pub mod stats;
 pub mod webhook;
 
@@ -254,25 +255,6 @@ pub fn call(target: &Target, event: &HookEvent, settings: &Settings) -> Result<(
 
 /// The hooks of a stream by app and stream name: its policy's targets (see `policy`).
 pub type TargetsFor = Arc<dyn Fn(&str, &str) -> Arc<HookOptions> + Send + Sync>;
-
-/// Starts `count` worker threads named `NAME-N`, each running `work` over the shared job
-/// queue with its own copy of the settings; a thread that cannot start is logged.
-fn spawn_workers<J: Send + 'static>(
-    name: &str,
-    count: usize,
-    jobs: &crossbeam_channel::Receiver<J>,
-    settings: &Settings,
-    work: fn(&crossbeam_channel::Receiver<J>, &Settings),
-) -> crate::threads::ThreadTracker {
-    let workers = crate::threads::ThreadTracker::new();
-    for n in 0..count {
-        let (jobs, settings) = (jobs.clone(), settings.clone());
-        if let Err(e) = workers.spawn(format!("{name}-{n}"), move || work(&jobs, &settings)) {
-            log::warn!("hook worker not started error=\"{e}\"");
-        }
-    }
-    workers
-}
 
 #[derive(Debug, Clone)]
 pub struct Settings {

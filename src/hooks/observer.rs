@@ -6,7 +6,6 @@
 use super::stats::Failure;
 use super::{call, HookEvent, HookKind, Settings, Target, TargetsFor};
 use crate::events::{Event, Observer};
-use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use log::{info, warn};
 use std::time::Instant;
@@ -26,14 +25,14 @@ pub struct NotifyObserver {
     targets_for: TargetsFor,
     settings: Settings,
     queue: Option<Sender<Job>>,
-    workers: ThreadTracker,
+    workers: super::pool::WorkerPool<Job>,
     full: bool,
 }
 
 impl NotifyObserver {
     pub fn new(targets_for: TargetsFor, settings: Settings) -> NotifyObserver {
         let (sender, receiver) = crossbeam_channel::bounded(NOTIFY_QUEUE);
-        let workers = super::spawn_workers("hook-notify", NOTIFY_WORKERS, &receiver, &settings, work);
+        let workers = super::pool::WorkerPool::new("hook-notify", NOTIFY_WORKERS, receiver, settings.clone(), work);
         NotifyObserver {
             targets_for,
             settings,
@@ -46,7 +45,11 @@ impl NotifyObserver {
     fn submit(&mut self, event: HookEvent) {
         let Some(queue) = &self.queue else { return };
         let options = (self.targets_for)(&event.app, &event.stream);
-        for target in options.targets(event.kind) {
+        let targets = options.targets(event.kind);
+        if !targets.is_empty() {
+            self.workers.ensure_started();
+        }
+        for target in targets {
             let job = Job {
                 target: target.clone(),
                 event: event.clone(),
