@@ -3,12 +3,14 @@
 //! GET /api/hooks (recent hook failures), GET /api/sources (supervised sources),
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
 //! .../record/{start,stop}, POST /api/connections/{id}/reconnect (`reconnect`), GET /metrics
-//! (`metrics`). Errors are JSON with a status code. With `--http-token-file` every route
+//! (`metrics`), GET/HEAD /recordings and /recordings/PATH (`recordings`, the playback
+//! server). Errors are JSON with a status code. With `--http-token-file` every route
 //! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
 
 mod events;
 mod metrics;
 mod reconnect;
+mod recordings;
 
 use crate::http::{self, Method, Request, Response};
 use crate::ops::metrics::{disk_guard, Metrics};
@@ -76,6 +78,8 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
         (Method::Post, ["api", "streams", app, stream, "record", action @ ("start" | "stop")]) => {
             record(ctx, app, stream, *action == "start")
         }
+        (Method::Get | Method::Head, ["recordings"]) => recordings::list(ctx, request),
+        (Method::Get | Method::Head, ["recordings", rest @ ..]) => recordings::serve(ctx, request, rest),
         (Method::Get, ["metrics"]) => {
             Response::new(200, "text/plain; version=0.0.4", metrics::render(ctx).into_bytes())
         }
@@ -91,7 +95,8 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
             | ["api", "events"]
             | ["api", "streams", _, _, "kick"]
             | ["api", "connections", _, "reconnect"]
-            | ["api", "streams", _, _, "record", "start" | "stop"],
+            | ["api", "streams", _, _, "record", "start" | "stop"]
+            | ["recordings", ..],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
     }

@@ -6,6 +6,7 @@
 
 use super::{error, json_response};
 use crate::client::url::RtmpUrl;
+use crate::http::percent::query_value;
 use crate::http::{Request, Response};
 use crate::server::context::ServerContext;
 use crate::server::reconnect::{ReconnectOrder, ReconnectRefusal, CAUSE_API};
@@ -69,61 +70,4 @@ fn parameters(request: &Request) -> Result<(Option<String>, Option<String>), &'s
         return Err("description too long");
     }
     Ok((tc_url, description))
-}
-
-/// The percent-decoded value of `name` in a query string (`+` is a space).
-fn query_value(query: &str, name: &str) -> Result<Option<String>, &'static str> {
-    let Some(raw) = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-    else {
-        return Ok(None);
-    };
-    percent_decode(raw).map(Some).ok_or("bad percent-encoding in the query")
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&first, tail)) = rest.split_first() {
-        match first {
-            b'%' => {
-                let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-                rest = tail.get(2..)?;
-            }
-            b'+' => {
-                bytes.push(b' ');
-                rest = tail;
-            }
-            other => {
-                bytes.push(other);
-                rest = tail;
-            }
-        }
-    }
-    String::from_utf8(bytes).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        let query = "x=1&tcUrl=rtmp%3A%2F%2Fh%3A1936%2Flive&description=going+away";
-        assert_eq!(
-            query_value(query, "tcUrl").unwrap().as_deref(),
-            Some("rtmp://h:1936/live")
-        );
-        assert_eq!(
-            query_value(query, "description").unwrap().as_deref(),
-            Some("going away")
-        );
-        assert_eq!(query_value(query, "other").unwrap(), None);
-        assert!(query_value("tcUrl=%zz", "tcUrl").is_err());
-        assert!(query_value("tcUrl=%4", "tcUrl").is_err());
-    }
 }

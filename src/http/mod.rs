@@ -5,6 +5,8 @@
 //! handler on top.
 
 pub mod options;
+pub mod percent;
+pub mod range;
 pub mod request;
 pub mod response;
 pub mod server;

@@ -1,8 +1,17 @@
 //! Sans-IO HTTP/1.1 response encoding: status line, headers (Date, Content-Length,
-//! Connection added here) and body into one byte buffer; JSON error bodies.
+//! Connection added here) and body into one byte buffer; JSON error bodies. A body may
+//! instead be a byte range of a file (`FileRange`), which the server copies after the head.
 
 use serde_json::json;
 use time::OffsetDateTime;
+
+/// A body read from a file when the response is written: `length` bytes from `offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRange {
+    pub path: std::path::PathBuf,
+    pub offset: u64,
+    pub length: u64,
+}
 
 /// A whole response; handlers build one and the server writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +20,8 @@ pub struct Response {
     /// Extra headers (Content-Type and the like); the framing ones are added by `encode`.
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Instead of `body`: bytes of a file, sent after the head (`encode` gives the head).
+    pub file: Option<FileRange>,
 }
 
 impl Response {
@@ -20,6 +31,15 @@ impl Response {
             status,
             headers: vec![("Content-Type", content_type.to_owned())],
             body,
+            file: None,
+        }
+    }
+
+    /// A response whose body is `range` of a file.
+    pub fn file(status: u16, content_type: &str, range: FileRange) -> Response {
+        Response {
+            file: Some(range),
+            ..Response::new(status, content_type, Vec::new())
         }
     }
 
@@ -53,7 +73,8 @@ impl Response {
         for (name, value) in &self.headers {
             push_header(&mut out, name, value);
         }
-        push_header(&mut out, "Content-Length", &self.body.len().to_string());
+        let length = self.file.as_ref().map_or(self.body.len() as u64, |f| f.length);
+        push_header(&mut out, "Content-Length", &length.to_string());
         push_header(&mut out, "Connection", if keep_alive { "keep-alive" } else { "close" });
         out.extend_from_slice(b"\r\n");
         if !head_only {

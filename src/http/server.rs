@@ -221,6 +221,14 @@ fn serve(socket: &TcpStream, remote: SocketAddr, id: u64, shared: &Shared) {
             debug!("HTTP response not sent remote={remote} error=\"{e}\"");
             return;
         }
+        if let (Some(range), false) = (&response.file, head_only) {
+            // The head is out: a file that cannot be read now ends the connection (the
+            // client sees a short body), as does a reader slower than the write timeout.
+            if let Err(e) = send_file(&mut stream, range) {
+                debug!("HTTP file body not sent remote={remote} error=\"{e}\"");
+                return;
+            }
+        }
         if !keep_alive {
             finish(stream, None, shared, id);
             return;
@@ -301,4 +309,19 @@ fn finish(mut stream: &TcpStream, response: Option<&Response>, shared: &Shared, 
             Err(_) => return,
         }
     }
+}
+
+/// Copies `range` of its file to the socket.
+fn send_file(stream: &mut &TcpStream, range: &crate::http::response::FileRange) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(&range.path)?;
+    file.seek(SeekFrom::Start(range.offset))?;
+    let copied = io::copy(&mut file.take(range.length), stream)?;
+    if copied < range.length {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shorter than announced",
+        ));
+    }
+    Ok(())
 }
