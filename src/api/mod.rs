@@ -3,7 +3,7 @@
 //! GET /api/hooks (recent hook failures), GET /api/sources (supervised sources),
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
 //! .../record/{start,stop}, POST /api/connections/{id}/reconnect (`reconnect`), GET /metrics
-//! (`metrics`), GET/HEAD /recordings and /recordings/PATH (`recordings`, the playback
+//! (`metrics`), GET /live/APP/STREAM.flv (`viewers`, HTTP-FLV), GET/HEAD /recordings and /recordings/PATH (`recordings`, the playback
 //! server). Errors are JSON with a status code. With `--http-token-file` every route
 //! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
 
@@ -11,6 +11,7 @@ mod events;
 mod metrics;
 mod reconnect;
 mod recordings;
+mod viewers;
 
 use crate::http::{self, Method, Request, Response};
 use crate::ops::metrics::{disk_guard, Metrics};
@@ -48,10 +49,11 @@ fn unauthorized() -> Response {
     error(401, "missing or wrong bearer token").with_header("WWW-Authenticate", "Bearer realm=\"rtmp-server\"")
 }
 
-fn respond(request: &Request, ctx: &ServerContext) -> Response {
+fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
     let path = request.path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let open_route = segments.as_slice() == ["healthz"];
+    // Viewers are governed like players (play keys, per-app policy, on_play), not by the token.
+    let open_route = matches!(segments.as_slice(), ["healthz"] | ["live", _, _]);
     if !open_route && !ctx.http_token.allows(request.header("Authorization")) {
         Metrics::add(&ctx.metrics.http_auth_failures, 1);
         // Neither the header nor the token is logged.
@@ -78,6 +80,7 @@ fn respond(request: &Request, ctx: &ServerContext) -> Response {
         (Method::Post, ["api", "streams", app, stream, "record", action @ ("start" | "stop")]) => {
             record(ctx, app, stream, *action == "start")
         }
+        (Method::Get, ["live", app, file]) if file.ends_with(".flv") => viewers::http_flv(ctx, request, app, file),
         (Method::Get | Method::Head, ["recordings"]) => recordings::list(ctx, request),
         (Method::Get | Method::Head, ["recordings", rest @ ..]) => recordings::serve(ctx, request, rest),
         (Method::Get, ["metrics"]) => {

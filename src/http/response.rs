@@ -13,6 +13,39 @@ pub struct FileRange {
     pub length: u64,
 }
 
+/// A body written while it is sent (a live stream): the server calls it once after the head,
+/// with the socket, and closes the connection when it returns.
+type BodyFn = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send>;
+
+/// A [`BodyFn`] in a response (taken once by the server).
+#[derive(Clone)]
+pub struct StreamBody(std::sync::Arc<std::sync::Mutex<Option<BodyFn>>>);
+
+impl StreamBody {
+    pub fn new(body: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static) -> StreamBody {
+        StreamBody(std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(body)))))
+    }
+
+    /// The body, the first time (None after).
+    pub fn take(&self) -> Option<BodyFn> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl std::fmt::Debug for StreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamBody")
+    }
+}
+
+impl PartialEq for StreamBody {
+    fn eq(&self, other: &StreamBody) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for StreamBody {}
+
 /// A whole response; handlers build one and the server writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -22,6 +55,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Instead of `body`: bytes of a file, sent after the head (`encode` gives the head).
     pub file: Option<FileRange>,
+    /// Instead of `body`: bytes made while sending, until the end of the connection (no
+    /// Content-Length; `Connection: close`).
+    pub stream: Option<StreamBody>,
 }
 
 impl Response {
@@ -32,6 +68,15 @@ impl Response {
             headers: vec![("Content-Type", content_type.to_owned())],
             body,
             file: None,
+            stream: None,
+        }
+    }
+
+    /// A response whose body `body` writes while it is sent; the connection closes after it.
+    pub fn streamed(status: u16, content_type: &str, body: StreamBody) -> Response {
+        Response {
+            stream: Some(body),
+            ..Response::new(status, content_type, Vec::new())
         }
     }
 
@@ -73,8 +118,11 @@ impl Response {
         for (name, value) in &self.headers {
             push_header(&mut out, name, value);
         }
-        let length = self.file.as_ref().map_or(self.body.len() as u64, |f| f.length);
-        push_header(&mut out, "Content-Length", &length.to_string());
+        let keep_alive = keep_alive && self.stream.is_none();
+        if self.stream.is_none() {
+            let length = self.file.as_ref().map_or(self.body.len() as u64, |f| f.length);
+            push_header(&mut out, "Content-Length", &length.to_string());
+        }
         push_header(&mut out, "Connection", if keep_alive { "keep-alive" } else { "close" });
         out.extend_from_slice(b"\r\n");
         if !head_only {

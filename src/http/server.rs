@@ -214,12 +214,18 @@ fn serve(socket: &TcpStream, remote: SocketAddr, id: u64, shared: &Shared) {
             return;
         }
         let response = (shared.handler)(&request);
-        let keep_alive = request.keep_alive();
+        let keep_alive = request.keep_alive() && response.stream.is_none();
         let head_only = request.method == Method::Head;
         let bytes = response.encode(keep_alive, head_only, OffsetDateTime::now_utc());
         if let Err(e) = stream.write_all(&bytes) {
             debug!("HTTP response not sent remote={remote} error=\"{e}\"");
             return;
+        }
+        if let (Some(body), false) = (response.stream.as_ref().and_then(|s| s.take()), head_only) {
+            let mut out: &TcpStream = stream;
+            if let Err(e) = body(&mut out) {
+                debug!("HTTP streamed body ended remote={remote} error=\"{e}\"");
+            }
         }
         if let (Some(range), false) = (&response.file, head_only) {
             // The head is out: a file that cannot be read now ends the connection (the

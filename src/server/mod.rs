@@ -1,5 +1,6 @@
 //! The blocking glue: a listener thread accepting connections, one thread per connection
-//! driving a sans-IO session, and the registry of published streams.
+//! driving a sans-IO session, the registry of published streams, and HTTP viewers
+//! (`viewing`).
 
 mod bind;
 pub mod connection;
@@ -13,5 +14,6 @@ mod read_buffer;
 pub mod reconnect;
 pub mod stats;
 pub mod transport;
+pub mod viewing;
 
 pub use listener::{Server, ShutdownHandle};

@@ -540,6 +540,7 @@ mod hostile;
 pub mod http;
 pub mod log_contract;
 pub mod pki;
+pub mod players;
 pub mod webhook;
 #[allow(unused_imports)]
 pub use hostile::*;
