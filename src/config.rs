@@ -286,6 +286,11 @@ pub struct Args {
     /// file (default: off)
     #[argh(switch)]
     pub apps_strict: bool,
+
+    /// let the HTTP API listen on an address other machines reach without a token file
+    /// (default: off, such a --http-listen is refused)
+    #[argh(switch)]
+    pub http_allow_open: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -539,6 +544,11 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
         Ok(parsed) => {
             match TlsOptions::from_flags(parsed.tls_listen, parsed.tls_cert.clone(), parsed.tls_key.clone(), None) {
                 Err(line) => Invocation::UsageError(format!("{program}: {line}")),
+                Ok(_) if open_api(&parsed) => Invocation::UsageError(format!(
+                    "{program}: --http-listen {} is reachable from other machines and no --http-token-file \
+                     is set: set one (the API controls streams), or --http-allow-open to run it open",
+                    parsed.http_listen.map(|a| a.to_string()).unwrap_or_default()
+                )),
                 Ok(_) => Invocation::Run(Box::new(Config::from(parsed))),
             }
         }
@@ -553,6 +563,12 @@ pub fn parse_args(program: &str, args: &[&str]) -> Invocation {
             Invocation::UsageError(format!("{program}: {}", redact_secret_value(line.trim())))
         }
     }
+}
+
+/// An HTTP API on a non-loopback address with no token, not allowed by --http-allow-open.
+fn open_api(args: &Args) -> bool {
+    let exposed = args.http_listen.is_some_and(|addr| !addr.ip().is_loopback());
+    exposed && args.http_token_file.is_none() && !args.http_allow_open
 }
 
 /// The configuration of a command line with `--config`: the file's settings become flags

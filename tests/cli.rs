@@ -208,3 +208,16 @@ fn an_argument_that_is_not_utf8_is_a_usage_error() {
         assert!(stderr.contains("not valid UTF-8"), "{stderr}");
     }
 }
+
+#[test]
+fn an_api_other_machines_reach_needs_a_token_or_http_allow_open() {
+    // print-config refuses what a start would refuse, and never starts serving.
+    let refused = run(&["print-config", "--http-listen", "0.0.0.0:0"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--http-token-file"), "{stderr}");
+    let open = run(&["print-config", "--http-listen", "0.0.0.0:0", "--http-allow-open"]);
+    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
+    let local = run(&["print-config", "--http-listen", "127.0.0.1:0"]);
+    assert!(local.status.success(), "loopback needs no token");
+}

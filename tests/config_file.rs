@@ -79,6 +79,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("hook-retries", &["5"]),
     ("hook-secret-file", &[concat!(env!("CARGO_MANIFEST_DIR"), "/LICENSE")]),
     ("apps-strict", &[]),
+    ("http-allow-open", &[]),
     ("publish-conflict", &["reject"]),
     ("play-wait-timeout", &["30s"]),
     ("play-max-lag", &["5s"]),

@@ -93,6 +93,7 @@ pub const PLACES: &[(&str, Group, &str)] = &[
     ("max-chunk-streams", Limits, "N"),
     ("http-listen", Api, "ADDR"),
     ("http-token-file", Api, "FILE"),
+    ("http-allow-open", Api, ""),
     ("http-max-connections", Api, "N"),
     ("http-timeout", Api, "DURATION"),
     ("on-connect", Hooks, "TARGET"),
