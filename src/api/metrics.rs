@@ -215,5 +215,8 @@ pub fn render(ctx: &ServerContext) -> String {
     crate::push::status::render_metrics(&ctx.pushes.snapshot(), &mut out);
     crate::ops::event_counts::render(&ctx.event_counts, &ctx.events.stats(), &mut out);
     ctx.hooks.stats.render(&mut out);
+    if let Some(uploads) = &ctx.uploads {
+        uploads.render_metrics(&mut out);
+    }
     out
 }

@@ -1,0 +1,416 @@
+//! Upload of finished recordings to S3-compatible object storage (`--upload`). Every
+//! finalized recording is queued durably beside the recordings (`journal`), an upload
+//! thread sends the queue oldest first (`transfer`: single PUT or parallel multipart, each
+//! part's MD5 checked, the object verified), retrying with backoff for as long as it takes.
+//! What applies to a file (bucket, endpoint, credentials...) comes from a resolver given at
+//! start (`SettingsFor`), so this module knows nothing of the policies.
+
+pub mod journal;
+pub mod options;
+pub mod plan;
+pub mod s3;
+pub mod status;
+pub mod transfer;
+
+use crate::events::{Event, EventBus, Observer};
+use journal::Job;
+use log::{error, info, warn};
+use options::UploadOptions;
+use status::{now_secs, UploadResult, UploadStats};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The upload settings of app/stream now (None: its recordings are not uploaded).
+pub type SettingsFor = Arc<dyn Fn(&str, &str) -> Option<Arc<UploadOptions>> + Send + Sync>;
+/// Every distinct upload setting in force (for the start-up clean-up of multipart uploads).
+pub type AllSettings = Arc<dyn Fn() -> Vec<Arc<UploadOptions>> + Send + Sync>;
+
+/// How long the thread sleeps with nothing to do before looking again.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+struct State {
+    jobs: BTreeMap<u64, Job>,
+    last_id: u64,
+    /// Set by `retry_now`: the backoff wait ends early.
+    retry_now: bool,
+    /// Set when a file is queued: an idle wait ends early.
+    new_work: bool,
+    last_error: Option<String>,
+}
+
+struct Inner {
+    record_dir: PathBuf,
+    queue_dir: PathBuf,
+    state: Mutex<State>,
+    wake: Condvar,
+    settings_for: SettingsFor,
+    stats: UploadStats,
+    stop: AtomicBool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploader")
+            .field("record_dir", &self.record_dir)
+            .finish()
+    }
+}
+
+/// The upload queue and its thread.
+#[derive(Debug, Clone)]
+pub struct Uploader {
+    inner: Arc<Inner>,
+}
+
+impl Uploader {
+    /// Loads the queue kept in `record_dir`, observes finalized recordings on `events` and
+    /// starts the upload thread (which first aborts multipart uploads the queue does not
+    /// resume, under each target's prefix).
+    pub fn start(record_dir: &Path, events: &EventBus, settings_for: SettingsFor, all: AllSettings) -> Uploader {
+        let queue_dir = journal::queue_dir(record_dir);
+        let (jobs, errors) = journal::load(&queue_dir);
+        for (file, e) in errors {
+            error!(
+                "upload queue entry unreadable, left in place file={} error=\"{e}\"",
+                file.display()
+            );
+        }
+        let last_id = jobs.last().map(|j| j.id).unwrap_or(0);
+        if !jobs.is_empty() {
+            info!("upload queue loaded files={} dir={}", jobs.len(), queue_dir.display());
+        }
+        let inner = Arc::new(Inner {
+            record_dir: record_dir.to_path_buf(),
+            queue_dir,
+            state: Mutex::new(State {
+                jobs: jobs.into_iter().map(|j| (j.id, j)).collect(),
+                last_id,
+                ..State::default()
+            }),
+            wake: Condvar::new(),
+            settings_for,
+            stats: UploadStats::default(),
+            stop: AtomicBool::new(false),
+        });
+        if let Err(e) = events.observe(Box::new(UploadObserver(Arc::clone(&inner)))) {
+            error!("event observer not started observer=upload error=\"{e}\"");
+        }
+        let worker = Arc::clone(&inner);
+        let spawned = std::thread::Builder::new().name("upload".to_owned()).spawn(move || {
+            abort_stale(&worker, &all());
+            run(&worker);
+        });
+        if let Err(e) = spawned {
+            error!("upload thread not started error=\"{e}\"");
+        }
+        Uploader { inner }
+    }
+
+    /// Queues a finished file (a path under the record dir) now.
+    pub fn enqueue(&self, path: &Path, app: &str, stream: &str) {
+        enqueue(&self.inner, path, app, stream);
+    }
+
+    /// Ends any backoff wait: the next attempt starts now (call after a reload that may have
+    /// fixed credentials or settings).
+    pub fn retry_now(&self) {
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.retry_now = true;
+        self.inner.wake.notify_all();
+    }
+
+    /// Whether retention may delete `path`: yes unless it waits for upload; a waiting one
+    /// only with `delete_unsent_when_full` (then it leaves the queue, logged as a loss).
+    pub fn may_delete(&self, path: &Path) -> bool {
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        let relative = relative_to(&self.inner.record_dir, path);
+        let Some(job) = state.jobs.values().find(|j| j.path == relative).cloned() else {
+            return true;
+        };
+        let allowed = (self.inner.settings_for)(&job.app, &job.stream).is_some_and(|o| o.delete_unsent_when_full);
+        if allowed {
+            warn!(
+                "upload: deleting a file never uploaded to make room file={} bytes={}",
+                path.display(),
+                job.bytes
+            );
+            state.jobs.remove(&job.id);
+            let _ = journal::remove(&self.inner.queue_dir, job.id);
+            self.inner.stats.lost_files.fetch_add(1, Ordering::Relaxed);
+        }
+        allowed
+    }
+
+    /// The queued files, oldest first.
+    pub fn queue(&self) -> Vec<Job> {
+        let state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.jobs.values().cloned().collect()
+    }
+
+    pub fn stats(&self) -> &UploadStats {
+        &self.inner.stats
+    }
+
+    /// `GET /api/uploads`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let last_error = self
+            .inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_error
+            .clone();
+        status::to_json(&self.queue(), &self.inner.stats, last_error.as_deref())
+    }
+
+    /// The upload metrics in Prometheus text.
+    pub fn render_metrics(&self, out: &mut String) {
+        let queue = self.queue();
+        let oldest = queue.iter().map(|j| j.queued_at).min();
+        let age = oldest.map(|t| now_secs().saturating_sub(t)).unwrap_or(0);
+        status::render_metrics(out, &queue, age, &self.inner.stats);
+    }
+
+    /// Stops the thread after its current attempt.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        self.inner.wake.notify_all();
+    }
+}
+
+/// Whether retention may delete files at start-up, before the uploader runs: not those in
+/// the queue kept in `record_dir`, unless `delete_unsent` (each such loss logged).
+pub fn may_delete_at_start(record_dir: &Path, delete_unsent: bool) -> impl Fn(&Path) -> bool {
+    let queue_dir = journal::queue_dir(record_dir);
+    let record_dir = record_dir.to_path_buf();
+    move |path: &Path| {
+        let relative = relative_to(&record_dir, path);
+        let (jobs, _) = journal::load(&queue_dir);
+        let Some(job) = jobs.into_iter().find(|j| j.path == relative) else {
+            return true;
+        };
+        if delete_unsent {
+            warn!(
+                "upload: deleting a file never uploaded to make room file={}",
+                path.display()
+            );
+            let _ = journal::remove(&queue_dir, job.id);
+        }
+        delete_unsent
+    }
+}
+
+/// Queues files without a running uploader (start-up repair): they are sent once it runs.
+pub fn enqueue_offline(record_dir: &Path, paths: &[PathBuf]) {
+    let queue_dir = journal::queue_dir(record_dir);
+    let mut last = journal::load(&queue_dir).0.last().map(|j| j.id).unwrap_or(0);
+    for path in paths {
+        last = journal::next_id(last);
+        let job = new_job(last, record_dir, path, "", "");
+        if let Err(e) = journal::save(&queue_dir, &job) {
+            error!("upload: file not queued file={} error=\"{e}\"", path.display());
+        }
+    }
+}
+
+fn relative_to(record_dir: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(record_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn new_job(id: u64, record_dir: &Path, path: &Path, app: &str, stream: &str) -> Job {
+    Job {
+        id,
+        path: relative_to(record_dir, path),
+        app: app.to_owned(),
+        stream: stream.to_owned(),
+        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        queued_at: now_secs(),
+        multipart: None,
+    }
+}
+
+fn enqueue(inner: &Inner, path: &Path, app: &str, stream: &str) {
+    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.last_id = journal::next_id(state.last_id);
+    let job = new_job(state.last_id, &inner.record_dir, path, app, stream);
+    if let Err(e) = journal::save(&inner.queue_dir, &job) {
+        error!("upload: file not queued file={} error=\"{e}\"", path.display());
+        return;
+    }
+    info!("upload queued file={} bytes={}", path.display(), job.bytes);
+    state.jobs.insert(job.id, job);
+    state.new_work = true;
+    inner.wake.notify_all();
+}
+
+/// Queues each finalized recording of a stream that uploads.
+struct UploadObserver(Arc<Inner>);
+
+impl Observer for UploadObserver {
+    fn name(&self) -> &'static str {
+        "upload"
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        if let Event::RecordingFinalized { name, path, .. } = event {
+            if (self.0.settings_for)(&name.app, &name.stream).is_some() {
+                enqueue(&self.0, path, &name.app, &name.stream);
+            }
+        }
+    }
+}
+
+/// At start: aborts the multipart uploads under each target's prefix that no queued job
+/// resumes, so none is left dangling.
+fn abort_stale(inner: &Inner, all: &[Arc<UploadOptions>]) {
+    let resumed: Vec<String> = {
+        let state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .jobs
+            .values()
+            .filter_map(|j| j.multipart.as_ref().map(|m| m.upload_id.clone()))
+            .collect()
+    };
+    for options in all {
+        let listed = transfer::client(options).and_then(|c| Ok((c.list_uploads(&options.target.prefix)?, c)));
+        match listed {
+            Ok((uploads, client)) => {
+                for (key, id) in uploads.into_iter().filter(|(_, id)| !resumed.contains(id)) {
+                    match client.abort(&key, &id) {
+                        Ok(()) => info!("upload: aborted an unfinished multipart upload key={key}"),
+                        Err(e) => warn!("upload: unfinished multipart upload not aborted key={key} error=\"{e}\""),
+                    }
+                }
+            }
+            Err(e) => warn!(
+                "upload: unfinished multipart uploads not checked target={} error=\"{e}\"",
+                options.describe()
+            ),
+        }
+    }
+}
+
+/// The upload thread: the oldest job whose stream uploads, until stopped.
+fn run(inner: &Inner) {
+    let mut backoff = plan::Backoff::default();
+    while !inner.stop.load(Ordering::SeqCst) {
+        let next = {
+            let state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            state
+                .jobs
+                .values()
+                .find_map(|j| (inner.settings_for)(&j.app, &j.stream).map(|o| (j.clone(), o)))
+        };
+        let Some((mut job, options)) = next else {
+            wait(inner, IDLE_WAIT, true);
+            continue;
+        };
+        let started = Instant::now();
+        let result = transfer::transfer(&inner.record_dir, &inner.queue_dir, &mut job, &options);
+        let object = format!(
+            "s3://{}/{}",
+            options.target.bucket,
+            options::object_key(&options.target.prefix, &job.path)
+        );
+        let file = job.path.to_string_lossy().into_owned();
+        let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(stored) => {
+                backoff.reset();
+                state.last_error = None;
+                state.jobs.remove(&job.id);
+                drop(state);
+                if let Err(e) = journal::remove(&inner.queue_dir, job.id) {
+                    warn!("upload: queue entry not removed file={file} error=\"{e}\"");
+                }
+                info!(
+                    "upload done file={file} object={object} bytes={} etag={} ms={}",
+                    stored.bytes,
+                    stored.etag,
+                    started.elapsed().as_millis()
+                );
+                inner.stats.record(UploadResult {
+                    path: file,
+                    object,
+                    bytes: stored.bytes,
+                    error: None,
+                    at: now_secs(),
+                });
+                if options.delete {
+                    let local = inner.record_dir.join(&job.path);
+                    match std::fs::remove_file(&local) {
+                        Ok(()) => info!("upload: local file deleted after upload file={}", local.display()),
+                        Err(e) => warn!("upload: local file not deleted file={} error=\"{e}\"", local.display()),
+                    }
+                }
+            }
+            Err(transfer::TransferError::Missing) => {
+                state.jobs.remove(&job.id);
+                drop(state);
+                let _ = journal::remove(&inner.queue_dir, job.id);
+                error!("upload: file gone before upload, dropped from the queue file={file}");
+                inner
+                    .stats
+                    .record(failure(&file, &object, job.bytes, "missing", "the local file is gone"));
+            }
+            Err(e) => {
+                // Keep the multipart progress made in this attempt.
+                if let Some(queued) = state.jobs.get_mut(&job.id) {
+                    *queued = job.clone();
+                }
+                let delay = backoff.fail();
+                let message = e.to_string();
+                state.last_error = Some(format!("{}: {message}", e.kind()));
+                drop(state);
+                error!(
+                    "upload failed, retrying file={file} target={} kind={} retry_in_s={} error=\"{message}\"",
+                    options.describe(),
+                    e.kind(),
+                    delay.as_secs()
+                );
+                inner
+                    .stats
+                    .record(failure(&file, &object, job.bytes, e.kind(), &message));
+                wait(inner, delay, false);
+            }
+        }
+    }
+}
+
+fn failure(file: &str, object: &str, bytes: u64, kind: &'static str, message: &str) -> UploadResult {
+    UploadResult {
+        path: file.to_owned(),
+        object: object.to_owned(),
+        bytes,
+        error: Some((kind, message.to_owned())),
+        at: now_secs(),
+    }
+}
+
+/// Waits up to `delay`, or until `retry_now` or `stop` (or a newly queued file when
+/// `idle`: a backoff wait is not cut short by new files).
+fn wait(inner: &Inner, delay: Duration, idle: bool) {
+    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+    let deadline = Instant::now() + delay;
+    loop {
+        if state.retry_now || (idle && state.new_work) || inner.stop.load(Ordering::SeqCst) {
+            state.retry_now = false;
+            state.new_work = false;
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        state = match inner.wake.wait_timeout(state, deadline - now) {
+            Ok((guard, _)) => guard,
+            Err(e) => e.into_inner().0,
+        };
+    }
+}
