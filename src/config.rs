@@ -311,6 +311,11 @@ pub struct Args {
     #[argh(option, from_str_fn(parse_target))]
     pub on_play_done: Vec<Target>,
 
+    /// tell this webhook or program about each recording uploaded (--upload); repeatable
+    /// (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_upload_done: Vec<Target>,
+
     /// a webhook or --on-* program answering later than this fails (publish/play refused), e.g. 2s (default: 5s)
     #[argh(option, default = "DEFAULT_HOOK_CALL_TIMEOUT", from_str_fn(parse_hook_call_timeout))]
     pub hook_timeout: Duration,
@@ -499,6 +504,7 @@ impl From<Args> for Config {
                 on_publish_done: args.on_publish_done,
                 on_play: args.on_play,
                 on_play_done: args.on_play_done,
+                on_upload_done: args.on_upload_done,
                 on_record_done: args.on_record_done,
                 timeout: args.hook_timeout,
                 retries: args.hook_retries,

@@ -64,6 +64,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("record-from-any-frame", &[]),
     ("record-reconnect-gap", &["5s"]),
     ("upload", &["s3://recordings/edge-1"]),
+    ("on-upload-done", &["http://127.0.0.1:9/uploaded"]),
     ("upload-endpoint", &["http://127.0.0.1:3900"]),
     ("upload-region", &["garage"]),
     ("upload-path-style", &[]),

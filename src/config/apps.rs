@@ -33,6 +33,7 @@ pub const APP_KEYS: &[&str] = &[
     "on_play",
     "on_play_done",
     "on_record_done",
+    "on_upload_done",
     "upload",
     "upload_endpoint",
     "upload_region",

@@ -26,7 +26,11 @@ fn observe_recent(events: &EventBus) -> Arc<RecentEvents> {
 }
 
 /// Starts the uploader when some policy uploads (a reload that adds the first needs a restart).
-fn start_uploads(config: &Config, policies: &Arc<PolicySwitch>, events: &EventBus) -> Option<crate::upload::Uploader> {
+fn start_uploads(
+    config: &Config,
+    policies: &Arc<PolicySwitch>,
+    events: &Arc<EventBus>,
+) -> Option<crate::upload::Uploader> {
     if policies.current().upload_settings().is_empty() {
         return None;
     }

@@ -48,6 +48,8 @@ struct Inner {
     state: Mutex<State>,
     wake: Condvar,
     settings_for: SettingsFor,
+    /// Told of each upload done (`upload_done` hooks, the API's events).
+    events: Arc<EventBus>,
     stats: UploadStats,
     stop: AtomicBool,
 }
@@ -70,7 +72,7 @@ impl Uploader {
     /// Loads the queue kept in `record_dir`, observes finalized recordings on `events` and
     /// starts the upload thread (which first aborts multipart uploads the queue does not
     /// resume, under each target's prefix).
-    pub fn start(record_dir: &Path, events: &EventBus, settings_for: SettingsFor, all: AllSettings) -> Uploader {
+    pub fn start(record_dir: &Path, events: &Arc<EventBus>, settings_for: SettingsFor, all: AllSettings) -> Uploader {
         let queue_dir = journal::queue_dir(record_dir);
         let (jobs, errors) = journal::load(&queue_dir);
         for (file, e) in errors {
@@ -93,6 +95,7 @@ impl Uploader {
             }),
             wake: Condvar::new(),
             settings_for,
+            events: Arc::clone(events),
             stats: UploadStats::default(),
             stop: AtomicBool::new(false),
         });
@@ -337,10 +340,16 @@ fn run(inner: &Inner) {
                 );
                 inner.stats.record(UploadResult {
                     path: file,
-                    object,
+                    object: object.clone(),
                     bytes: stored.bytes,
                     error: None,
                     at: now_secs(),
+                });
+                inner.events.emit(Event::UploadDone {
+                    name: crate::events::StreamName::new(&job.app, &job.stream),
+                    path: inner.record_dir.join(&job.path),
+                    url: object,
+                    bytes: stored.bytes,
                 });
                 if options.delete {
                     let local = inner.record_dir.join(&job.path);

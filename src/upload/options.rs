@@ -220,7 +220,10 @@ mod tests {
         assert!(parse_part_size("1K").is_err());
         assert_eq!(parse_part_size("1M").unwrap(), 1024 * 1024);
         let c = parse_credentials("[default]\n# c\naws_access_key_id = GK1\nsecret_access_key=\"s3cr3t\"\n").unwrap();
-        assert_eq!((c.key_id.as_str(), c.secret.as_str(), c.token.clone()), ("GK1", "s3cr3t", None));
+        assert_eq!(
+            (c.key_id.as_str(), c.secret.as_str(), c.token.clone()),
+            ("GK1", "s3cr3t", None)
+        );
         assert!(!format!("{c:?}").contains("s3cr3t"));
         assert_eq!(parse_credentials("access_key_id=a\n"), None);
     }
