@@ -156,9 +156,10 @@ fn a_bigger_recording_goes_up_in_parts_and_survives_kill_9_mid_upload() {
     assert_eq!(sha256(&garage.client().get(&key).unwrap()), sha256(&local));
     server.terminate();
 
-    // Through a proxy that stalls after about two parts: kill -9 with parts confirmed and
-    // the upload hanging; a restart straight to Garage resumes and completes it.
-    let proxy = StallingProxy::start(garage.s3_port, 640 * 1024);
+    // Through a proxy that stalls after 1 MiB of requests (two parts in flight hold less
+    // than 512K, so at least two of the 14 parts are confirmed): kill -9 with the upload
+    // hanging; a restart straight to Garage resumes it and completes it.
+    let proxy = StallingProxy::start(garage.s3_port, 1024 * 1024);
     let mut stalled = upload.clone();
     let at = stalled.iter().position(|a| a == "--upload-endpoint").unwrap();
     stalled[at + 1] = proxy.endpoint();

@@ -315,7 +315,13 @@ fn run(inner: &Inner) {
             continue;
         };
         let started = Instant::now();
-        let result = transfer::transfer(&inner.record_dir, &inner.queue_dir, &mut job, &options);
+        let progress = |done: &Job| {
+            let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(queued) = state.jobs.get_mut(&done.id) {
+                queued.multipart = done.multipart.clone();
+            }
+        };
+        let result = transfer::transfer(&inner.record_dir, &inner.queue_dir, &mut job, &options, &progress);
         let object = format!(
             "s3://{}/{}",
             options.target.bucket,

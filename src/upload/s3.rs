@@ -286,7 +286,8 @@ impl Client {
 
     /// The multipart uploads in progress under `prefix`: (key, upload id).
     pub fn list_uploads(&self, prefix: &str) -> Result<Vec<(String, String)>, S3Error> {
-        let query = [("uploads", ""), ("prefix", prefix)];
+        // Sorted by name: the signer merges them with its own sorted parameters.
+        let query = [("prefix", prefix), ("uploads", "")];
         let headers: [(&str, &str); 0] = [];
         let url = rusty_s3::signing::sign(
             &jiff::Timestamp::now(),

@@ -64,16 +64,32 @@ pub fn client(options: &UploadOptions) -> Result<Client, TransferError> {
     Ok(Client::new(options, &credentials)?)
 }
 
-/// Uploads `job`'s file; `job` (saved to `queue_dir` on each change) carries the multipart
-/// state across attempts and restarts.
+/// Told of the job after each change of its multipart state (for the API).
+pub type Progress<'a> = &'a (dyn Fn(&Job) + Sync);
+
+/// What the parts of one multipart upload share.
+struct Upload<'a> {
+    client: &'a Client,
+    file: &'a std::fs::File,
+    key: &'a str,
+    queue_dir: &'a Path,
+    progress: Progress<'a>,
+}
+
+/// Uploads `job`'s file; `job` (saved to `queue_dir` on each change, then given to
+/// `progress`) carries the multipart state across attempts and restarts.
 pub fn transfer(
     record_dir: &Path,
     queue_dir: &Path,
     job: &mut Job,
     options: &UploadOptions,
+    progress: Progress<'_>,
 ) -> Result<Stored, TransferError> {
     let client = client(options)?;
     let key = object_key(&options.target.prefix, &job.path);
+    // A small signed GET first: a wrong key or a missing bucket is told as such (a store may
+    // refuse a PUT before reading its body, which the client sees as a broken pipe).
+    client.list_uploads(&key)?;
     let file = match std::fs::File::open(record_dir.join(&job.path)) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(TransferError::Missing),
@@ -86,7 +102,14 @@ pub fn transfer(
         client.put(&key, &data)?;
         return verify(&client, &key, bytes, &plan::md5_hex(&data));
     }
-    let result = multipart(&client, &file, &key, bytes, queue_dir, job, options);
+    let upload = Upload {
+        client: &client,
+        file: &file,
+        key: &key,
+        queue_dir,
+        progress,
+    };
+    let result = multipart(&upload, bytes, job, options);
     if let Err(TransferError::S3(e)) = &result {
         if e.kind() == "no_upload" {
             // The store forgot the upload (aborted elsewhere, expired): start it again.
@@ -97,15 +120,8 @@ pub fn transfer(
     result
 }
 
-fn multipart(
-    client: &Client,
-    file: &std::fs::File,
-    key: &str,
-    bytes: u64,
-    queue_dir: &Path,
-    job: &mut Job,
-    options: &UploadOptions,
-) -> Result<Stored, TransferError> {
+fn multipart(upload: &Upload<'_>, bytes: u64, job: &mut Job, options: &UploadOptions) -> Result<Stored, TransferError> {
+    let (client, key) = (upload.client, upload.key);
     let part_size = plan::effective_part_size(bytes, options.part_size);
     let parts = plan::parts(bytes, part_size);
     let reusable = job
@@ -122,7 +138,8 @@ fn multipart(
             part_size,
             parts: Vec::new(),
         });
-        journal::save(queue_dir, job).map_err(TransferError::Io)?;
+        journal::save(upload.queue_dir, job).map_err(TransferError::Io)?;
+        (upload.progress)(job);
     }
     let Some(state) = job.multipart.clone() else {
         return Err(TransferError::Io(std::io::Error::other("multipart state lost")));
@@ -136,7 +153,7 @@ fn multipart(
     let workers = options.concurrency.max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| part_worker(client, file, key, &state.upload_id, queue_dir, &shared));
+            scope.spawn(|| part_worker(upload, &state.upload_id, &shared));
         }
     });
     let (done, _, error) = shared.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -161,11 +178,8 @@ fn multipart(
 
 /// One of the parallel part senders: takes the next part, sends it, records its ETag.
 fn part_worker(
-    client: &Client,
-    file: &std::fs::File,
-    key: &str,
+    upload: &Upload<'_>,
     upload_id: &str,
-    queue_dir: &Path,
     shared: &Mutex<(Job, std::vec::IntoIter<plan::Part>, Option<TransferError>)>,
 ) {
     loop {
@@ -179,7 +193,7 @@ fn part_worker(
                 None => return,
             }
         };
-        let result = send_part(client, file, key, upload_id, part);
+        let result = send_part(upload.client, upload.file, upload.key, upload_id, part);
         let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(etag) => {
@@ -188,8 +202,11 @@ fn part_worker(
                     m.parts.push((part.number, etag));
                     m.parts.sort();
                 }
-                if let Err(e) = journal::save(queue_dir, job) {
-                    error.get_or_insert(TransferError::Io(e));
+                match journal::save(upload.queue_dir, job) {
+                    Ok(()) => (upload.progress)(job),
+                    Err(e) => {
+                        error.get_or_insert(TransferError::Io(e));
+                    }
                 }
             }
             Err(e) => {
