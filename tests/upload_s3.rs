@@ -272,3 +272,49 @@ fn a_wrong_secret_is_a_clear_error_and_a_fixed_key_file_with_sighup_uploads() {
     assert_eq!(sha256(&stored), sha256(&std::fs::read(&file).unwrap()));
     server.terminate();
 }
+
+#[test]
+fn a_recording_repaired_at_start_up_joins_the_queue_and_a_missing_bucket_is_named() {
+    let Some(garage) = Garage::start("repaired") else {
+        return;
+    };
+    let tmp = TempDir::new("upload-repair");
+    let clip = make_clip(tmp.path(), "clip.flv", 6);
+    let rec = tmp.path().join("rec");
+    let credentials = garage.credentials_file(tmp.path(), SECRET);
+    let upload = garage.upload_args("rep", &credentials);
+    let mut server = start(&rec, &upload, &[]);
+    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/cam"), true);
+    let line = server.wait_for_log(common::log_contract::RECORDING_STARTED, DEADLINE);
+    let part = PathBuf::from(common::field(&line, "file").unwrap());
+    wait_until("media in the part file", DEADLINE, || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() > 50_000)
+    });
+    let status = Command::new("kill")
+        .args(["-KILL", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.wait_exit(DEADLINE);
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+
+    // Start-up repair finalizes the .part; the file is uploaded.
+    let mut server = start(&rec, &upload, &[]);
+    wait_metric(&server, "rtmp_uploaded_files_total", |n| n == 1);
+    let file = PathBuf::from(part.to_str().unwrap().trim_end_matches(".part"));
+    let stored = garage.client().get(&key_of("rep", &rec, &file)).unwrap();
+    assert_eq!(sha256(&stored), sha256(&std::fs::read(&file).unwrap()));
+    server.terminate();
+
+    // A bucket that does not exist: the failure says so, the file stays queued.
+    let mut missing = upload.clone();
+    missing[1] = "s3://no-such-bucket/rep".into();
+    let mut server = start(&rec, &missing, &[]);
+    let short = make_clip(tmp.path(), "short.flv", 1);
+    let file = record(&server, &short, "other");
+    wait_metric(&server, "rtmp_upload_failures_total{kind=\"no_bucket\"}", |n| n >= 1);
+    assert_eq!(uploads(&server)["queued_files"], 1);
+    assert!(file.exists());
+    server.terminate();
+}
