@@ -82,6 +82,18 @@ impl Uploader {
             );
         }
         let last_id = jobs.last().map(|j| j.id).unwrap_or(0);
+        // Recordings queued when they started whose part is gone and was not repaired
+        // (deleted, or repair failed and logged) have nothing to upload.
+        let (stale, jobs): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| in_progress(j) && !record_dir.join(&j.path).exists());
+        for job in stale {
+            warn!(
+                "upload: unfinished recording gone, dropped from the queue file={}",
+                job.path.display()
+            );
+            let _ = journal::remove(&queue_dir, job.id);
+        }
         if !jobs.is_empty() {
             info!("upload queue loaded files={} dir={}", jobs.len(), queue_dir.display());
         }
@@ -99,6 +111,14 @@ impl Uploader {
             stats: UploadStats::default(),
             stop: AtomicBool::new(false),
         });
+        let starts = Arc::clone(&inner);
+        events.observe_inline(Arc::new(move |event: &Event| {
+            if let Event::RecordingStarted { name, path } = event {
+                if (starts.settings_for)(&name.app, &name.stream).is_some() {
+                    enqueue(&starts, path, &name.app, &name.stream);
+                }
+            }
+        }));
         if let Err(e) = events.observe(Box::new(UploadObserver(Arc::clone(&inner)))) {
             error!("event observer not started observer=upload error=\"{e}\"");
         }
@@ -131,7 +151,14 @@ impl Uploader {
     pub fn may_delete(&self, path: &Path) -> bool {
         let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         let relative = relative_to(&self.inner.record_dir, path);
-        let Some(job) = state.jobs.values().find(|j| j.path == relative).cloned() else {
+        // Also the job of a recording just finalized whose event the queue has not seen yet.
+        let part = PathBuf::from(format!("{}{PART_SUFFIX}", relative.display()));
+        let Some(job) = state
+            .jobs
+            .values()
+            .find(|j| j.path == relative || j.path == part)
+            .cloned()
+        else {
             return true;
         };
         let allowed = (self.inner.settings_for)(&job.app, &job.stream).is_some_and(|o| o.delete_unsent_when_full);
@@ -151,7 +178,7 @@ impl Uploader {
     /// The queued files, oldest first.
     pub fn queue(&self) -> Vec<Job> {
         let state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.jobs.values().cloned().collect()
+        state.jobs.values().filter(|j| !in_progress(j)).cloned().collect()
     }
 
     pub fn stats(&self) -> &UploadStats {
@@ -207,18 +234,39 @@ pub fn may_delete_at_start(record_dir: &Path, delete_unsent: bool) -> impl Fn(&P
     }
 }
 
-/// Queues files without a running uploader (start-up repair): they are sent once it runs.
-pub fn enqueue_offline(record_dir: &Path, paths: &[PathBuf]) {
+/// Queues the files start-up repair finalized (each `(part, done)`), before the uploader
+/// runs: the job of a recording queued when it started now names its final file; a part
+/// without one gets a new job (its stream unknown: the top level's settings apply).
+pub fn enqueue_offline(record_dir: &Path, recovered: &[(PathBuf, PathBuf)]) {
     let queue_dir = journal::queue_dir(record_dir);
-    let mut last = journal::load(&queue_dir).0.last().map(|j| j.id).unwrap_or(0);
-    for path in paths {
-        last = journal::next_id(last);
-        let job = new_job(last, record_dir, path, "", "");
+    let jobs = journal::load(&queue_dir).0;
+    let mut last = jobs.last().map(|j| j.id).unwrap_or(0);
+    for (part, done) in recovered {
+        let part = relative_to(record_dir, part);
+        let job = match jobs.iter().find(|j| j.path == part) {
+            Some(job) => Job {
+                path: relative_to(record_dir, done),
+                bytes: std::fs::metadata(done).map(|m| m.len()).unwrap_or(0),
+                ..job.clone()
+            },
+            None => {
+                last = journal::next_id(last);
+                new_job(last, record_dir, done, "", "")
+            }
+        };
         if let Err(e) = journal::save(&queue_dir, &job) {
-            error!("upload: file not queued file={} error=\"{e}\"", path.display());
+            error!("upload: file not queued file={} error=\"{e}\"", done.display());
         }
     }
 }
+
+/// Whether a job is for a recording still being written (queued when it started, so that a
+/// crash before its end cannot leave its file out of the queue).
+fn in_progress(job: &Job) -> bool {
+    job.path.to_str().is_some_and(|p| p.ends_with(PART_SUFFIX))
+}
+
+const PART_SUFFIX: &str = ".part";
 
 fn relative_to(record_dir: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(record_dir)
@@ -246,13 +294,62 @@ fn enqueue(inner: &Inner, path: &Path, app: &str, stream: &str) {
         error!("upload: file not queued file={} error=\"{e}\"", path.display());
         return;
     }
+    if in_progress(&job) {
+        log::debug!("upload: recording queued at its start file={}", path.display());
+    } else {
+        info!("upload queued file={} bytes={}", path.display(), job.bytes);
+    }
+    state.jobs.insert(job.id, job);
+    state.new_work = true;
+    inner.wake.notify_all();
+}
+
+/// The extension of a job's file once finalized (`x.flv.part`: `flv`).
+fn final_extension(path: &Path) -> Option<std::ffi::OsString> {
+    let name = path.to_string_lossy();
+    Path::new(name.trim_end_matches(PART_SUFFIX))
+        .extension()
+        .map(|e| e.to_os_string())
+}
+
+/// A recording ended as `path`: the job queued when it started now names it (the same
+/// part, else the oldest unfinished one of the stream with its extension); else a new job.
+fn finalized(inner: &Inner, path: &Path, app: &str, stream: &str) {
+    let relative = relative_to(&inner.record_dir, path);
+    let extension = final_extension(&relative);
+    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+    let part = PathBuf::from(format!("{}{PART_SUFFIX}", relative.display()));
+    let same_stream = |j: &&Job| in_progress(j) && j.app == app && j.stream == stream;
+    let found = state.jobs.values().find(|j| j.path == part).map(|j| j.id).or_else(|| {
+        state
+            .jobs
+            .values()
+            .filter(same_stream)
+            .find(|j| final_extension(&j.path) == extension)
+            .map(|j| j.id)
+    });
+    let Some(mut job) = found.and_then(|id| state.jobs.get(&id).cloned()) else {
+        drop(state);
+        if (inner.settings_for)(app, stream).is_some() {
+            enqueue(inner, path, app, stream);
+        }
+        return;
+    };
+    job.path = relative;
+    job.bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    job.queued_at = now_secs();
+    if let Err(e) = journal::save(&inner.queue_dir, &job) {
+        error!("upload: file not queued file={} error=\"{e}\"", path.display());
+        return;
+    }
     info!("upload queued file={} bytes={}", path.display(), job.bytes);
     state.jobs.insert(job.id, job);
     state.new_work = true;
     inner.wake.notify_all();
 }
 
-/// Queues each finalized recording of a stream that uploads.
+/// Names the file of a recording queued when it started (inline, see `start`) once it is
+/// finalized, and drops it when it failed.
 struct UploadObserver(Arc<Inner>);
 
 impl Observer for UploadObserver {
@@ -261,10 +358,17 @@ impl Observer for UploadObserver {
     }
 
     fn on_event(&mut self, event: &Event) {
-        if let Event::RecordingFinalized { name, path, .. } = event {
-            if (self.0.settings_for)(&name.app, &name.stream).is_some() {
-                enqueue(&self.0, path, &name.app, &name.stream);
+        match event {
+            Event::RecordingFinalized { name, path, .. } => finalized(&self.0, path, &name.app, &name.stream),
+            Event::RecordingFailed { path: Some(part), .. } => {
+                let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+                let relative = relative_to(&self.0.record_dir, part);
+                if let Some(id) = state.jobs.values().find(|j| j.path == relative).map(|j| j.id) {
+                    state.jobs.remove(&id);
+                    let _ = journal::remove(&self.0.queue_dir, id);
+                }
             }
+            _ => {}
         }
     }
 }
@@ -308,6 +412,7 @@ fn run(inner: &Inner) {
             state
                 .jobs
                 .values()
+                .filter(|j| !in_progress(j))
                 .find_map(|j| (inner.settings_for)(&j.app, &j.stream).map(|o| (j.clone(), o)))
         };
         let Some((mut job, options)) = next else {
