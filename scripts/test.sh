@@ -2,7 +2,7 @@
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
 # flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests) when
 # missing, and Garage (the S3-compatible store the upload tests run against; built once with
-# cargo install, cached in ~/.cargo/bin, about 10 minutes on 2 cores), then cargo fmt
+# cargo install, cached in ~/.cargo/bin; 10 to 20 minutes on 2 cores, once), then cargo fmt
 # --check, clippy -D warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."

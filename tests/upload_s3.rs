@@ -143,8 +143,20 @@ fn a_bigger_recording_goes_up_in_parts_and_survives_kill_9_mid_upload() {
     let mut upload = garage.upload_args("mp", &credentials);
     upload.extend(["--upload-part-size".into(), "256K".into()]);
 
+    // A multipart upload left behind (by an earlier crash, say) that the queue does not
+    // resume is aborted at start-up.
+    let stale = garage.client().create_multipart("mp/left-behind.flv").unwrap();
+
     // Several parts in parallel; the object's ETag is the multipart one of all parts.
     let mut server = start(&rec, &upload, &[]);
+    wait_until("the stale multipart upload aborted", DEADLINE, || {
+        !garage
+            .client()
+            .list_uploads("mp")
+            .unwrap()
+            .iter()
+            .any(|(_, id)| *id == stale)
+    });
     let file = record(&server, &clip, "big");
     let local = std::fs::read(&file).unwrap();
     assert!(local.len() > 2 << 20, "a recording of several MB: {}", local.len());
@@ -316,5 +328,48 @@ fn a_recording_repaired_at_start_up_joins_the_queue_and_a_missing_bucket_is_name
     wait_metric(&server, "rtmp_upload_failures_total{kind=\"no_bucket\"}", |n| n >= 1);
     assert_eq!(uploads(&server)["queued_files"], 1);
     assert!(file.exists());
+    server.terminate();
+}
+
+#[test]
+fn an_app_table_uploads_only_its_streams_under_its_own_prefix() {
+    let Some(garage) = Garage::start("per-app") else { return };
+    let tmp = TempDir::new("upload-app");
+    let clip = make_clip(tmp.path(), "clip.flv", 1);
+    let rec = tmp.path().join("rec");
+    let credentials = garage.credentials_file(tmp.path(), SECRET);
+    let config = tmp.path().join("rtmp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "record_all = true\nrecord_dir = \"{}\"\n\n[[app]]\nmatch = \"cams/*\"\nupload = \"s3://per-app/cams\"\n\
+             upload_endpoint = \"{}\"\nupload_region = \"{}\"\nupload_credentials_file = \"{}\"\n",
+            rec.display(),
+            garage.endpoint(),
+            common::garage::REGION,
+            credentials.display()
+        ),
+    )
+    .unwrap();
+    let mut server = ServerProcess::start(&["--config", config.to_str().unwrap()]);
+    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/plain"), false);
+    assert!(wait_child(&mut ffmpeg, DEADLINE).success());
+    let plain = common::wait_recording_closed(&server, "plain");
+    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("cams/door"), false);
+    assert!(wait_child(&mut ffmpeg, DEADLINE).success());
+    let line = server.wait_for_log(
+        &format!("{} app=cams stream=door ", common::log_contract::RECORDER_CLOSED),
+        DEADLINE,
+    );
+    let door = PathBuf::from(common::field(&line, "file").unwrap());
+    wait_metric(&server, "rtmp_uploaded_files_total", |n| n == 1);
+    let stored = garage.client().get(&key_of("cams", &rec, &door)).unwrap();
+    assert_eq!(sha256(&stored), sha256(&std::fs::read(&door).unwrap()));
+    assert!(plain.exists());
+    assert!(
+        garage.client().head(&key_of("cams", &rec, &plain)).is_err(),
+        "live/* is not uploaded"
+    );
+    assert_eq!(uploads(&server)["queued_files"], 0);
     server.terminate();
 }
