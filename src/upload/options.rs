@@ -51,11 +51,14 @@ pub fn parse_concurrency(value: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `--upload-part-size`: a size of at least 64K, at most 5G.
+/// Largest part size: each part in flight is held in memory (times the concurrency).
+pub const MAX_UPLOAD_PART_SIZE: u64 = 1024 * 1024 * 1024;
+
+/// Parses `--upload-part-size`: a size of at least 64K, at most 1G.
 pub fn parse_part_size(value: &str) -> Result<u64, String> {
     let size = crate::record::options::parse_size(value)?;
-    if !(MIN_UPLOAD_PART_SIZE..=5 * 1024 * 1024 * 1024).contains(&size) {
-        return Err("expected a part size from 64K to 5G".to_owned());
+    if !(MIN_UPLOAD_PART_SIZE..=MAX_UPLOAD_PART_SIZE).contains(&size) {
+        return Err("expected a part size from 64K to 1G (each part in flight is held in memory)".to_owned());
     }
     Ok(size)
 }
@@ -219,6 +222,7 @@ mod tests {
         assert!(parse_endpoint("ftp://x").is_err());
         assert!(parse_part_size("1K").is_err());
         assert_eq!(parse_part_size("1M").unwrap(), 1024 * 1024);
+        assert!(parse_part_size("2G").is_err());
         let c = parse_credentials("[default]\n# c\naws_access_key_id = GK1\nsecret_access_key=\"s3cr3t\"\n").unwrap();
         assert_eq!(
             (c.key_id.as_str(), c.secret.as_str(), c.token.clone()),

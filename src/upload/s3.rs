@@ -11,6 +11,8 @@ use std::time::Duration;
 const SIGN_FOR: Duration = Duration::from_secs(3600);
 /// Bound of one request (a part of 16M on a slow link included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// Bound of connecting to the store.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest answer body read (XML answers; `get` in tests).
 const MAX_ANSWER: u64 = 1 << 30;
 
@@ -127,6 +129,7 @@ impl Client {
         };
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_connect(Some(CONNECT_TIMEOUT))
             .http_status_as_error(false)
             .proxy(None)
             .max_redirects(0)
