@@ -241,7 +241,11 @@ fn prepare_record_dir(config: &rtmp_server::config::Config) -> Result<(), ()> {
         .recording
         .retention_days
         .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
-    let unsent_may_go = config.upload.as_ref().is_none_or(|u| u.delete_unsent_when_full);
+    // Files waiting for upload stay unless every upload setting lets retention take them.
+    let unsent_may_go = std::iter::once(&config.upload)
+        .chain(config.apps.iter().map(|a| &a.config.upload))
+        .flatten()
+        .all(|u| u.delete_unsent_when_full);
     let guard = rtmp_server::record::retention::DeleteGuard(Arc::new(rtmp_server::upload::may_delete_at_start(
         dir,
         unsent_may_go,
