@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
+# Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
 # flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests, python3
 # for the README's webhook receiver, dpkg-dev and cargo-deb for the Debian package test) when
-# missing, then cargo fmt --check, clippy -D warnings and the whole test suite.
+# missing, and Garage (the S3-compatible store the upload tests run against; built once with
+# cargo install, cached in ~/.cargo/bin; 10 to 20 minutes on 2 cores, once), then cargo fmt
+# --check, clippy -D warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +38,18 @@ if ! cargo deb --version >/dev/null 2>&1; then
   echo "== installing cargo-deb $cargo_deb_version"
   cargo install cargo-deb --version "$cargo_deb_version" --locked --quiet
 fi
+# Garage for tests/upload_s3.rs: built from crates.io once, then cached in ~/.cargo/bin.
+# Optimised lightly (no LTO, opt-level 1): a test store, built in minutes rather than tens.
+GARAGE_VERSION=2.5.0
+if ! command -v garage >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/garage" ]; then
+  echo "== installing garage $GARAGE_VERSION (cargo install, once)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    CARGO_TARGET_DIR="${TMPDIR:-/tmp}/garage-build" \
+    cargo install garage --locked --version "$GARAGE_VERSION" --quiet
+  rm -rf "${TMPDIR:-/tmp}/garage-build"
+fi
+export PATH="$PATH:$HOME/.cargo/bin"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -22,6 +22,10 @@ use crate::record::options::{
     parse_days, parse_duration, parse_hook_timeout, parse_pattern, parse_size, parse_template, Pattern, RecordOptions,
     DEFAULT_MIN_FREE, DEFAULT_RECONNECT_GAP,
 };
+use crate::upload::options::{
+    parse_concurrency, parse_endpoint, parse_part_size, parse_upload_target, UploadOptions, UploadTarget,
+    DEFAULT_REGION, DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOAD_PART_SIZE,
+};
 use argh::FromArgs;
 use log::LevelFilter;
 use std::net::SocketAddr;
@@ -130,6 +134,45 @@ pub struct Args {
     /// kill an --on-record-done program still running after this, e.g. 30m (default: 10m)
     #[argh(option, default = "DEFAULT_HOOK_TIMEOUT", from_str_fn(parse_hook_timeout))]
     pub on_record_done_timeout: Duration,
+
+    // Upload flags (parsers and defaults in upload::options).
+    /// upload each finished recording to S3-compatible storage: s3://BUCKET or
+    /// s3://BUCKET/PREFIX (default: off)
+    #[argh(option, from_str_fn(parse_upload_target))]
+    pub upload: Option<UploadTarget>,
+
+    /// the S3 endpoint, e.g. http://127.0.0.1:3900 for Garage or MinIO (default: AWS)
+    #[argh(option, from_str_fn(parse_endpoint))]
+    pub upload_endpoint: Option<url::Url>,
+
+    /// the S3 region the store expects, e.g. garage for Garage (default: us-east-1)
+    #[argh(option, default = "DEFAULT_REGION.to_owned()")]
+    pub upload_region: String,
+
+    /// path-style object URLs (endpoint/bucket/key); always on with an upload endpoint
+    #[argh(switch)]
+    pub upload_path_style: bool,
+
+    /// file holding access_key_id = ... and secret_access_key = ... lines, re-read at each
+    /// attempt; without it AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN
+    #[argh(option)]
+    pub upload_credentials_file: Option<PathBuf>,
+
+    /// delete the local file once its upload is confirmed
+    #[argh(switch)]
+    pub upload_delete: bool,
+
+    /// parts of one file sent at once (default: 2)
+    #[argh(option, default = "DEFAULT_UPLOAD_CONCURRENCY", from_str_fn(parse_concurrency))]
+    pub upload_concurrency: usize,
+
+    /// files larger than this go up in parts of this size (default: 16M)
+    #[argh(option, default = "DEFAULT_UPLOAD_PART_SIZE", from_str_fn(parse_part_size))]
+    pub upload_part_size: u64,
+
+    /// let retention delete recordings not uploaded yet (each such loss logged)
+    #[argh(switch)]
+    pub upload_delete_unsent_when_full: bool,
 
     /// on a publish to a live stream: takeover (the newcomer replaces the old publisher) or
     /// reject (the newcomer is refused) (default: takeover)
@@ -270,6 +313,11 @@ pub struct Args {
     #[argh(option, from_str_fn(parse_target))]
     pub on_play_done: Vec<Target>,
 
+    /// tell this webhook or program about each recording uploaded (--upload); repeatable
+    /// (default: off)
+    #[argh(option, from_str_fn(parse_target))]
+    pub on_upload_done: Vec<Target>,
+
     /// a webhook or --on-* program answering later than this fails (publish/play refused), e.g. 2s (default: 5s)
     #[argh(option, default = "DEFAULT_HOOK_CALL_TIMEOUT", from_str_fn(parse_hook_call_timeout))]
     pub hook_timeout: Duration,
@@ -348,6 +396,8 @@ pub struct Config {
     pub push: PushOptions,
     /// `--on-*` hooks.
     pub hooks: HookOptions,
+    /// `--upload*`; None without `--upload`.
+    pub upload: Option<UploadOptions>,
     /// Refuse streams that match no `[[app]]` table.
     pub apps_strict: bool,
     /// The config file's `[[app]]` tables, in order (first match wins).
@@ -377,6 +427,7 @@ impl Default for Config {
                 retries: DEFAULT_HOOK_RETRIES,
                 ..HookOptions::default()
             },
+            upload: None,
             apps_strict: false,
             apps: Vec::new(),
             sources: Vec::new(),
@@ -460,11 +511,23 @@ impl From<Args> for Config {
                 on_publish_done: args.on_publish_done,
                 on_play: args.on_play,
                 on_play_done: args.on_play_done,
+                on_upload_done: args.on_upload_done,
                 on_record_done: args.on_record_done,
                 timeout: args.hook_timeout,
                 retries: args.hook_retries,
                 secret: args.hook_secret_file,
             },
+            upload: args.upload.map(|target| UploadOptions {
+                target,
+                endpoint: args.upload_endpoint,
+                region: args.upload_region,
+                path_style: args.upload_path_style.then_some(true),
+                credentials_file: args.upload_credentials_file,
+                delete: args.upload_delete,
+                concurrency: args.upload_concurrency,
+                part_size: args.upload_part_size,
+                delete_unsent_when_full: args.upload_delete_unsent_when_full,
+            }),
             apps_strict: args.apps_strict,
             apps: Vec::new(),
             sources: Vec::new(),

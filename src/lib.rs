@@ -12,7 +12,8 @@
 //!   their bus), `ops` (auth, tokens, signals, systemd, counters), `config` (flags into
 //!   `Config`);
 //! - `client` (the one RTMP client: pushes, tests, tools), `http` (the small blocking HTTP
-//!   server), `tls`, `bench` (the engine of rtmp-bench);
+//!   server), `tls`, `bench` (the engine of rtmp-bench), `upload` (finished recordings to
+//!   S3-compatible storage, a durable queue beside them);
 //! - `flv` (FLV bytes), `media` (the shared `Frame`, codec parsing, timestamps), and at the
 //!   bottom `protocol`, the sans-IO RTMP core, which names nothing above it.
 
@@ -39,4 +40,5 @@ pub mod server;
 pub mod sources;
 pub mod threads;
 pub mod tls;
+pub mod upload;
 pub mod vectored;

@@ -186,6 +186,8 @@ fn main() -> ExitCode {
                 let _ = ctx.sources.reload(config.sources);
             }
             ops::signals::reload_http_token(&ctx.http_token);
+            // A fixed credentials file or setting is tried now, not at the end of a backoff.
+            ctx.uploads.iter().for_each(rtmp_server::upload::Uploader::retry_now);
         }
     };
     if let Err(e) = ops::signals::install(on_reload, on_stop) {
@@ -262,9 +264,17 @@ fn prepare_record_dir(config: &rtmp_server::config::Config) -> Result<(), ()> {
         log::error!("record dir not usable dir={} error=\"{e}\"", dir.display());
         return Err(());
     }
-    let recovered = rtmp_server::record::recover::recover_dir(dir);
-    if recovered > 0 {
-        log::info!("start-up recovery done dir={} recovered={recovered}", dir.display());
+    let recovered = rtmp_server::record::recover::recover_dir_files(dir);
+    if !recovered.is_empty() {
+        log::info!(
+            "start-up recovery done dir={} recovered={}",
+            dir.display(),
+            recovered.len()
+        );
+    }
+    // Files finalized by repair join the upload queue (top-level upload settings apply).
+    if config.upload.is_some() || config.apps.iter().any(|a| a.config.upload.is_some()) {
+        rtmp_server::upload::enqueue_offline(dir, &recovered);
     }
     let min_free = config.recording.min_free;
     if let Err(free) = rtmp_server::record::disk::has_room(dir, min_free) {
@@ -277,7 +287,16 @@ fn prepare_record_dir(config: &rtmp_server::config::Config) -> Result<(), ()> {
         .recording
         .retention_days
         .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
-    rtmp_server::record::retention::enforce(dir, config.recording.retention_max, max_age);
+    // Files waiting for upload stay unless every upload setting lets retention take them.
+    let unsent_may_go = std::iter::once(&config.upload)
+        .chain(config.apps.iter().map(|a| &a.config.upload))
+        .flatten()
+        .all(|u| u.delete_unsent_when_full);
+    let guard = rtmp_server::record::retention::DeleteGuard(Arc::new(rtmp_server::upload::may_delete_at_start(
+        dir,
+        unsent_may_go,
+    )));
+    rtmp_server::record::retention::enforce_guarded(dir, config.recording.retention_max, max_age, Some(&guard));
     Ok(())
 }
 

@@ -66,6 +66,9 @@ pub fn to_json(seq: u64, event: &Event) -> Value {
         Event::RecordingFailed { path, error, .. } => {
             json!({ "path": path.as_ref().map(|p| p.display().to_string()), "error": error })
         }
+        Event::UploadDone { path, url, bytes, .. } => {
+            json!({ "path": path.display().to_string(), "url": url, "bytes": bytes })
+        }
         Event::PushStateChanged { url, connected, .. } => json!({ "url": url, "connected": connected }),
         Event::Kicked { conn_id, reason } => json!({ "conn_id": conn_id, "reason": reason }),
         Event::ReconnectRequested {

@@ -68,6 +68,10 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
         (Method::Get, ["api", "pushes"]) => json_response(200, &pushes(ctx)),
         (Method::Get, ["api", "hooks"]) => json_response(200, &hooks(ctx)),
         (Method::Get, ["api", "sources"]) => json_response(200, &sources(ctx)),
+        (Method::Get, ["api", "uploads"]) => match &ctx.uploads {
+            Some(uploads) => json_response(200, &uploads.to_json()),
+            None => json_response(200, &json!({ "enabled": false })),
+        },
         (Method::Get, ["api", "events"]) => {
             let query = request.target.split_once('?').map_or("", |(_, q)| q);
             match events::reply(&ctx.recent_events, query) {

@@ -33,6 +33,16 @@ pub const APP_KEYS: &[&str] = &[
     "on_play",
     "on_play_done",
     "on_record_done",
+    "on_upload_done",
+    "upload",
+    "upload_endpoint",
+    "upload_region",
+    "upload_path_style",
+    "upload_credentials_file",
+    "upload_delete",
+    "upload_concurrency",
+    "upload_part_size",
+    "upload_delete_unsent_when_full",
 ];
 
 /// One `[[app]]` table as written.

@@ -11,6 +11,7 @@ pub enum Group {
     General,
     Listening,
     Recording,
+    Upload,
     Playback,
     Security,
     Limits,
@@ -22,10 +23,11 @@ pub enum Group {
 }
 
 impl Group {
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::General,
         Group::Listening,
         Group::Recording,
+        Group::Upload,
         Group::Playback,
         Group::Security,
         Group::Limits,
@@ -41,6 +43,7 @@ impl Group {
             Group::General => "General",
             Group::Listening => "Listening",
             Group::Recording => "Recording",
+            Group::Upload => "Upload to object storage",
             Group::Playback => "Publishing and playback",
             Group::Security => "Security",
             Group::Limits => "Limits",
@@ -106,6 +109,16 @@ pub const PLACES: &[(&str, Group, &str)] = &[
     ("hook-timeout", Hooks, "DURATION"),
     ("hook-retries", Hooks, "N"),
     ("hook-secret-file", Hooks, "FILE"),
+    ("upload", Upload, "s3://BUCKET[/PREFIX]"),
+    ("upload-endpoint", Upload, "URL"),
+    ("upload-region", Upload, "REGION"),
+    ("upload-path-style", Upload, ""),
+    ("upload-credentials-file", Upload, "FILE"),
+    ("upload-delete", Upload, ""),
+    ("upload-concurrency", Upload, "N"),
+    ("upload-part-size", Upload, "SIZE"),
+    ("upload-delete-unsent-when-full", Upload, ""),
+    ("on-upload-done", Hooks, "TARGET"),
     ("push", PushTls, "URL"),
     ("push-ca", PushTls, "FILE"),
     ("tls-listen", PushTls, "ADDR"),

@@ -2,6 +2,8 @@
 //! bounded queue, read by a thread of its own, so an observer that is slow or stuck (a hook,
 //! a webhook) never holds up a connection, a recording or another observer. A full queue
 //! drops the event for that observer only; the drop is counted and logged once per episode.
+//! Inline observers (rare, short: the upload queue's journal of a starting recording) run on
+//! the emitter's thread first.
 
 use super::event::Event;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -43,8 +45,22 @@ pub struct ObserverStats {
     pub queued: usize,
 }
 
+/// Work that must be done before `emit` returns, on the emitter's thread (the upload queue
+/// records a recording as it starts, so that no crash can leave the file out). Keep it short.
+pub type InlineObserver = Arc<dyn Fn(&Event) + Send + Sync>;
+
+#[derive(Default)]
+struct InlineObservers(RwLock<Vec<InlineObserver>>);
+
+impl std::fmt::Debug for InlineObservers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InlineObservers")
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct EventBus {
+    inline: InlineObservers,
     observers: RwLock<Vec<ObserverQueue>>,
     threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -77,8 +93,17 @@ impl EventBus {
         Ok(())
     }
 
-    /// Hands `event` to every observer; never blocks.
+    /// Adds work run on the emitter's thread for each event, before the queued observers.
+    pub fn observe_inline(&self, observer: InlineObserver) {
+        self.inline.0.write().unwrap_or_else(|e| e.into_inner()).push(observer);
+    }
+
+    /// Runs the inline observers, then hands `event` to every queued observer; the queued
+    /// ones never block.
     pub fn emit(&self, event: Event) {
+        for inline in self.inline.0.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            inline(&event);
+        }
         let observers = self.observers.read().unwrap_or_else(|e| e.into_inner());
         let Some((last, others)) = observers.split_last() else {
             return;

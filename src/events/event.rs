@@ -97,6 +97,14 @@ pub enum Event {
         path: Option<PathBuf>,
         error: String,
     },
+    /// A finished recording is stored in object storage (`--upload`), checked; `url` is
+    /// the object's (`s3://bucket/key`).
+    UploadDone {
+        name: StreamName,
+        path: PathBuf,
+        url: String,
+        bytes: u64,
+    },
     /// A push connected to, or lost, its upstream (`url` is redacted as in the API).
     PushStateChanged {
         name: StreamName,
@@ -127,6 +135,7 @@ impl Event {
             Event::RecordingFinalized { .. } => "recording_finalized",
             Event::RecordingFailed { .. } => "recording_failed",
             Event::PushStateChanged { .. } => "push_state_changed",
+            Event::UploadDone { .. } => "upload_done",
             Event::Kicked { .. } => "kicked",
             Event::ReconnectRequested { .. } => "reconnect_requested",
         }
@@ -142,6 +151,7 @@ impl Event {
             | Event::RecordingStarted { name, .. }
             | Event::RecordingFinalized { name, .. }
             | Event::RecordingFailed { name, .. }
+            | Event::UploadDone { name, .. }
             | Event::PushStateChanged { name, .. } => Some(name),
             Event::Kicked { .. } | Event::Connected { .. } | Event::ReconnectRequested { .. } => None,
         }

@@ -33,6 +33,9 @@ pub fn environment(event: &HookEvent) -> Vec<(&'static str, String)> {
     if let Some(ms) = event.duration_ms {
         env.push(("RTMP_DURATION_MS", ms.to_string()));
     }
+    if let Some(url) = &event.url {
+        env.push(("RTMP_UPLOAD_URL", url.clone()));
+    }
     if let Some(bytes) = event.bytes {
         env.push(("RTMP_BYTES", bytes.to_string()));
     }

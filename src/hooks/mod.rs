@@ -96,16 +96,18 @@ pub enum HookKind {
     Play,
     PlayDone,
     RecordDone,
+    UploadDone,
 }
 
 impl HookKind {
-    pub const ALL: [HookKind; 6] = [
+    pub const ALL: [HookKind; 7] = [
         HookKind::Connect,
         HookKind::Publish,
         HookKind::PublishDone,
         HookKind::Play,
         HookKind::PlayDone,
         HookKind::RecordDone,
+        HookKind::UploadDone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +118,7 @@ impl HookKind {
             HookKind::Play => "play",
             HookKind::PlayDone => "play_done",
             HookKind::RecordDone => "record_done",
+            HookKind::UploadDone => "upload_done",
         }
     }
 }
@@ -131,6 +134,7 @@ pub struct HookOptions {
     /// Webhooks (and programs after the first) of `--on-record-done`; its first program runs
     /// on the record hook pool as before (`record::hook`).
     pub on_record_done: Vec<Target>,
+    pub on_upload_done: Vec<Target>,
     pub timeout: Duration,
     pub retries: u32,
     pub secret: Option<HookSecret>,
@@ -145,6 +149,7 @@ impl HookOptions {
             HookKind::Play => &self.on_play,
             HookKind::PlayDone => &self.on_play_done,
             HookKind::RecordDone => &self.on_record_done,
+            HookKind::UploadDone => &self.on_upload_done,
         }
     }
 }
@@ -164,6 +169,8 @@ pub struct HookEvent {
     pub path: Option<PathBuf>,
     pub duration_ms: Option<u64>,
     pub bytes: Option<u64>,
+    /// The object's URL (`upload_done`).
+    pub url: Option<String>,
 }
 
 impl fmt::Debug for HookEvent {
@@ -192,6 +199,7 @@ impl HookEvent {
             path: None,
             duration_ms: None,
             bytes: None,
+            url: None,
         }
     }
 

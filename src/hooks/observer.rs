@@ -112,6 +112,13 @@ pub fn hook_event(event: &Event) -> Option<HookEvent> {
             e.bytes = Some(*bytes);
             e
         }
+        Event::UploadDone { name, path, url, bytes } => {
+            let mut e = HookEvent::new(HookKind::UploadDone, &name.app, &name.stream, "");
+            e.path = Some(path.clone());
+            e.url = Some(url.clone());
+            e.bytes = Some(*bytes);
+            e
+        }
         _ => return None,
     })
 }

@@ -26,7 +26,11 @@ pub fn body(event: &HookEvent) -> String {
         "time": event.time,
     });
     if let Some(fields) = value.as_object_mut() {
-        if event.kind == HookKind::RecordDone {
+        if event.kind == HookKind::UploadDone {
+            fields.insert("url".into(), json!(event.url));
+            fields.insert("bytes".into(), json!(event.bytes));
+        }
+        if matches!(event.kind, HookKind::RecordDone | HookKind::UploadDone) {
             let path = event.path.as_ref().map(|p| p.display().to_string());
             fields.insert("path".into(), json!(path));
         }

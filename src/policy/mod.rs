@@ -13,6 +13,7 @@ use crate::ops::auth::{Auth, KeyCounts, KeyFileError};
 use crate::ops::cidr::Cidr;
 use crate::push::options::PushOptions;
 use crate::record::options::{Pattern, RecordOptions};
+use crate::upload::options::UploadOptions;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,8 @@ pub struct StreamPolicy {
     pub play_wait_timeout: Duration,
     /// The hook targets (timeouts, retries and the secret are the top level's).
     pub hooks: Arc<HookOptions>,
+    /// Where this stream's finished recordings are uploaded (`--upload*`), if anywhere.
+    pub upload: Option<Arc<UploadOptions>>,
 }
 
 impl StreamPolicy {
@@ -157,6 +160,17 @@ impl Policies {
         counts
     }
 
+    /// Every distinct upload setting (top level and tables).
+    pub fn upload_settings(&self) -> Vec<Arc<UploadOptions>> {
+        let mut all: Vec<Arc<UploadOptions>> = Vec::new();
+        for upload in self.all().filter_map(|p| p.upload.as_ref()) {
+            if !all.iter().any(|u| u == upload) {
+                all.push(Arc::clone(upload));
+            }
+        }
+        all
+    }
+
     /// Whether any policy runs an `--on-record-done` program.
     pub fn any_record_done_program(&self) -> bool {
         self.all().any(|p| p.record_done_program().is_some())
@@ -181,6 +195,7 @@ fn stream_policy(config: &Config, origin: String, auths: &mut AuthCache) -> Stre
         publish_conflict: config.play.publish_conflict,
         play_wait_timeout: config.play.wait_timeout,
         hooks: Arc::new(config.hooks.clone()),
+        upload: config.upload.clone().map(Arc::new),
     }
 }
 
@@ -221,4 +236,9 @@ pub fn hook_targets(switch: &PolicySwitch, app: &str, stream: &str) -> Arc<HookO
 /// The record-done program for app/stream now (the legacy `--on-record-done` pool).
 pub fn record_done_program(switch: &PolicySwitch, app: &str, stream: &str) -> Option<PathBuf> {
     switch.current().for_stream(app, stream).record_done_program().cloned()
+}
+
+/// The upload settings for app/stream now (for the uploader's resolver).
+pub fn upload_settings(switch: &PolicySwitch, app: &str, stream: &str) -> Option<Arc<UploadOptions>> {
+    switch.current().for_stream(app, stream).upload.clone()
 }

@@ -124,6 +124,8 @@ pub struct RecordShared {
     pub hooks: Option<Arc<HookRunner>>,
     /// Told when files start, are finalized or fail.
     pub events: Arc<EventBus>,
+    /// Set when uploads run: retention keeps what it refuses.
+    pub delete_guard: std::sync::OnceLock<retention::DeleteGuard>,
 }
 
 impl RecordShared {
@@ -161,6 +163,7 @@ impl RecordShared {
             budget,
             retention_lock: Arc::new(Mutex::new(())),
             counters: RecordCounters::default(),
+            delete_guard: std::sync::OnceLock::new(),
         }
     }
 
@@ -195,9 +198,10 @@ impl RecordShared {
         }
         let lock = Arc::clone(&self.retention_lock);
         let dir = self.dir.clone();
+        let guard = self.delete_guard.get().cloned();
         let spawned = std::thread::Builder::new().name("retention".to_owned()).spawn(move || {
             let _pass = lock.lock().unwrap_or_else(|e| e.into_inner());
-            retention::enforce(&dir, max_total, max_age);
+            retention::enforce_guarded(&dir, max_total, max_age, guard.as_ref());
         });
         if let Err(e) = spawned {
             warn!("retention pass not started error=\"{e}\"");

@@ -40,11 +40,17 @@ pub fn find_parts(dir: &Path) -> Vec<PathBuf> {
 
 /// Finalizes every `.part` under `dir`, logging each; returns how many were recovered.
 pub fn recover_dir(dir: &Path) -> usize {
-    let mut recovered = 0;
+    recover_dir_files(dir).len()
+}
+
+/// Finalizes every `.part` under `dir`, logging each; returns each part it finalized with
+/// the file it became.
+pub fn recover_dir_files(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut recovered = Vec::new();
     for part in find_parts(dir) {
         match repair_and_finalize(&part) {
             Ok((report, done)) => {
-                recovered += 1;
+                recovered.push((part.clone(), done.clone()));
                 info!(
                     "recovered unfinished recording part={} file={} tags={} cut_bytes={} bytes={} duration_ms={}",
                     part.display(),

@@ -49,13 +49,32 @@ pub fn scan(dir: &Path) -> Vec<Finished> {
         .collect()
 }
 
+/// Says whether retention may delete a file (the uploader keeps files not uploaded yet).
+#[derive(Clone)]
+pub struct DeleteGuard(pub std::sync::Arc<dyn Fn(&Path) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for DeleteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeleteGuard")
+    }
+}
+
 /// One retention pass over `dir`.
 pub fn enforce(dir: &Path, max_total: Option<u64>, max_age: Option<Duration>) {
+    enforce_guarded(dir, max_total, max_age, None);
+}
+
+/// One retention pass over `dir`, skipping the files `guard` keeps.
+pub fn enforce_guarded(dir: &Path, max_total: Option<u64>, max_age: Option<Duration>, guard: Option<&DeleteGuard>) {
     if max_total.is_none() && max_age.is_none() {
         return;
     }
     let mut touched: Vec<PathBuf> = Vec::new();
     for file in plan(scan(dir), max_total, max_age, SystemTime::now()) {
+        if guard.is_some_and(|g| !(g.0)(&file.path)) {
+            info!("retention kept a file not uploaded yet file={}", file.path.display());
+            continue;
+        }
         match std::fs::remove_file(&file.path) {
             Ok(()) => {
                 info!("retention deleted file={} bytes={}", file.path.display(), file.bytes);

@@ -26,6 +26,31 @@ fn observe_recent(events: &EventBus) -> Arc<RecentEvents> {
     recent
 }
 
+/// Starts the uploader when some policy uploads (a reload that adds the first needs a restart).
+fn start_uploads(
+    config: &Config,
+    policies: &Arc<PolicySwitch>,
+    events: &Arc<EventBus>,
+) -> Option<crate::upload::Uploader> {
+    if policies.current().upload_settings().is_empty() {
+        return None;
+    }
+    let settings_for: crate::upload::SettingsFor = {
+        let policies = Arc::clone(policies);
+        Arc::new(move |app: &str, stream: &str| crate::policy::upload_settings(&policies, app, stream))
+    };
+    let all: crate::upload::AllSettings = {
+        let policies = Arc::clone(policies);
+        Arc::new(move || policies.current().upload_settings())
+    };
+    Some(crate::upload::Uploader::start(
+        &config.record_dir,
+        events,
+        settings_for,
+        all,
+    ))
+}
+
 #[derive(Debug)]
 pub struct ServerContext {
     pub config: Config,
@@ -57,6 +82,8 @@ pub struct ServerContext {
     pub hooks: crate::hooks::Hooks,
     /// Supervised source commands (`[[source]]`), started by the binary.
     pub sources: crate::sources::Sources,
+    /// Uploads of finished recordings (`--upload`), when some policy has them at start.
+    pub uploads: Option<crate::upload::Uploader>,
     shutting_down: AtomicBool,
     sockets: Mutex<HashMap<u64, (TcpStream, IpAddr)>>,
     kick_reasons: Mutex<HashMap<u64, &'static str>>,
@@ -104,6 +131,13 @@ impl ServerContext {
             Arc::clone(&events),
             program_for,
         );
+        let uploads = start_uploads(&config, &policies, &events);
+        if let Some(uploads) = &uploads {
+            let uploads = uploads.clone();
+            let guard =
+                crate::record::retention::DeleteGuard(Arc::new(move |path: &std::path::Path| uploads.may_delete(path)));
+            let _ = recordings.shared().delete_guard.set(guard);
+        }
         // Without the HTTP API the token file has nothing to guard: never read.
         let token_file = config.http_listen.and_then(|_| config.ops.http_token_file.clone());
         let http_token = crate::ops::token::HttpToken::new(token_file);
@@ -131,6 +165,7 @@ impl ServerContext {
             event_counts,
             hooks,
             sources,
+            uploads,
             events,
             shutting_down: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),

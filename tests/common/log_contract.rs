@@ -131,3 +131,6 @@ pub fn closed_for(why: &str) -> String {
 
 /// The `error=` of a TLS handshake failure caused by plain RTMP on the RTMPS port.
 pub const PLAIN_RTMP_ON_TLS_PORT: &str = "plain RTMP sent to the TLS port";
+
+/// Retention skipped a recording that waits for upload (`file=` names it).
+pub const RETENTION_KEPT_UNSENT: &str = "retention kept a file not uploaded yet";

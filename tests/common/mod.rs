@@ -536,6 +536,7 @@ impl ServerProcess {
 /// Helpers in their own files: HTTP API (issue 5), test certificates, fault tests and hostile
 /// input (issue 7), a webhook receiver (issue 14).
 pub mod faults;
+pub mod garage;
 mod hostile;
 pub mod http;
 pub mod log_contract;
