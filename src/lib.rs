@@ -27,6 +27,7 @@ pub mod limits_options;
 pub mod live;
 pub mod logging;
 pub mod media;
+pub mod mp4;
 pub mod ops;
 pub mod policy;
 pub mod protocol;

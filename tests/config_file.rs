@@ -63,6 +63,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("record-max-duration", &["1h"]),
     ("record-from-any-frame", &[]),
     ("record-reconnect-gap", &["5s"]),
+    ("record-format", &["flv", "mp4"]),
     ("record", &["live/*", "x/\"quoted\""]),
     ("no-record", &["live/private*"]),
     ("record-min-free", &["2G"]),
