@@ -239,7 +239,7 @@ impl Writer {
         }
         let fallback = self.sinks.is_empty();
         warn!(
-            "recording format cannot carry the stream, not written {} format={extension} error=\"{error}\" flv_instead={fallback}",
+            "recording format cannot carry the stream {} format={extension} error=\"{error}\" flv_instead={fallback}",
             self.label
         );
         if fallback {
