@@ -1,9 +1,10 @@
 //! The one RTMP client of the project (tests, the benchmark and push relays use it): a blocking
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
 //! command builders. `url` parses RTMP URLs; `connect` opens a client from one
-//! (`connect_url`).
+//! (`connect_url`); `enhanced` turns a fragmented MP4 into Enhanced RTMP frames (`send_mp4`).
 
 mod connect;
+pub mod enhanced;
 pub mod transport;
 pub mod url;
 
@@ -47,6 +48,8 @@ pub enum ClientError {
     TlsNotAvailable,
     /// The URL's host resolved to no address.
     NoAddress,
+    /// An MP4 file to publish could not be read or mapped to Enhanced RTMP.
+    Mp4(enhanced::EnhancedError),
 }
 
 impl std::fmt::Display for ClientError {
@@ -64,6 +67,7 @@ impl std::fmt::Display for ClientError {
             ClientError::ServerName(e) => write!(f, "tls server name: {e}"),
             ClientError::TlsNotAvailable => write!(f, "rtmps:// without a TLS client configuration"),
             ClientError::NoAddress => write!(f, "host resolved to no address"),
+            ClientError::Mp4(e) => write!(f, "mp4: {e}"),
         }
     }
 }
@@ -289,6 +293,17 @@ impl RtmpClient {
         }
         self.flush()?;
         Ok(count)
+    }
+
+    /// Publishes a fragmented MP4 held in memory as Enhanced RTMP (HEVC, AV1, VP9, Opus...:
+    /// `enhanced`), as fast as the socket takes it; returns the frame count.
+    pub fn send_mp4(&mut self, mp4: &[u8]) -> ClientResult<usize> {
+        let frames = enhanced::enhanced_frames(mp4).map_err(ClientError::Mp4)?;
+        for frame in &frames {
+            self.send_frame(frame.kind, frame.timestamp, &frame.payload)?;
+        }
+        self.flush()?;
+        Ok(frames.len())
     }
 
     /// FCUnpublish and deleteStream, as FFmpeg ends a publish; waits for Unpublish.Success.
