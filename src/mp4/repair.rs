@@ -1,10 +1,10 @@
 //! Repairs a fragmented MP4 cut short (crash, full disk): walks `ftyp`, `moov`, the index
 //! room and the `moof` + `mdat` fragments, cuts the first torn fragment and what follows,
 //! and rewrites the segment index and the `mvhd`/`mehd`/`tkhd`/`mdhd` durations in place
-//! from the fragments kept. A file that does not begin with `ftyp` + `moov` is refused
-//! unchanged.
+//! from the fragments kept. A file that does not begin with `ftyp` + `moov`, or whose
+//! `moov` has no `mvex` (not fragmented), is refused unchanged.
 
-use super::boxes::{be32, be64, children, header, BoxHeader};
+use super::boxes::{be32, be64, child, children, header, BoxHeader};
 use super::index::SegmentIndex;
 use super::init::duration_fields;
 use crate::flv::repair::{RepairError, RepairReport};
@@ -14,6 +14,8 @@ use std::path::Path;
 
 /// Largest `moov` or `moof` read into memory.
 const MAX_HEADER_BOX: u64 = 16 * 1024 * 1024;
+/// Largest index room rewritten (this server reserves `index::INDEX_ROOM`).
+const MAX_INDEX_ROOM: usize = 1024 * 1024;
 const TRUN_DATA_OFFSET: u32 = 0x1;
 const TRUN_FIRST_FLAGS: u32 = 0x4;
 const TRUN_DURATION: u32 = 0x100;
@@ -129,11 +131,15 @@ pub fn repair(path: &Path) -> Result<RepairReport, RepairError> {
         .filter(|h| &h.kind == b"moov" && h.size <= MAX_HEADER_BOX)
         .ok_or_else(not_mp4)?;
     let moov = read_at(&file, moov_at, moov_box.size as usize).map_err(io)?;
+    // Only a fragmented file (`mvex`) is repaired: a plain MP4's sample tables are its index.
+    if child(moov.get(8..).unwrap_or_default(), b"mvex").is_none() {
+        return Err(not_mp4());
+    }
     let index_at = moov_at + moov_box.size;
     let mut tracks: Vec<(u32, bool)> = Vec::new();
     for (kind, trak) in children(moov.get(8..).unwrap_or_default()) {
-        let id = super::boxes::child(trak, b"tkhd").and_then(|t| be32(t, 12));
-        let handler = super::boxes::child(trak, b"mdia").and_then(|m| super::boxes::child(m, b"hdlr"));
+        let id = child(trak, b"tkhd").and_then(|t| be32(t, 12));
+        let handler = child(trak, b"mdia").and_then(|m| child(m, b"hdlr"));
         let video = handler.and_then(|h| h.get(8..12)) == Some(b"vide".as_slice());
         if let (b"trak", Some(id)) = (&kind, id) {
             tracks.push((id, video));
@@ -148,7 +154,7 @@ pub fn repair(path: &Path) -> Result<RepairReport, RepairError> {
         }
         pos += h.size;
     }
-    let room = (pos - index_at) as usize;
+    let room = usize::try_from(pos - index_at).unwrap_or(usize::MAX);
     let mut index = SegmentIndex::for_room(room);
     let mut ends: Vec<(u32, u64)> = Vec::new();
     let mut samples = 0u64;
@@ -170,7 +176,7 @@ pub fn repair(path: &Path) -> Result<RepairReport, RepairError> {
         let size = h.size + mdat.size;
         let main = runs.iter().find(|r| r.track == reference);
         let start = main.or(runs.first()).map_or(0, |r| r.base_dts);
-        index.add(pos, size, start, main.is_none_or(|r| r.first_sync));
+        index.add(pos, size, start, main.is_some_and(|r| r.first_sync));
         for run in &runs {
             samples += run.samples;
             match ends.iter_mut().find(|(id, _)| *id == run.track) {
@@ -184,7 +190,7 @@ pub fn repair(path: &Path) -> Result<RepairReport, RepairError> {
     file.set_len(cut).map_err(io)?;
     let end_of = |id: u32| ends.iter().find(|(t, _)| *t == id).map_or(0, |(_, e)| *e);
     let movie_end = ends.iter().map(|(_, e)| *e).max().unwrap_or(0);
-    if room >= 8 {
+    if (8..=MAX_INDEX_ROOM).contains(&room) {
         let bytes = index.write(index_at, room, reference, end_of(reference));
         file.write_all_at(&bytes, index_at).map_err(io)?;
     }

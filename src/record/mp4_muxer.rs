@@ -1,7 +1,7 @@
-//! MP4 muxer: fragmented ISO BMFF. Nothing is written until the first fragment is cut
-//! (≤ 500 ms in, when the tracks are known): then `ftyp` + `moov` (with `mvex`), a fixed
-//! room for the segment index (`mp4::index`, a `free` box until refreshed) and the
-//! fragment. A fragment (`moof` + `mdat`, written whole) is cut at each video keyframe and
+//! MP4 muxer: fragmented ISO BMFF. A file starts with `ftyp` + `moov` (with `mvex`) and a
+//! fixed room for the segment index (`mp4::index`, a `free` box until refreshed): at `open`
+//! when sequence headers announce both tracks, else with the first fragment (≤ 500 ms in,
+//! when the tracks are known: MP3 audio has no sequence header). A fragment (`moof` + `mdat`, written whole) is cut at each video keyframe and
 //! at least every [`FRAGMENT_MS`]; a sample joins one once the track's next sample gives
 //! its duration (so durations are exact), the last ones at `drain`. Samples are the
 //! encoder's bytes, composition offsets the frame's cts, times in ms. `checkpoint` and
@@ -143,7 +143,8 @@ impl Mp4File {
         }
         let reference = self.layout.as_ref().map_or(1, |l| l.reference_track);
         let mut start = None;
-        let mut sync = true;
+        // A fragment without a reference-track sample never starts an index reference.
+        let mut sync = false;
         let mut count = 0u64;
         let runs: Vec<Run<'_>> = self
             .tracks()
@@ -242,7 +243,7 @@ impl Muxer for Mp4Muxer {
         true
     }
 
-    fn open(&mut self, stream: &StreamHeaders<'_>, _data: &[Frame], _out: &mut Vec<u8>) -> Result<(), MuxError> {
+    fn open(&mut self, stream: &StreamHeaders<'_>, _data: &[Frame], out: &mut Vec<u8>) -> Result<(), MuxError> {
         let mut file = Mp4File {
             video: None,
             audio: None,
@@ -265,6 +266,11 @@ impl Muxer for Mp4Muxer {
             };
             let track = slot.get_or_insert_with(|| Track::new(header.kind == FrameKind::Video, header.info.codec));
             track.config = header.config_record().map(<[u8]>::to_vec);
+        }
+        // Both tracks announced by their configuration: the header goes out at once (else it
+        // waits for the first fragment, when the tracks are known).
+        if file.video.is_some() && file.audio.is_some() {
+            file.write_header(out)?;
         }
         self.file = Some(file);
         Ok(())

@@ -63,7 +63,11 @@ fn mux(frames: &[Frame]) -> (Mp4Muxer, Vec<u8>) {
     let mut muxer = Mp4Muxer::new();
     let mut out = Vec::new();
     muxer.open(&headers, &[], &mut out).unwrap();
-    assert!(out.is_empty(), "nothing before the first fragment");
+    assert_eq!(
+        kinds(&out),
+        ["ftyp", "moov", "free"],
+        "both tracks announced: the header at once"
+    );
     for f in frames {
         assert_eq!(muxer.append(f, f.timestamp, &mut out).unwrap(), Tail::default());
     }
@@ -249,6 +253,22 @@ fn repair_cuts_a_torn_fragment_and_rebuilds_index_and_durations() {
     std::fs::write(&path, b"FLV\x01 not an mp4 at all").unwrap();
     assert!(matches!(repair(&path), Err(crate::flv::repair::RepairError::NotMp4(_))));
     assert_eq!(std::fs::read(&path).unwrap(), b"FLV\x01 not an mp4 at all");
+    // A plain MP4 (no mvex): its durations are not ours to rewrite.
+    let plain = [
+        &finished[..32],
+        &[0, 0, 0, 20][..],
+        b"moov",
+        &[0, 0, 0, 12],
+        b"mvhd",
+        &[0, 0, 0, 0],
+        &[0, 0, 0, 9],
+        b"mdat",
+        &[1],
+    ]
+    .concat();
+    std::fs::write(&path, &plain).unwrap();
+    assert!(matches!(repair(&path), Err(crate::flv::repair::RepairError::NotMp4(_))));
+    assert_eq!(std::fs::read(&path).unwrap(), plain);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -262,4 +282,50 @@ fn the_box_walker_lists_children() {
         .map(|(k, _)| *k)
         .collect();
     assert_eq!(names, [*b"mvhd", *b"trak", *b"trak", *b"mvex"]);
+}
+
+#[test]
+fn without_both_sequence_headers_the_header_waits_for_the_first_fragment() {
+    let v = avc_config();
+    let headers = StreamHeaders {
+        video: Some(&v),
+        audio: None,
+        metadata: &[],
+    };
+    let mut muxer = Mp4Muxer::new();
+    let mut out = Vec::new();
+    muxer.open(&headers, &[], &mut out).unwrap();
+    assert!(out.is_empty(), "MP3 audio may still come: no header yet");
+    let mp3 = |ts| frame(FrameKind::Audio, ts, &[0x2F, 0xFF, 0xFB, 0x90, 0x64, 0]);
+    for f in [
+        video(0, true),
+        mp3(0),
+        mp3(26),
+        video(40, false),
+        mp3(52),
+        video(80, true),
+    ] {
+        muxer.append(&f, f.timestamp, &mut out).unwrap();
+    }
+    assert_eq!(kinds(&out), ["ftyp", "moov", "free", "moof", "mdat"]);
+    let moov = top_level(&out)[1];
+    let body = &out[moov.1 + 8..moov.1 + moov.2];
+    assert_eq!(
+        children(body).iter().filter(|(k, _)| k == b"trak").count(),
+        2,
+        "video and MP3 tracks"
+    );
+    let mp4a = body.windows(4).position(|w| w == b"mp4a").unwrap();
+    assert_eq!(&body[mp4a + 20..mp4a + 24], &[0, 2, 0, 16], "stereo, 16 bit");
+    assert_eq!(&body[mp4a + 28..mp4a + 30], &[0xAC, 0x44], "44.1 kHz");
+    assert_eq!(
+        runs(&out)[0][1],
+        RunInfo {
+            track: 2,
+            base_dts: 0,
+            end: 52,
+            samples: 2,
+            first_sync: true
+        }
+    );
 }
