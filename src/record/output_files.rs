@@ -87,14 +87,16 @@ impl Writer {
                 continue;
             };
             self.buf.clear();
-            if let Err(e) = sink.muxer.open(&self.planner.headers(), &data, &mut self.buf) {
-                warn!("recording header not built {} error=\"{e}\"", self.label);
-                if let MuxError::Unsupported(_) = e {
+            match sink.muxer.open(&self.planner.headers(), &data, &mut self.buf) {
+                Ok(()) => {}
+                Err(e @ MuxError::Unsupported(_)) => {
+                    // Not this format's stream: no file (`drop_sink` logs it once).
                     drop(file);
                     let _ = std::fs::remove_file(&part);
                     unsupported.push((i, e));
                     continue;
                 }
+                Err(e) => warn!("recording header not built {} error=\"{e}\"", self.label),
             }
             let mut file_sink = FileSink::new(file, &part);
             let written = file_sink.append(&self.buf);
