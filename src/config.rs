@@ -16,6 +16,7 @@ use crate::limits::{
 use crate::limits_options::{parse_chunk_streams, parse_message_size, parse_timeout};
 use crate::ops::cidr::Cidr;
 use crate::ops::options::{parse_cidr, parse_max_connections, OpsOptions};
+use crate::record::format::Format;
 use crate::record::hook::DEFAULT_HOOK_TIMEOUT;
 use crate::record::naming::PathTemplate;
 use crate::record::options::{
@@ -52,12 +53,12 @@ pub mod help;
 pub mod print;
 pub mod sources;
 
-/// rtmp-server: a small, fast RTMP server that records every published stream to FLV.
+/// rtmp-server: a small, fast RTMP server that records every published stream (FLV, MP4).
 #[derive(FromArgs, Debug)]
 #[argh(
     help_triggers("-h", "--help", "help"),
     note = "Also: rtmp-server check-config PATH, rtmp-server print-config [--config PATH] [flags], \
-                rtmp-server repair FILE..."
+                rtmp-server repair FILE..., rtmp-server remux IN.flv OUT.mp4"
 )]
 pub struct Args {
     /// read settings from this TOML file: each key is a long flag with _ for -, e.g.
@@ -105,6 +106,10 @@ pub struct Args {
     /// a publisher lost without unpublish that returns within this continues its file; 0 disables (default: 10s)
     #[argh(option, default = "DEFAULT_RECONNECT_GAP", from_str_fn(parse_duration))]
     pub record_reconnect_gap: Duration,
+
+    /// recording file format: flv, or mp4 (fragmented, crash-safe, plays in browsers); repeat for both (default: flv)
+    #[argh(option, from_str_fn(parse_record_format))]
+    pub record_format: Vec<Format>,
 
     /// record streams whose app/stream matches this glob (* also crosses /, ? one character); repeatable
     #[argh(option, from_str_fn(parse_pattern))]
@@ -463,6 +468,7 @@ impl From<Args> for Config {
                 retention_days: args.record_retention_days,
                 on_record_done,
                 on_record_done_timeout: args.on_record_done_timeout,
+                formats: record_formats(&args.record_format),
             },
             play: PlayOptions {
                 publish_conflict: args.publish_conflict,
@@ -700,3 +706,21 @@ fn redact_secret_value(line: &str) -> String {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+fn parse_record_format(value: &str) -> Result<Format, String> {
+    Format::parse(value)
+}
+
+/// `--record-format` values without repeats, FLV when none.
+fn record_formats(given: &[Format]) -> Vec<Format> {
+    let mut formats: Vec<Format> = Vec::new();
+    for format in given {
+        if !formats.contains(format) {
+            formats.push(*format);
+        }
+    }
+    if formats.is_empty() {
+        formats.push(Format::Flv);
+    }
+    formats
+}

@@ -334,3 +334,28 @@ fn help_of_each_flag_is_its_own_even_when_a_wrapped_line_starts_with_a_flag() {
     assert!(help("record-dir").starts_with("directory for recordings"));
     assert!(help("on-record-done").starts_with("after each finalized file"));
 }
+
+#[test]
+fn record_formats_repeat_without_duplicates_default_flv_and_apply_per_app() {
+    assert_eq!(run(&[]).recording.formats, [Format::Flv]);
+    let both = run(&[
+        "--record-format",
+        "mp4",
+        "--record-format",
+        "flv",
+        "--record-format",
+        "mp4",
+    ]);
+    assert_eq!(both.recording.formats, [Format::Mp4, Format::Flv]);
+    assert!(usage_error(&["--record-format", "mkv"]).contains("expected flv or mp4"));
+    let path = std::env::temp_dir().join(format!("rtmp-config-formats-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "record_all = true\n[[app]]\nmatch = \"cams/*\"\nrecord_format = [\"mp4\", \"flv\"]\n",
+    )
+    .unwrap();
+    let config = run(&["--config", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(config.recording.formats, [Format::Flv]);
+    assert_eq!(config.apps[0].config.recording.formats, [Format::Mp4, Format::Flv]);
+}

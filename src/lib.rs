@@ -1,4 +1,4 @@
-//! rtmp-server: a blocking RTMP server that records every published stream to FLV.
+//! rtmp-server: a blocking RTMP server that records every published stream (FLV, MP4).
 //!
 //! Layout, top to bottom (a module names only those below it; README "Architecture"):
 //! - `api`: the HTTP API, /metrics and /api/events, reading the server's context;
@@ -31,6 +31,7 @@ pub mod limits_options;
 pub mod live;
 pub mod logging;
 pub mod media;
+pub mod mp4;
 pub mod ops;
 pub mod policy;
 pub mod protocol;

@@ -5,7 +5,8 @@
 //! `--on-record-done` hooks; exit codes 0 (clean stop), 1 (could not start), 2 (usage
 //! error, or an `--on-*` program that cannot run). `rtmp-server repair FILE...` (detected
 //! before flag parsing, so every server flag stays as it is) repairs recordings and exits 0,
-//! or 1 if any file could not be repaired.
+//! or 1 if any file could not be repaired; `rtmp-server remux IN.flv OUT.mp4` converts an FLV
+//! file to fragmented MP4 (exit 0, or 1).
 //! `rtmp-server check-config PATH` validates a config file (exit 0, or 2 with its errors);
 //! `rtmp-server print-config [--config PATH] [flags]` prints the effective configuration.
 
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
     }
     match rest.first() {
         Some(&"repair") => return repair_command(program, rest.get(1..).unwrap_or(&[])),
+        Some(&"remux") => return remux_command(program, rest.get(1..).unwrap_or(&[])),
         Some(&"check-config") => return check_config(program, rest.get(1..).unwrap_or(&[])),
         Some(&"print-config") => return print_config(program, rest.get(1..).unwrap_or(&[])),
         _ => {}
@@ -298,6 +300,34 @@ fn prepare_record_dir(config: &rtmp_server::config::Config) -> Result<(), ()> {
     )));
     rtmp_server::record::retention::enforce_guarded(dir, config.recording.retention_max, max_age, Some(&guard));
     Ok(())
+}
+
+/// `rtmp-server remux IN.flv OUT.mp4`: exit 0, 1 when it failed (an existing OUT is left
+/// unchanged), 2 on a usage error.
+fn remux_command(program: &str, args: &[&str]) -> ExitCode {
+    let [input, output] = args else {
+        say(
+            std::io::stderr(),
+            format_args!("{program} remux: usage: {program} remux IN.flv OUT.mp4\n"),
+        );
+        return ExitCode::from(2);
+    };
+    match rtmp_server::record::remux::remux(std::path::Path::new(input), std::path::Path::new(output)) {
+        Ok(summary) => {
+            say(
+                std::io::stdout(),
+                format_args!(
+                    "remuxed {input} -> {output} samples={} bytes={} duration_ms={}\n",
+                    summary.frames, summary.bytes, summary.duration_ms
+                ),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say(std::io::stderr(), format_args!("{program} remux: {output}: {e}\n"));
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `rtmp-server repair FILE...`: each file repaired in place (a `.part` also renamed).

@@ -73,6 +73,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("upload-concurrency", &["4"]),
     ("upload-part-size", &["32M"]),
     ("upload-delete-unsent-when-full", &[]),
+    ("record-format", &["flv", "mp4"]),
     ("record", &["live/*", "x/\"quoted\""]),
     ("no-record", &["live/private*"]),
     ("record-min-free", &["2G"]),

@@ -27,6 +27,8 @@ pub enum ClientError {
     TlsNotAvailable,
     /// The URL's host resolved to no address.
     NoAddress,
+    /// An MP4 file to publish could not be read or mapped to Enhanced RTMP.
+    Mp4(super::enhanced::EnhancedError),
 }
 
 impl std::fmt::Display for ClientError {
@@ -44,6 +46,7 @@ impl std::fmt::Display for ClientError {
             ClientError::ServerName(e) => write!(f, "tls server name: {e}"),
             ClientError::TlsNotAvailable => write!(f, "rtmps:// without a TLS client configuration"),
             ClientError::NoAddress => write!(f, "host resolved to no address"),
+            ClientError::Mp4(e) => write!(f, "mp4: {e}"),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! socket (plain or TLS, `transport`) driven by the sans-IO handshake, chunk codec and
 //! command builders. `url` parses RTMP URLs; `connect` opens a client from one
 //! (`connect_url`); `reconnect` follows a server's Enhanced RTMP reconnect request while
-//! publishing.
+//! publishing; `enhanced` turns a fragmented MP4 into Enhanced RTMP frames (`send_mp4`).
 
 mod connect;
+pub mod enhanced;
 mod error;
 pub mod reconnect;
 pub mod transport;
@@ -258,6 +259,17 @@ impl RtmpClient {
         }
         self.flush()?;
         Ok(count)
+    }
+
+    /// Publishes a fragmented MP4 held in memory as Enhanced RTMP (HEVC, AV1, VP9, Opus...:
+    /// `enhanced`), as fast as the socket takes it; returns the frame count.
+    pub fn send_mp4(&mut self, mp4: &[u8]) -> ClientResult<usize> {
+        let frames = enhanced::enhanced_frames(mp4).map_err(ClientError::Mp4)?;
+        for frame in &frames {
+            self.send_frame(frame.kind, frame.timestamp, &frame.payload)?;
+        }
+        self.flush()?;
+        Ok(frames.len())
     }
 
     /// FCUnpublish and deleteStream, as FFmpeg ends a publish; waits for Unpublish.Success.

@@ -21,6 +21,7 @@ pub const APP_KEYS: &[&str] = &[
     "record_max_duration",
     "record_from_any_frame",
     "record_reconnect_gap",
+    "record_format",
     "push",
     "publish_keys",
     "play_keys",

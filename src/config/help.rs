@@ -109,6 +109,7 @@ pub const PLACES: &[(&str, Group, &str)] = &[
     ("hook-timeout", Hooks, "DURATION"),
     ("hook-retries", Hooks, "N"),
     ("hook-secret-file", Hooks, "FILE"),
+    ("record-format", Recording, "FORMAT"),
     ("upload", Upload, "s3://BUCKET[/PREFIX]"),
     ("upload-endpoint", Upload, "URL"),
     ("upload-region", Upload, "REGION"),
@@ -138,7 +139,11 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
     ),
     (
         "repair FILE...",
-        "repair FLV recordings a crash or power loss left unfinished (.part files are also renamed)",
+        "repair FLV and MP4 recordings a crash or power loss left unfinished (.part files are also renamed)",
+    ),
+    (
+        "remux IN.flv OUT.mp4",
+        "convert an FLV recording to fragmented MP4 without re-encoding (an existing OUT is refused)",
     ),
 ];
 
@@ -155,7 +160,7 @@ pub fn render(program: &str) -> String {
     for (usage, _) in SUBCOMMANDS {
         out.push_str(&format!("{indent}{program} {usage}\n"));
     }
-    out.push_str("\nA small, fast RTMP server that records every published stream to FLV.\n");
+    out.push_str("\nA small, fast RTMP server that records every published stream (FLV, MP4).\n");
     out.push_str(&wrap(
         "Each long flag is also a key of the --config file, with _ for - (record_dir = \"DIR\" is \
          --record-dir DIR); flags on the command line override the file.",

@@ -27,6 +27,8 @@ pub const REWRITE_SUFFIX: &str = ".repair-tmp";
 pub enum RepairError {
     /// The input has no FLV signature or a broken header: nothing was changed.
     NotFlv(PathBuf),
+    /// The input is not a fragmented MP4 this server wrote (no `ftyp` + `moov`): unchanged.
+    NotMp4(PathBuf),
     Io(PathBuf, io::Error),
 }
 
@@ -34,6 +36,7 @@ impl std::fmt::Display for RepairError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RepairError::NotFlv(path) => write!(f, "{} is not an FLV file; left unchanged", path.display()),
+            RepairError::NotMp4(path) => write!(f, "{} is not a fragmented MP4 file; left unchanged", path.display()),
             RepairError::Io(path, e) => write!(f, "{}: {e}", path.display()),
         }
     }

@@ -5,7 +5,7 @@
 //! rotation, held sequence headers and data, each file's timestamp base; `timeline` rebases
 //! discontinuities and reconnects) and holds a list of sinks, one per recording format: a
 //! `muxer` (the `Muxer` trait, bytes only: open, append, in-place checkpoint/finalize,
-//! repair, extension; `flv_muxer` is FLV, today's only `Format`) and its open file, written
+//! repair, extension; `flv_muxer` is FLV, `mp4_muxer` fragmented MP4; `format` lists them) and its open file, written
 //! through `sink` (staged, `O_DIRECT`); `naming` (templates, `.EXT.part` files), `disk`
 //! (free space), `retention`, `walk` (the record dir's files), `hook` (the
 //! `--on-record-done` pool; `hook_program` runs one), `recover` (start-up repair of `.part`
@@ -18,6 +18,7 @@ pub mod format;
 pub mod hook;
 pub mod hook_program;
 pub mod manager;
+pub mod mp4_muxer;
 pub mod muxer;
 pub mod naming;
 pub mod options;
@@ -25,6 +26,7 @@ pub mod output;
 pub mod planner;
 pub mod recorder;
 pub mod recover;
+pub mod remux;
 pub mod retention;
 pub mod sink;
 pub mod status;

@@ -5,6 +5,7 @@
 //! writer (`output`) owns one muxer per sink and does the I/O. `Format` lists the muxers:
 //! a new format is a new muxer file and one entry here.
 
+use crate::media::demux::Codec;
 use crate::media::Frame;
 use crate::protocol::amf0::Amf0Value;
 
@@ -28,6 +29,8 @@ pub enum MuxError {
     NotOpen,
     /// A frame (or a header the muxer builds) is too large for the format.
     TooLarge(usize),
+    /// The format cannot carry the stream's codec (the recording goes on in the others).
+    Unsupported(Codec),
 }
 
 impl std::fmt::Display for MuxError {
@@ -35,6 +38,7 @@ impl std::fmt::Display for MuxError {
         match self {
             MuxError::NotOpen => write!(f, "no recording file is open"),
             MuxError::TooLarge(n) => write!(f, "{n} bytes exceed the format's limit"),
+            MuxError::Unsupported(codec) => write!(f, "the format cannot carry codec {codec:?}"),
         }
     }
 }
@@ -90,6 +94,18 @@ pub trait Muxer: Send + std::fmt::Debug {
     /// Appends the framing that goes before `frame` at file time `file_ts` (ms) to `out`; the
     /// caller then writes the frame's payload and the returned tail.
     fn append(&mut self, frame: &Frame, file_ts: u32, out: &mut Vec<u8>) -> Result<Tail, MuxError>;
+
+    /// Whether `append` copies the frame's payload into `out` itself (a muxer that holds
+    /// frames back to write them whole, e.g. MP4 fragments): the writer then writes only `out`.
+    fn embeds_payload(&self) -> bool {
+        false
+    }
+
+    /// Appends what the muxer still holds back (an unfinished fragment) to `out`; called
+    /// before `finalize`.
+    fn drain(&mut self, _out: &mut Vec<u8>) -> Result<(), MuxError> {
+        Ok(())
+    }
 
     /// The stream's onMetaData changed: fold it into the open file. Returns `false` the first
     /// time an update does not fit the open file (kept for the next one), for a warning.

@@ -26,6 +26,8 @@ pub struct RecordOptions {
     pub on_record_done: Option<PathBuf>,
     /// A hook still running after this is killed.
     pub on_record_done_timeout: Duration,
+    /// The formats each recording is written in (`--record-format`), at least one.
+    pub formats: Vec<super::format::Format>,
 }
 
 impl Default for RecordOptions {
@@ -43,6 +45,7 @@ impl Default for RecordOptions {
             retention_days: None,
             on_record_done: None,
             on_record_done_timeout: super::hook::DEFAULT_HOOK_TIMEOUT,
+            formats: vec![super::format::Format::Flv],
         }
     }
 }

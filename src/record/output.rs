@@ -20,7 +20,7 @@
 
 use super::disk;
 use super::format::Format;
-use super::muxer::Muxer;
+use super::muxer::{MuxError, Muxer};
 use super::planner::{Decision, Planner, SegmentRules};
 use super::recorder::{QueueRoom, RecordMsg, RecordShared, RecordingRequest};
 use super::sink::FileSink;
@@ -43,8 +43,6 @@ pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 /// Recorded data reaches the OS at least this often (a crash of the process loses at most
 /// this much).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
-/// The formats every recording is written in (one sink each; a config flag later).
-pub const FORMATS: &[Format] = &[Format::Flv];
 /// How often an idle writer wakes up for its timers.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -109,7 +107,8 @@ pub fn run(
         app: request.app,
         stream: request.stream,
         planner: Planner::new(rules),
-        sinks: FORMATS
+        sinks: options
+            .formats
             .iter()
             .map(|format| Sink {
                 muxer: format.muxer(),
@@ -216,39 +215,90 @@ impl Writer {
             }
         }
         let file_ts = self.planner.file_time();
-        for i in 0..self.sinks.len() {
-            self.write_frame(i, frame, file_ts);
+        let mut i = 0;
+        while i < self.sinks.len() {
+            if self.write_frame(i, frame, file_ts) {
+                i += 1;
+            }
+        }
+    }
+
+    /// Sink `i`'s format cannot carry the stream's codec: its file is deleted and the
+    /// recording goes on without it (in FLV when it was the only format), logged once.
+    fn drop_sink(&mut self, i: usize, error: MuxError) {
+        if i >= self.sinks.len() {
+            return;
+        }
+        let mut sink = self.sinks.remove(i);
+        let extension = sink.muxer.extension();
+        sink.muxer.abandon();
+        if let Some(file) = sink.file.take() {
+            if i == 0 {
+                self.status.closed();
+            }
+            self.shared.counters.closed(false);
+            drop(file.sink);
+            if let Err(e) = std::fs::remove_file(&file.part) {
+                warn!(
+                    "unused recording file not removed file={} error=\"{e}\"",
+                    file.part.display()
+                );
+            }
+        }
+        let fallback = self.sinks.is_empty();
+        warn!(
+            "recording format cannot carry the stream {} format={extension} error=\"{error}\" flv_instead={fallback}",
+            self.label
+        );
+        if fallback {
+            self.sinks.push(Sink {
+                muxer: Format::Flv.muxer(),
+                file: None,
+            });
+            // The next start point opens the FLV file.
+            self.planner.close();
+        } else if i == 0 {
+            if let Some(part) = self.sinks.first().and_then(|s| s.file.as_ref()).map(|f| f.part.clone()) {
+                self.status.opened(part);
+            }
         }
     }
 
     /// Stages the frame in sink `i`'s file: the muxer's framing, the payload from the frame's
-    /// own buffer, the muxer's tail.
-    fn write_frame(&mut self, i: usize, frame: &Frame, file_ts: u32) {
+    /// own buffer (unless the muxer embeds it), the muxer's tail. False when the sink was
+    /// dropped (its format cannot carry the stream).
+    fn write_frame(&mut self, i: usize, frame: &Frame, file_ts: u32) -> bool {
         let Some(Sink {
             muxer,
             file: Some(file),
         }) = self.sinks.get_mut(i)
         else {
-            return;
+            return true;
         };
         self.buf.clear();
         let tail = match muxer.append(frame, file_ts, &mut self.buf) {
             Ok(tail) => tail,
+            Err(e @ MuxError::Unsupported(_)) => {
+                self.drop_sink(i, e);
+                return false;
+            }
             Err(e) => {
                 warn!("frame not recorded {} error=\"{e}\"", self.label);
-                return;
+                return true;
             }
         };
+        let payload: &[u8] = if muxer.embeds_payload() { &[] } else { &frame.payload };
         let sink = &mut file.sink;
         let staged = sink
             .append(&self.buf)
-            .and_then(|()| sink.append(&frame.payload))
+            .and_then(|()| sink.append(payload))
             .and_then(|()| sink.append(tail.as_slice()));
         match staged {
             Ok(()) if i == 0 => self.status.flushed(sink.written()),
             Ok(()) => {}
             Err(e) => self.fail(i, e),
         }
+        true
     }
 
     /// The stream's onMetaData changed: each muxer folds it into its open file.

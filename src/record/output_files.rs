@@ -3,10 +3,11 @@
 //! in-place rewrites, fsync, rename), and on an I/O error salvage (repair, rename) and retry
 //! later.
 
-use super::{OpenFile, Writer, DISK_CHECK_INTERVAL, RETRY_AFTER_ERROR};
+use super::{OpenFile, Sink, Writer, DISK_CHECK_INTERVAL, RETRY_AFTER_ERROR};
 use crate::events::{Event, StreamName};
 use crate::record::disk;
 use crate::record::hook::FinishedFile;
+use crate::record::muxer::MuxError;
 use crate::record::muxer::Patch;
 use crate::record::naming;
 use crate::record::recover::repair_and_finalize;
@@ -47,6 +48,7 @@ impl Writer {
         let at = naming::local_time(std::time::SystemTime::now(), self.shared.local_offset);
         let relative = self.options.path_template.render(&self.app, &self.stream, at, index);
         let mut created = Vec::new();
+        let mut unsupported = Vec::new();
         for (i, sink) in self.sinks.iter().enumerate() {
             match naming::create_part(&self.shared.dir, &relative, sink.muxer.extension()) {
                 Ok((part, file)) => created.push((i, part, file)),
@@ -85,8 +87,16 @@ impl Writer {
                 continue;
             };
             self.buf.clear();
-            if let Err(e) = sink.muxer.open(&self.planner.headers(), &data, &mut self.buf) {
-                warn!("recording header not built {} error=\"{e}\"", self.label);
+            match sink.muxer.open(&self.planner.headers(), &data, &mut self.buf) {
+                Ok(()) => {}
+                Err(e @ MuxError::Unsupported(_)) => {
+                    // Not this format's stream: no file (`drop_sink` logs it once).
+                    drop(file);
+                    let _ = std::fs::remove_file(&part);
+                    unsupported.push((i, e));
+                    continue;
+                }
+                Err(e) => warn!("recording header not built {} error=\"{e}\"", self.label),
             }
             let mut file_sink = FileSink::new(file, &part);
             let written = file_sink.append(&self.buf);
@@ -104,11 +114,30 @@ impl Writer {
                 self.fail(i, e);
             }
         }
+        for (i, e) in unsupported.into_iter().rev() {
+            self.drop_sink(i, e);
+        }
         self.any_open()
     }
 
     /// Finalizes every open file: flush, the muxer's final in-place rewrites, fsync, rename.
     pub(super) fn close_file(&mut self) {
+        for i in 0..self.sinks.len() {
+            let Some(Sink {
+                muxer,
+                file: Some(file),
+            }) = self.sinks.get_mut(i)
+            else {
+                continue;
+            };
+            self.buf.clear();
+            if let Err(e) = muxer.drain(&mut self.buf) {
+                warn!("held frames not recorded {} error=\"{e}\"", self.label);
+            }
+            if let Err(e) = file.sink.append(&self.buf) {
+                self.fail(i, e);
+            }
+        }
         self.flush();
         for i in 0..self.sinks.len() {
             let Some(sink) = self.sinks.get_mut(i) else {

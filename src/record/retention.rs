@@ -1,5 +1,5 @@
 //! Opt-in retention (`--record-retention-max SIZE`, `--record-retention-days N`): deletes the
-//! oldest finished recordings (`*.flv`, never a `.part`, never outside the record directory,
+//! oldest finished recordings (`*.flv`, `*.mp4`: every format's files, never a `.part`, never outside the record directory,
 //! symlinks never followed) until the rest fit, logging each deletion and syncing each folder
 //! it deleted from. `plan` is pure.
 
@@ -38,8 +38,13 @@ pub fn plan(
 
 /// Finished recordings under `dir`.
 pub fn scan(dir: &Path) -> Vec<Finished> {
-    let is_flv = |p: &Path| p.extension().is_some_and(|e| e == "flv");
-    super::walk::files(dir, is_flv)
+    let is_recording = |p: &Path| {
+        let extension = p.extension().and_then(|e| e.to_str());
+        super::format::Format::ALL
+            .iter()
+            .any(|f| extension == Some(f.extension()))
+    };
+    super::walk::files(dir, is_recording)
         .into_iter()
         .map(|(path, meta)| Finished {
             modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
@@ -117,6 +122,15 @@ mod tests {
             .set_modified(old)
             .unwrap();
         std::fs::write(dir.join("sub/new.flv"), [0u8; 100]).unwrap();
+        std::fs::write(dir.join("sub/x.mp4"), [0u8; 7]).unwrap();
+        std::fs::write(dir.join("sub/y.mp4.part"), [0u8; 7]).unwrap();
+        std::fs::write(dir.join("sub/notes.txt"), [0u8; 7]).unwrap();
+        let mut seen: Vec<PathBuf> = scan(&dir).into_iter().map(|f| f.path).collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [dir.join("sub/new.flv"), dir.join("sub/old.flv"), dir.join("sub/x.mp4")]
+        );
         crate::record::disk::synced::take();
         enforce(&dir, None, Some(Duration::from_secs(86_400)));
         assert!(!dir.join("sub/old.flv").exists() && dir.join("sub/new.flv").exists());

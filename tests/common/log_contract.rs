@@ -46,6 +46,9 @@ pub fn max_connections_reached(limit: usize) -> String {
 
 /// A recording file finalized: `app=`, `stream=`, `file=` (the `.flv`), `bytes=`, `tags=`.
 pub const RECORDER_CLOSED: &str = "recorder closed";
+/// A recording format cannot carry the stream's codec (logged once per recording):
+/// `app=`, `stream=`, `format=`, `flv_instead=` (it was the only format).
+pub const RECORDING_FORMAT_UNSUPPORTED: &str = "recording format cannot carry the stream";
 /// A recording file opened: `app=`, `stream=`, `file=` (the `.flv.part`).
 pub const RECORDING_STARTED: &str = "recording started";
 /// A recording file could not be opened: `app=`, `stream=`, `dir=`, `error=`.
