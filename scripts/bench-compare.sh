@@ -13,6 +13,8 @@
 #       and with idle TCP connections that never handshake (measured within our 10 s
 #       handshake timeout)
 #   (d) stripped binary size, and time from process start to the first accepted TCP connect
+#   (e) recording FLV and MP4 at once (--record-format flv --record-format mp4) against FLV
+#       alone, 1 publisher at full speed: our CPU-seconds per GB ingested, both ways
 # Prints medians and ratios ours/nginx. Stops every process it started; removes its temp dir.
 # Environment: BENCH_SECONDS (default 8), BENCH_RUNS (default 3), BENCH_IDLE_CONNECTIONS
 # (default 1000, the server's connection limit), BENCH_STARTS (default 5), BENCH_VERBOSE
@@ -136,9 +138,11 @@ start_server() {
     srv_port="$(free_port)"
     srv_rec="$work/rec-$kind-$srv_port"
     mkdir -p "$srv_rec"
-    if [ "$kind" = ours ]; then
+    if [ "$kind" != nginx ]; then
+      local formats=()
+      [ "$kind" = oursmp4 ] && formats=(--record-format flv --record-format mp4)
       "$ours_bin" --listen "127.0.0.1:$srv_port" --http-listen off --log-level warn \
-        --record-all --record-dir "$srv_rec" --chunk-size 4096 2>>"$work/ours.log" &
+        --record-all --record-dir "$srv_rec" --chunk-size 4096 "${formats[@]}" 2>>"$work/ours.log" &
       srv_pid=$!
     else
       chmod 1777 "$srv_rec"
@@ -225,12 +229,14 @@ bench() {
 # ---------------------------------------------------------------- (a) + (b) + (c) idle
 echo "== $runs runs per scenario, ${seconds}s each, alternating ours/nginx"
 for scenario in ingest1 ingest8 fanout50 fanout200; do
+  kinds="ours nginx"
+  [ "$scenario" = ingest1 ] && kinds="ours oursmp4 nginx"
   for run in $(seq 1 "$runs"); do
-    for kind in ours nginx; do
+    for kind in $kinds; do
       start_server "$kind"
       sleep 0.3
       add rss_idle "$kind" "$(rss_kb "$srv_measure")"
-      [ "$kind" = ours ] || add rss_idle_master "$kind" "$(rss_kb "$srv_pid")"
+      [ "$kind" != nginx ] || add rss_idle_master "$kind" "$(rss_kb "$srv_pid")"
       case "$scenario" in
         ingest*)
           pubs="${scenario#ingest}"
@@ -474,6 +480,10 @@ row "    KB per idle connection" kb_per_conn 1 1 "ours < 100 KB"
 row "    idle connections still open (median)" conns_alive 0 1 ""
 plain "(d) stripped binary size KB" "$((size_ours / 1024))" "$((size_nginx / 1024))" ""
 row "    time to first accepted connect, ms" start_ms 1 1 ""
+flv_mp4="$(median "${results["ingest1-cpu-per-gb|oursmp4"]:-}")"
+flv_only="$(median "${results["ingest1-cpu-per-gb|ours"]:-}")"
+printf '%-44s %11s %11s %10s  %s\n' "(e) CPU-s per GB, FLV+MP4 / FLV alone" "$(fmt "$flv_mp4" 3)" "$(fmt "$flv_only" 3)" \
+  "$(ratio "$flv_mp4" "$flv_only")" "ratio <= 1.3 (issue 15)"
 echo
 echo "nginx figures are its one worker process; its master adds $(fmt "$(awk -v v="$(median "${results["rss_idle_master|nginx"]:-}")" 'BEGIN { print v / 1024 }')" 2) MB RSS idle."
 echo "nginx size is the binary ($(readlink -f "$nginx_bin")) + ngx_rtmp_module.so, both dynamically linked."
