@@ -53,6 +53,44 @@ fn key_of(prefix: &str, record_dir: &Path, file: &Path) -> String {
     format!("{prefix}/{}", relative.display())
 }
 
+/// A clip of about 40 MB (noise at a low quantizer: barely compressible), made in seconds.
+fn make_40mb_clip(dir: &Path) -> PathBuf {
+    let path = dir.join("forty.flv");
+    run_ok(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=640x360:rate=25:duration=6")
+            .args(["-vf", "noise=alls=60:allf=t", "-c:v", "libx264", "-preset", "ultrafast"])
+            .args(["-qp", "16", "-g", "25", "-pix_fmt", "yuv420p", "-f", "flv"])
+            .arg(&path),
+    );
+    path
+}
+
+#[test]
+fn a_40_mb_recording_goes_up_in_several_parts() {
+    let Some(garage) = Garage::start("forty") else {
+        return;
+    };
+    let tmp = TempDir::new("upload-forty");
+    let clip = make_40mb_clip(tmp.path());
+    let rec = tmp.path().join("rec");
+    let credentials = garage.credentials_file(tmp.path(), SECRET);
+    let mut upload = garage.upload_args("big", &credentials);
+    upload.extend(["--upload-part-size".into(), "8M".into()]);
+    let server = start(&rec, &upload, &[]);
+    let file = record(&server, &clip, "forty");
+    let local = std::fs::read(&file).unwrap();
+    assert!(local.len() >= 38 << 20, "about 40 MB: {}", local.len());
+    wait_metric(&server, "rtmp_uploaded_files_total", |n| n == 1);
+    let key = key_of("big", &rec, &file);
+    let info = garage.client().head(&key).unwrap();
+    let parts: usize = info.etag.trim_matches('"').rsplit('-').next().unwrap().parse().unwrap();
+    assert_eq!(parts, local.len().div_ceil(8 << 20), "ETag {}", info.etag);
+    assert!(parts >= 5);
+    assert_eq!(sha256(&garage.client().get(&key).unwrap()), sha256(&local));
+}
+
 /// A clip of several MB (high constant bitrate), for multipart uploads.
 fn make_big_clip(dir: &Path) -> PathBuf {
     let path = dir.join("big.flv");
