@@ -53,18 +53,42 @@ fn key_of(prefix: &str, record_dir: &Path, file: &Path) -> String {
     format!("{prefix}/{}", relative.display())
 }
 
-/// A clip of about 40 MB (noise at a low quantizer: barely compressible), made in seconds.
-fn make_40mb_clip(dir: &Path) -> PathBuf {
-    let path = dir.join("forty.flv");
+/// A 6 s 640x360 H.264 clip (GOP 25) encoded with `rate` (bitrate or quality arguments).
+fn video_clip(dir: &Path, name: &str, rate: &[&str]) -> PathBuf {
+    let path = dir.join(name);
     run_ok(
         Command::new("ffmpeg")
             .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
             .arg("testsrc2=size=640x360:rate=25:duration=6")
-            .args(["-vf", "noise=alls=60:allf=t", "-c:v", "libx264", "-preset", "ultrafast"])
-            .args(["-qp", "16", "-g", "25", "-pix_fmt", "yuv420p", "-f", "flv"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "25",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .args(rate)
+            .args(["-f", "flv"])
             .arg(&path),
     );
     path
+}
+
+/// About 40 MB (noise at a low quantizer: barely compressible), made in seconds.
+fn make_40mb_clip(dir: &Path) -> PathBuf {
+    video_clip(dir, "forty.flv", &["-vf", "noise=alls=60:allf=t", "-qp", "16"])
+}
+
+/// Several MB (high constant bitrate), for multipart uploads.
+fn make_big_clip(dir: &Path) -> PathBuf {
+    video_clip(
+        dir,
+        "big.flv",
+        &["-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "2M"],
+    )
 }
 
 #[test]
@@ -89,38 +113,6 @@ fn a_40_mb_recording_goes_up_in_several_parts() {
     assert_eq!(parts, local.len().div_ceil(8 << 20), "ETag {}", info.etag);
     assert!(parts >= 5);
     assert_eq!(sha256(&garage.client().get(&key).unwrap()), sha256(&local));
-}
-
-/// A clip of several MB (high constant bitrate), for multipart uploads.
-fn make_big_clip(dir: &Path) -> PathBuf {
-    let path = dir.join("big.flv");
-    run_ok(
-        Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=640x360:rate=25:duration=6",
-            ])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "25",
-                "-pix_fmt",
-                "yuv420p",
-            ])
-            .args([
-                "-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "2M", "-f", "flv",
-            ])
-            .arg(&path),
-    );
-    path
 }
 
 #[test]
