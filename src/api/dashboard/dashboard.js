@@ -93,13 +93,15 @@ function startPreview(card) {
   const player = mpegts.createPlayer({ type: "flv", isLive: true, url },
     { enableStashBuffer: false, liveBufferLatencyChasing: true, lazyLoad: false });
   player.attachMediaElement(card.video);
-  player.on(mpegts.Events.ERROR, (type, detail) => {
-    card.note.textContent = "preview stopped (" + detail + ")";
+  // The server ends the FLV body when the publisher leaves; try again while the stream is live.
+  const again = (why) => {
+    card.note.textContent = "preview stopped (" + why + ")";
     stopPreview(card);
     card.button.hidden = false;
-    // Try again while the stream is live.
     card.retry = setTimeout(() => { if (cards.get(card.key) === card) startPreview(card); }, 5000);
-  });
+  };
+  player.on(mpegts.Events.ERROR, (type, detail) => again(detail));
+  player.on(mpegts.Events.LOADING_COMPLETE, () => again("stream ended"));
   player.load();
   card.video.play().then(() => { card.note.textContent = ""; }, () => {});
   card.player = player;
