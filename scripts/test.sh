@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
-# Runs every check of the project: installs what the tests need (ffmpeg, ffprobe, rtmpdump,
 # flvmeta, systemd-analyze for the unit check, mkfs.ext4 and losetup for fault tests, python3
-# for the README's webhook receiver, dpkg-dev and cargo-deb for the Debian package test) when
-# missing, and Garage (the S3-compatible store the upload tests run against; built once with
-# cargo install, cached in ~/.cargo/bin; 10 to 20 minutes on 2 cores, once), then cargo fmt
-# --check, clippy -D warnings and the whole test suite.
+# for the README's webhook receiver, dpkg-dev and cargo-deb for the Debian package test,
+# chromium and a venv with playwright for the dashboard test) when missing, and Garage (the
+# S3-compatible store the upload tests run against; built once with cargo install, cached in
+# ~/.cargo/bin; 10 to 20 minutes on 2 cores, once), then cargo fmt --check, clippy -D
+# warnings and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +24,9 @@ command -v losetup >/dev/null 2>&1 || need+=(mount)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The Debian package test: cargo-deb reads the binary's dependencies with dpkg-shlibdeps.
 command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
+# tests/dashboard_chromium.rs: Debian's Chromium driven by Playwright from a venv (below).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -31,6 +34,17 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
+
+# tests/dashboard_chromium.rs: the playwright package (its driver only: the browser is
+# Debian's chromium, never `playwright install`) in a venv the test finds at this path.
+playwright_version=1.65.2
+playwright_venv="${RTMP_TEST_VENV:-$HOME/.cache/rtmp-server-test-venv}"
+if ! "$playwright_venv/bin/python" -c "import playwright, sys; from importlib.metadata import version; sys.exit(version('playwright') != '$playwright_version')" >/dev/null 2>&1; then
+  echo "== installing playwright $playwright_version into $playwright_venv"
+  /usr/bin/python3 -m venv "$playwright_venv"
+  "$playwright_venv/bin/pip" install --quiet "playwright==$playwright_version"
+fi
+export RTMP_TEST_PYTHON="$playwright_venv/bin/python"
 
 # tests/package_deb.rs builds the .deb with scripts/package-deb.sh, at its pinned cargo-deb.
 if ! cargo deb --version >/dev/null 2>&1; then

@@ -4,13 +4,17 @@
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
 //! .../record/{start,stop}, POST /api/connections/{id}/reconnect (`reconnect`), GET /metrics
 //! (`metrics`), GET /live/APP/STREAM.flv (`viewers`, HTTP-FLV), GET/HEAD /recordings and /recordings/PATH (`recordings`, the playback
-//! server). Errors are JSON with a status code. With `--http-token-file` every route
-//! but /healthz wants `Authorization: Bearer TOKEN` (401 otherwise).
+//! server), GET / and /dashboard/* (`dashboard`, the page), POST/DELETE /api/session
+//! (`session`, the dashboard's cookie). Errors are JSON with a status code. With
+//! `--http-token-file` every other route but /healthz wants `Authorization: Bearer TOKEN` or
+//! the session cookie (401 otherwise).
 
+mod dashboard;
 mod events;
 mod metrics;
 mod reconnect;
 mod recordings;
+mod session;
 mod viewers;
 
 use crate::http::{self, Method, Request, Response};
@@ -53,8 +57,13 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
     let path = request.path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     // Viewers are governed like players (play keys, per-app policy, on_play), not by the token.
-    let open_route = matches!(segments.as_slice(), ["healthz"] | ["live", _, _]);
-    if !open_route && !ctx.http_token.allows(request.header("Authorization")) {
+    // The dashboard's page and assets hold no data; /api/session checks the token itself.
+    let open_route = matches!(
+        segments.as_slice(),
+        ["healthz"] | ["live", _, _] | [""] | ["dashboard", ..] | ["api", "session"]
+    );
+    let token = &ctx.http_token;
+    if !open_route && !token.allows(request.header("Authorization")) && !token.allows_cookie(request.header("Cookie")) {
         Metrics::add(&ctx.metrics.http_auth_failures, 1);
         // Neither the header nor the token is logged.
         let remote = request.remote;
@@ -63,6 +72,12 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
     }
     match (&request.method, segments.as_slice()) {
         (Method::Get, ["healthz"]) => json_response(200, &json!({ "status": "ok" })),
+        (Method::Get | Method::Head, [""] | ["dashboard", ..]) => {
+            dashboard::asset(&segments).unwrap_or_else(|| error(404, "not found"))
+        }
+        (Method::Get, ["api", "session"]) => session::status(ctx, request),
+        (Method::Post, ["api", "session"]) => session::open(ctx, request),
+        (Method::Delete, ["api", "session"]) => session::close(),
         (Method::Get, ["api", "streams"]) => json_response(200, &streams(ctx)),
         (Method::Get, ["api", "recording"]) => json_response(200, &recording(ctx)),
         (Method::Get, ["api", "pushes"]) => json_response(200, &pushes(ctx)),
@@ -100,6 +115,8 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
             | ["api", "hooks"]
             | ["api", "sources"]
             | ["api", "events"]
+            | ["api", "session"]
+            | [""]
             | ["api", "streams", _, _, "kick"]
             | ["api", "connections", _, "reconnect"]
             | ["api", "streams", _, _, "record", "start" | "stop"]
@@ -110,6 +127,9 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
 }
 
 fn streams(ctx: &ServerContext) -> Value {
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let list: Vec<Value> = ctx
         .registry
         .snapshot()
@@ -127,6 +147,8 @@ fn streams(ctx: &ServerContext) -> Value {
                 "audio_codec_id": s.audio_codec,
                 "bytes": s.bytes,
                 "frames": s.frames,
+                "video_frames": s.video_frames,
+                "uptime_s": s.started_unix.filter(|_| s.publisher_conn_id.is_some()).map(|t| now_unix.saturating_sub(t)),
                 "players": s.players,
                 "player_dropped_frames": s.dropped_frames,
                 "video_codec": s.video_codec_name,
@@ -140,7 +162,7 @@ fn streams(ctx: &ServerContext) -> Value {
             })
         })
         .collect();
-    json!({ "streams": list })
+    json!({ "streams": list, "now_unix": now_unix })
 }
 
 /// Recording status: the disk guard's view of the record file system.

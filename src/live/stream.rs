@@ -56,6 +56,8 @@ pub struct StreamSnapshot {
     pub audio_codec: Option<u8>,
     pub bytes: u64,
     pub frames: u64,
+    /// Video frames (not sequence headers) of the current publish; rates come from deltas.
+    pub video_frames: u64,
     pub players: usize,
     pub dropped_frames: u64,
     pub recording: bool,
@@ -76,6 +78,7 @@ struct PublishInfo {
     audio_codec: Option<u8>,
     bytes: u64,
     frames: u64,
+    video_frames: u64,
     video_codec_name: Option<&'static str>,
     audio_codec_name: Option<&'static str>,
     picture_size: Option<(u32, u32)>,
@@ -250,6 +253,7 @@ impl Stream {
             audio_codec: inner.info.audio_codec,
             bytes: inner.info.bytes,
             frames: inner.info.frames,
+            video_frames: inner.info.video_frames,
             players: inner.players.iter().filter(|p| !p.push).count(),
             dropped_frames: inner
                 .players
@@ -325,6 +329,9 @@ impl Stream {
         inner.has_video |= frame.kind == FrameKind::Video;
         inner.info.bytes += frame.len() as u64;
         inner.info.frames += 1;
+        if frame.kind == FrameKind::Video && !frame.sequence_header {
+            inner.info.video_frames += 1;
+        }
         let now = Instant::now();
         if let Some(rate) = inner.info.rate.as_mut() {
             rate.add(now, frame.len() as u64);

@@ -1,9 +1,10 @@
 //! The HTTP API's optional bearer token (`--http-token-file FILE`, the first line of the
-//! file): with it, requests must carry `Authorization: Bearer TOKEN`, compared in constant
+//! file): with it, requests must carry `Authorization: Bearer TOKEN` or the dashboard's
+//! session cookie (`rtmp_token=HEX`, the token hex-encoded), compared in constant
 //! time. Reloaded with the key files on SIGHUP (a broken file keeps the token in use). The
 //! token never appears in errors or logs.
 
-use super::auth::constant_time_eq;
+use super::auth::{constant_time_eq, decode_hex};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use std::sync::RwLock;
 pub const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 /// The Authorization scheme (compared without regard to case, as RFC 7235 says).
 const BEARER: &str = "bearer";
+/// The dashboard's session cookie (set by `POST /api/session`).
+pub const COOKIE_NAME: &str = "rtmp_token";
 
 /// Why a token file could not be used. Never holds the token.
 #[derive(Debug)]
@@ -129,6 +132,44 @@ impl HttpToken {
         let token_ok = !token.is_empty() && constant_time_eq(&token, presented.trim().as_bytes());
         scheme_ok && token_ok
     }
+
+    /// Whether `presented` is the token (constant time; false before a token is loaded).
+    /// True when no token file is set.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        if self.path.is_none() {
+            return true;
+        }
+        let token = self.token.read().unwrap_or_else(|e| e.into_inner());
+        !token.is_empty() && constant_time_eq(&token, presented)
+    }
+
+    /// Whether a `Cookie` header value carries the session cookie with the token in use.
+    pub fn allows_cookie(&self, cookie: Option<&str>) -> bool {
+        if self.path.is_none() {
+            return true;
+        }
+        let presented = cookie
+            .and_then(|header| cookie_value(header, COOKIE_NAME))
+            .and_then(decode_hex);
+        match presented {
+            Some(bytes) => self.matches(&bytes),
+            None => false,
+        }
+    }
+
+    /// The session cookie's value for the token in use (its hex encoding).
+    pub fn cookie_value(&self) -> String {
+        let token = self.token.read().unwrap_or_else(|e| e.into_inner());
+        token.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header (`a=1; b=2`), the first one named so.
+fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key.trim() == name).then(|| value.trim().trim_matches('"'))
+    })
 }
 
 #[cfg(test)]
@@ -175,5 +216,31 @@ mod tests {
         assert!(token.allows(Some("Bearer next-token")));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(HttpToken::new(None).allows(None), "no token file: open API");
+    }
+
+    #[test]
+    fn only_the_right_session_cookie_passes() {
+        let dir = std::env::temp_dir().join(format!("rtmp-token-cookie-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let token = HttpToken::new(Some(path));
+        assert!(
+            !token.allows_cookie(Some("rtmp_token=")),
+            "nothing passes before loading"
+        );
+        token.reload().unwrap();
+        let value = token.cookie_value();
+        assert_eq!(value, "733363726574");
+        assert!(token.allows_cookie(Some(&format!("rtmp_token={value}"))));
+        assert!(token.allows_cookie(Some(&format!("a=b; rtmp_token={value}; c=d"))));
+        assert!(!token.allows_cookie(Some("rtmp_token=733363726575")));
+        assert!(!token.allows_cookie(Some("rtmp_token=s3cret")));
+        assert!(!token.allows_cookie(Some("rtmp_token=7")));
+        assert!(!token.allows_cookie(Some(&format!("other={value}"))));
+        assert!(!token.allows_cookie(None));
+        assert!(token.matches(b"s3cret") && !token.matches(b"s3cre"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(HttpToken::new(None).allows_cookie(None), "no token file: open API");
     }
 }

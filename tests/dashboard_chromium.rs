@@ -1,0 +1,93 @@
+//! The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright
+//! (tests/browser/dashboard.py, from the venv scripts/test.sh makes; never a downloaded
+//! browser) while FFmpeg publishes a 20 s clip in real time with --record-all and an API
+//! token: the page asks for the token, lists the stream with the clip's resolution, its live
+//! preview (HTTP-FLV through mpegts.js) plays, and after the publish the FLV recording plays
+//! in the page. Screenshots land in target/test-artifacts/.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
+
+mod common;
+
+use common::{ffmpeg_publish, make_clip, wait_child, ServerProcess};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const TOKEN: &str = "dash-chromium-Token-5e1";
+
+/// The Python with Playwright: `RTMP_TEST_PYTHON`, else the venv scripts/test.sh makes.
+fn python() -> PathBuf {
+    let python = std::env::var_os("RTMP_TEST_PYTHON").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").expect("HOME");
+            PathBuf::from(home).join(".cache/rtmp-server-test-venv/bin/python")
+        },
+        PathBuf::from,
+    );
+    let works = Command::new(&python)
+        .args(["-c", "import playwright.sync_api"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        works,
+        "{} with the playwright package is required for this test (scripts/test.sh makes the venv)",
+        python.display()
+    );
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is required for this test (scripts/test.sh installs Debian's chromium)"
+    );
+    python
+}
+
+#[test]
+fn chromium_shows_the_stream_plays_the_preview_and_the_recording() {
+    let python = python();
+    let dir = common::TempDir::new("dash-chromium");
+    let token_file = dir.path().join("api.token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let record_dir = dir.path().join("rec");
+    std::fs::create_dir_all(&record_dir).unwrap();
+    let server = ServerProcess::start(&[
+        "--record-all",
+        "--record-dir",
+        record_dir.to_str().unwrap(),
+        "--http-token-file",
+        token_file.to_str().unwrap(),
+    ]);
+    let api = common::http::api_addr(&server);
+    let clip = make_clip(dir.path(), "clip.flv", 20);
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    let screenshot = artifacts.join("dashboard.png");
+
+    let mut publisher = ffmpeg_publish(&clip, &server.url("live/dash"), true);
+    let mut browser = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py"))
+        .args(["--url", &format!("http://{api}/")])
+        .args(["--stream", "live/dash", "--resolution", "320x240", "--token", TOKEN])
+        .arg("--screenshot")
+        .arg(&screenshot)
+        .args(["--chromium", CHROMIUM])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tests/browser/dashboard.py");
+    // The script bounds each check itself; this only stops a hung browser.
+    let status = wait_child(&mut browser, Duration::from_secs(300));
+    let mut output = String::new();
+    browser.stdout.take().unwrap().read_to_string(&mut output).unwrap();
+    browser.stderr.take().unwrap().read_to_string(&mut output).unwrap();
+    let published = wait_child(&mut publisher, Duration::from_secs(60));
+    assert!(status.success(), "dashboard.py failed ({status}):\n{output}");
+    assert!(published.success(), "ffmpeg publish failed");
+    assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
+    assert!(
+        artifacts.join("dashboard-recording.png").exists(),
+        "no recording screenshot"
+    );
+}
