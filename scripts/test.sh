@@ -44,7 +44,7 @@ if ! "$playwright_venv/bin/python" -c "import playwright, sys; from importlib.me
   /usr/bin/python3 -m venv "$playwright_venv"
   "$playwright_venv/bin/pip" install --quiet "playwright==$playwright_version"
 fi
-export RTMP_TEST_PYTHON="$playwright_venv/bin/python"
+export PLAYWRIGHT_PYTHON="$playwright_venv/bin/python"
 
 # tests/package_deb.rs builds the .deb with scripts/package-deb.sh, at its pinned cargo-deb.
 if ! cargo deb --version >/dev/null 2>&1; then

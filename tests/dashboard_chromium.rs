@@ -17,9 +17,9 @@ use std::time::Duration;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "dash-chromium-Token-5e1";
 
-/// The Python with Playwright: `RTMP_TEST_PYTHON`, else the venv scripts/test.sh makes.
+/// The Python with Playwright: `PLAYWRIGHT_PYTHON`, else the venv scripts/test.sh makes.
 fn python() -> PathBuf {
-    let python = std::env::var_os("RTMP_TEST_PYTHON").map_or_else(
+    let python = std::env::var_os("PLAYWRIGHT_PYTHON").map_or_else(
         || {
             let home = std::env::var_os("HOME").expect("HOME");
             PathBuf::from(home).join(".cache/rtmp-server-test-venv/bin/python")
