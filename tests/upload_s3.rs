@@ -53,6 +53,28 @@ fn key_of(prefix: &str, record_dir: &Path, file: &Path) -> String {
     format!("{prefix}/{}", relative.display())
 }
 
+/// A Garage node, a temp dir with its `rec` folder, and a credentials file for the node's key
+/// with `secret` (None without Garage outside CI; in CI a missing Garage fails).
+struct Fixture {
+    garage: Garage,
+    tmp: TempDir,
+    rec: PathBuf,
+    credentials: PathBuf,
+}
+
+fn fixture(name: &str, secret: &str) -> Option<Fixture> {
+    let garage = Garage::start(name)?;
+    let tmp = TempDir::new(&format!("upload-{name}"));
+    let rec = tmp.path().join("rec");
+    let credentials = garage.credentials_file(tmp.path(), secret);
+    Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    })
+}
+
 /// A 6 s 640x360 H.264 clip (GOP 25) encoded with `rate` (bitrate or quality arguments).
 fn video_clip(dir: &Path, name: &str, rate: &[&str]) -> PathBuf {
     let path = dir.join(name);
@@ -93,13 +115,16 @@ fn make_big_clip(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_40_mb_recording_goes_up_in_several_parts() {
-    let Some(garage) = Garage::start("forty") else {
+    let Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("forty", SECRET)
+    else {
         return;
     };
-    let tmp = TempDir::new("upload-forty");
     let clip = make_40mb_clip(tmp.path());
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), SECRET);
     let mut upload = garage.upload_args("big", &credentials);
     upload.extend(["--upload-part-size".into(), "8M".into()]);
     let server = start(&rec, &upload, &[]);
@@ -117,13 +142,16 @@ fn a_40_mb_recording_goes_up_in_several_parts() {
 
 #[test]
 fn a_recording_is_uploaded_identical_then_deleted_locally_with_upload_delete() {
-    let Some(garage) = Garage::start("recordings") else {
+    let Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("recordings", SECRET)
+    else {
         return;
     };
-    let tmp = TempDir::new("upload-basic");
     let clip = make_clip(tmp.path(), "clip.flv", 2);
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), SECRET);
     let upload = garage.upload_args("edge-1", &credentials);
     let told = tmp.path().join("told.txt");
     let hook = common::script(
@@ -163,13 +191,16 @@ fn a_recording_is_uploaded_identical_then_deleted_locally_with_upload_delete() {
 
 #[test]
 fn a_bigger_recording_goes_up_in_parts_and_survives_kill_9_mid_upload() {
-    let Some(garage) = Garage::start("multipart") else {
+    let Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("multipart", SECRET)
+    else {
         return;
     };
-    let tmp = TempDir::new("upload-multipart");
     let clip = make_big_clip(tmp.path());
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), SECRET);
     let mut upload = garage.upload_args("mp", &credentials);
     upload.extend(["--upload-part-size".into(), "256K".into()]);
 
@@ -236,13 +267,16 @@ fn a_bigger_recording_goes_up_in_parts_and_survives_kill_9_mid_upload() {
 
 #[test]
 fn store_down_retries_keeps_unsent_files_from_retention_and_survives_a_restart() {
-    let Some(mut garage) = Garage::start("outage") else {
+    let Some(Fixture {
+        mut garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("outage", SECRET)
+    else {
         return;
     };
-    let tmp = TempDir::new("upload-outage");
     let clip = make_clip(tmp.path(), "clip.flv", 2);
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), SECRET);
     let upload = garage.upload_args("out", &credentials);
     garage.pause();
     let retention = ["--record-retention-max", "1K"];
@@ -288,11 +322,16 @@ fn store_down_retries_keeps_unsent_files_from_retention_and_survives_a_restart()
 
 #[test]
 fn a_wrong_secret_is_a_clear_error_and_a_fixed_key_file_with_sighup_uploads() {
-    let Some(garage) = Garage::start("secrets") else { return };
-    let tmp = TempDir::new("upload-secret");
+    let Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("secrets", &"f".repeat(64))
+    else {
+        return;
+    };
     let clip = make_clip(tmp.path(), "clip.flv", 2);
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), &"f".repeat(64));
     let upload = garage.upload_args("sec", &credentials);
     let mut server = start(&rec, &upload, &[]);
     let file = record(&server, &clip, "cam");
@@ -317,13 +356,16 @@ fn a_wrong_secret_is_a_clear_error_and_a_fixed_key_file_with_sighup_uploads() {
 
 #[test]
 fn a_recording_repaired_at_start_up_joins_the_queue_and_a_missing_bucket_is_named() {
-    let Some(garage) = Garage::start("repaired") else {
+    let Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("repaired", SECRET)
+    else {
         return;
     };
-    let tmp = TempDir::new("upload-repair");
     let clip = make_clip(tmp.path(), "clip.flv", 6);
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), SECRET);
     let upload = garage.upload_args("rep", &credentials);
     let mut server = start(&rec, &upload, &[]);
     let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/cam"), true);
@@ -363,11 +405,16 @@ fn a_recording_repaired_at_start_up_joins_the_queue_and_a_missing_bucket_is_name
 
 #[test]
 fn an_app_table_uploads_only_its_streams_under_its_own_prefix() {
-    let Some(garage) = Garage::start("per-app") else { return };
-    let tmp = TempDir::new("upload-app");
+    let Some(Fixture {
+        garage,
+        tmp,
+        rec,
+        credentials,
+    }) = fixture("per-app", SECRET)
+    else {
+        return;
+    };
     let clip = make_clip(tmp.path(), "clip.flv", 1);
-    let rec = tmp.path().join("rec");
-    let credentials = garage.credentials_file(tmp.path(), SECRET);
     let config = tmp.path().join("rtmp.toml");
     std::fs::write(
         &config,
