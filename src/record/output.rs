@@ -58,6 +58,13 @@ struct Sink {
     file: Option<OpenFile>,
 }
 
+/// Sink `i`'s muxer and open file, if it has one open (a borrow of the sinks alone, so the
+/// writer's buffer stays usable beside it).
+fn open_sink(sinks: &mut [Sink], i: usize) -> Option<(&mut Box<dyn Muxer>, &mut OpenFile)> {
+    let sink = sinks.get_mut(i)?;
+    Some((&mut sink.muxer, sink.file.as_mut()?))
+}
+
 struct Writer {
     shared: Arc<RecordShared>,
     app: String,
@@ -268,11 +275,7 @@ impl Writer {
     /// own buffer (unless the muxer embeds it), the muxer's tail. False when the sink was
     /// dropped (its format cannot carry the stream).
     fn write_frame(&mut self, i: usize, frame: &Frame, file_ts: u32) -> bool {
-        let Some(Sink {
-            muxer,
-            file: Some(file),
-        }) = self.sinks.get_mut(i)
-        else {
+        let Some((muxer, file)) = open_sink(&mut self.sinks, i) else {
             return true;
         };
         self.buf.clear();
@@ -389,11 +392,7 @@ impl Writer {
     /// Rewrites what each muxer reserved in place (a failure ends that file).
     fn checkpoint(&mut self) {
         for i in 0..self.sinks.len() {
-            let Some(Sink {
-                muxer,
-                file: Some(file),
-            }) = self.sinks.get_mut(i)
-            else {
+            let Some((muxer, file)) = open_sink(&mut self.sinks, i) else {
                 continue;
             };
             if let Err(e) = files::patch(&mut file.sink, &muxer.checkpoint()) {

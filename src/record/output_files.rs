@@ -3,7 +3,7 @@
 //! in-place rewrites, fsync, rename), and on an I/O error salvage (repair, rename) and retry
 //! later.
 
-use super::{OpenFile, Sink, Writer, DISK_CHECK_INTERVAL, RETRY_AFTER_ERROR};
+use super::{OpenFile, Writer, DISK_CHECK_INTERVAL, RETRY_AFTER_ERROR};
 use crate::events::{Event, StreamName};
 use crate::record::disk;
 use crate::record::hook::FinishedFile;
@@ -123,11 +123,7 @@ impl Writer {
     /// Finalizes every open file: flush, the muxer's final in-place rewrites, fsync, rename.
     pub(super) fn close_file(&mut self) {
         for i in 0..self.sinks.len() {
-            let Some(Sink {
-                muxer,
-                file: Some(file),
-            }) = self.sinks.get_mut(i)
-            else {
+            let Some((muxer, file)) = super::open_sink(&mut self.sinks, i) else {
                 continue;
             };
             self.buf.clear();
