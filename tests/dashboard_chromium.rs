@@ -8,45 +8,18 @@
 
 mod common;
 
+use common::browser::{playwright_python, CHROMIUM};
 use common::{ffmpeg_publish, make_clip, wait_child, ServerProcess};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "dash-chromium-Token-5e1";
-
-/// The Python with Playwright: `PLAYWRIGHT_PYTHON`, else the venv scripts/test.sh makes.
-fn python() -> PathBuf {
-    let python = std::env::var_os("PLAYWRIGHT_PYTHON").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").expect("HOME");
-            PathBuf::from(home).join(".cache/rtmp-server-test-venv/bin/python")
-        },
-        PathBuf::from,
-    );
-    let works = Command::new(&python)
-        .args(["-c", "import playwright.sync_api"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        works,
-        "{} with the playwright package is required for this test (scripts/test.sh makes the venv)",
-        python.display()
-    );
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is required for this test (scripts/test.sh installs Debian's chromium)"
-    );
-    python
-}
 
 #[test]
 fn chromium_shows_the_stream_plays_the_preview_and_the_recording() {
-    let python = python();
+    let python = playwright_python();
     let dir = common::TempDir::new("dash-chromium");
     let token_file = dir.path().join("api.token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();

@@ -7,35 +7,9 @@
 
 mod common;
 
+use common::fetch::{fetch, header};
 use common::http::{api_addr, http_request};
 use common::*;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-
-/// One raw HTTP/1.0 request; returns (status, header block, body bytes).
-fn fetch(addr: SocketAddr, method: &str, target: &str, headers: &[&str]) -> (u16, String, Vec<u8>) {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    socket.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut request = format!("{method} {target} HTTP/1.0\r\nHost: test\r\n");
-    for line in headers {
-        request.push_str(&format!("{line}\r\n"));
-    }
-    request.push_str("\r\n");
-    socket.write_all(request.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    socket.read_to_end(&mut response).unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8(response[..split].to_vec()).unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, response[split + 4..].to_vec())
-}
-
-fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
-    })
-}
 
 #[test]
 fn recordings_are_listed_and_served_with_ranges_and_validators() {

@@ -14,6 +14,7 @@ mod events;
 mod metrics;
 mod reconnect;
 mod recordings;
+mod recordings_mp4;
 mod session;
 mod viewers;
 

@@ -1,14 +1,16 @@
 //! The playback server's recordings (behind the API token like every route): `GET
 //! /recordings` lists the record dir's recordings, newest first, paged; `GET`/`HEAD
 //! /recordings/PATH` sends one with `Range` (206, `Content-Range`), `ETag`, `Last-Modified`
-//! and its media type. A path is resolved under the record dir only: `..`, absolute paths
+//! and its media type (`?format=mp4`: `recordings_mp4`). A path is resolved under the record dir only: `..`, absolute paths
 //! and symlinks leading out are refused.
 
+use super::recordings_mp4::{self, Conversion};
 use super::{error, json_response};
 use crate::http::percent::{decode, query_value};
 use crate::http::range::{self, RangeAnswer};
 use crate::http::response::{http_date, FileRange};
 use crate::http::{Request, Response};
+use crate::record::remux_range::TimeRange;
 use crate::server::context::ServerContext;
 use serde_json::{json, Value};
 use std::path::{Component, Path, PathBuf};
@@ -225,14 +227,22 @@ fn resolve(dir: &Path, segments: &[&str]) -> Result<(PathBuf, &'static str), Pat
 /// `GET`/`HEAD /recordings/PATH`.
 pub fn serve(ctx: &ServerContext, request: &Request, segments: &[&str]) -> Response {
     let query = request.target.split_once('?').map_or("", |(_, q)| q);
-    if !query.is_empty() && query_value(query, "format").ok().flatten().is_some() {
-        return error(501, "format conversion is not available yet");
-    }
+    let conversion = match recordings_mp4::conversion(query) {
+        Ok(conversion) => conversion,
+        Err(message) => return error(400, &message),
+    };
     let (path, format) = match resolve(&ctx.config.record_dir, segments) {
         Ok(found) => found,
         Err(PathRefusal::Bad) => return error(400, "bad recording path"),
         Err(PathRefusal::NotFound) => return error(404, "no such recording"),
     };
+    match (conversion, format) {
+        (Conversion::Mp4(range), "flv") => return recordings_mp4::flv_as_mp4(&path, &segments.join("/"), range),
+        (Conversion::Mp4(range), _) if range != TimeRange::default() => {
+            return error(501, "ranges of MP4 recordings are not available yet")
+        }
+        _ => {}
+    }
     let Ok(meta) = std::fs::metadata(&path) else {
         return error(404, "no such recording");
     };

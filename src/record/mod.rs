@@ -9,7 +9,8 @@
 //! through `sink` (staged, `O_DIRECT`); `naming` (templates, `.EXT.part` files), `disk`
 //! (free space), `retention`, `walk` (the record dir's files), `hook` (the
 //! `--on-record-done` pool; `hook_program` runs one), `recover` (start-up repair of `.part`
-//! files by their format), `options` (the `--record-*` flags) and `status` (file, bytes and
+//! files by their format), `remux` (FLV to MP4 offline) and `remux_range` (a time range of
+//! an FLV file as MP4 made while it is sent), `options` (the `--record-*` flags) and `status` (file, bytes and
 //! counters for the API).
 
 pub mod disk;
@@ -27,6 +28,7 @@ pub mod planner;
 pub mod recorder;
 pub mod recover;
 pub mod remux;
+pub mod remux_range;
 pub mod retention;
 pub mod sink;
 pub mod status;

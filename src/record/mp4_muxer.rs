@@ -97,6 +97,9 @@ struct Mp4File {
     fragment_start: Option<u64>,
     index: SegmentIndex,
     samples: u64,
+    /// The whole file's duration when it is known before it is written (a file streamed
+    /// while it is made, never rewritten): written into the header's duration fields.
+    known_duration: Option<u32>,
 }
 
 impl Mp4File {
@@ -121,6 +124,14 @@ impl Mp4File {
         let moov_at = 32u64; // after the fixed-size ftyp
         let moov = out.get(start + 32..).unwrap_or_default();
         let durations = duration_fields(moov);
+        if let Some(duration) = self.known_duration {
+            for field in &durations {
+                let at = start + 32 + field.offset;
+                if let Some(bytes) = out.get_mut(at..at + 4) {
+                    bytes.copy_from_slice(&duration.to_be_bytes());
+                }
+            }
+        }
         let index_at = self.written + (out.len() - start) as u64;
         out.extend_from_slice(&self.index.write(index_at, INDEX_ROOM, 1, 0));
         self.written += (out.len() - start) as u64;
@@ -215,11 +226,21 @@ impl Mp4File {
 #[derive(Debug, Default)]
 pub struct Mp4Muxer {
     file: Option<Mp4File>,
+    known_duration: Option<u32>,
 }
 
 impl Mp4Muxer {
     pub fn new() -> Self {
         Mp4Muxer::default()
+    }
+
+    /// A muxer for files sent while they are made (no in-place rewrites reach them): the
+    /// header carries `duration_ms` from the start, so players know the length and can seek.
+    pub fn with_known_duration(duration_ms: u32) -> Self {
+        Mp4Muxer {
+            file: None,
+            known_duration: Some(duration_ms),
+        }
     }
 }
 
@@ -254,6 +275,7 @@ impl Muxer for Mp4Muxer {
             fragment_start: None,
             index: SegmentIndex::for_room(INDEX_ROOM),
             samples: 0,
+            known_duration: self.known_duration,
         };
         for header in [stream.video, stream.audio].into_iter().flatten() {
             if !supported(header.info.codec) {

@@ -24,6 +24,8 @@ pub enum RemuxError {
     Mux(MuxError),
     /// OUT exists (unchanged) or could not be written (removed).
     Write(io::Error),
+    /// A time range asked for starts at or after the end of IN.
+    OutOfRange,
 }
 
 impl std::fmt::Display for RemuxError {
@@ -33,6 +35,7 @@ impl std::fmt::Display for RemuxError {
             RemuxError::Flv(e) => write!(f, "the input is not a readable FLV file: {e}"),
             RemuxError::Mux(e) => write!(f, "cannot write MP4: {e}"),
             RemuxError::Write(e) => write!(f, "cannot write the output: {e}"),
+            RemuxError::OutOfRange => write!(f, "the range starts after the end of the input"),
         }
     }
 }
@@ -42,22 +45,31 @@ impl std::error::Error for RemuxError {}
 /// Bytes of input read at a time.
 const READ_CHUNK: usize = 1024 * 1024;
 /// Output is written in batches of about this much.
-const WRITE_BATCH: usize = 1024 * 1024;
+pub(super) const WRITE_BATCH: usize = 1024 * 1024;
 
 /// A window over the input: parsed from `pos`, refilled by `READ_CHUNK`.
-struct Window<R> {
-    input: R,
+pub(super) struct Window<R> {
+    pub(super) input: R,
     bytes: Vec<u8>,
-    pos: usize,
-    eof: bool,
+    pub(super) pos: usize,
+    pub(super) eof: bool,
 }
 
 impl<R: Read> Window<R> {
-    fn rest(&self) -> &[u8] {
+    pub(super) fn new(input: R) -> Self {
+        Window {
+            input,
+            bytes: Vec::new(),
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    pub(super) fn rest(&self) -> &[u8] {
         self.bytes.get(self.pos..).unwrap_or_default()
     }
 
-    fn fill(&mut self) -> Result<(), RemuxError> {
+    pub(super) fn fill(&mut self) -> Result<(), RemuxError> {
         self.bytes.drain(..self.pos.min(self.bytes.len()));
         self.pos = 0;
         let len = self.bytes.len();
@@ -75,6 +87,16 @@ impl<R: Read> Window<R> {
     }
 }
 
+/// An FLV audio or video tag as a frame (None: script data and anything else).
+pub(super) fn media_frame(tag_type: u8, timestamp: u32, body: &[u8]) -> Option<Frame> {
+    let kind = match tag_type {
+        TAG_AUDIO => FrameKind::Audio,
+        TAG_VIDEO => FrameKind::Video,
+        _ => return None,
+    };
+    Some(Frame::new(kind, timestamp, Arc::new(body.to_vec())))
+}
+
 /// Streams an FLV file through the MP4 muxer: every output byte goes to `write` (in
 /// order, in batches); returns the in-place rewrites to apply afterwards and the summary.
 /// A torn last tag is ignored, as a crash leaves it.
@@ -82,12 +104,7 @@ pub fn remux_stream(
     input: impl Read,
     mut write: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<(Vec<Patch>, Summary), RemuxError> {
-    let mut window = Window {
-        input,
-        bytes: Vec::new(),
-        pos: 0,
-        eof: false,
-    };
+    let mut window = Window::new(input);
     loop {
         match parse_header(window.rest()) {
             Ok(Some(header)) => {
@@ -109,17 +126,7 @@ pub fn remux_stream(
     muxer.open(&headers, &[], &mut out).map_err(RemuxError::Mux)?;
     loop {
         let (frame, used) = match parse_tag(window.rest()) {
-            Ok(Some((tag, used))) => {
-                let kind = match tag.tag_type {
-                    TAG_AUDIO => Some(FrameKind::Audio),
-                    TAG_VIDEO => Some(FrameKind::Video),
-                    _ => None,
-                };
-                (
-                    kind.map(|k| Frame::new(k, tag.timestamp, Arc::new(tag.body.to_vec()))),
-                    used,
-                )
-            }
+            Ok(Some((tag, used))) => (media_frame(tag.tag_type, tag.timestamp, tag.body), used),
             Ok(None) if !window.eof => {
                 window.fill()?;
                 continue;

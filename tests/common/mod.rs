@@ -535,7 +535,9 @@ impl ServerProcess {
 
 /// Helpers in their own files: HTTP API (issue 5), test certificates, fault tests and hostile
 /// input (issue 7), a webhook receiver (issue 14).
+pub mod browser;
 pub mod faults;
+pub mod fetch;
 pub mod garage;
 mod hostile;
 pub mod http;

@@ -1,6 +1,6 @@
 // The dashboard's logic: polls the API every 2 s, draws a card per live stream (vital
 // signs, bitrate sparkline, HTTP-FLV preview through mpegts.js, controls) and the
-// recordings (play in the page, download). Asks for the API token once when the API
+// recordings (play in the page, FLV ones as MP4 through ?format=mp4; download). Asks for the API token once when the API
 // answers 401 and trades it for an HttpOnly cookie (POST /api/session).
 "use strict";
 
@@ -11,7 +11,6 @@ const $ = (id) => document.getElementById(id);
 const cards = new Map(); // "app/stream" -> card state
 let authorized = false;
 let autoStarted = 0;
-let recordingPlayer = null;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -20,7 +19,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v);
   }
-  for (const c of children) node.append(c);
+  for (const c of children) if (c != null) node.append(c);
   return node;
 }
 
@@ -223,32 +222,24 @@ function drawStreams(list, pushes) {
 
 // ---- recordings -------------------------------------------------------------------
 
+// FLV recordings play as MP4 made by the playback server while it sends them.
+function playableUrl(r) {
+  const url = "/recordings/" + enc(r.path);
+  return r.format === "mp4" ? url : url + "?format=mp4";
+}
+
 function playRecording(r) {
   closeRecording();
   const video = $("recording-player");
-  const url = "/recordings/" + enc(r.path);
   $("recording-panel").hidden = false;
   $("recording-title").textContent = r.path;
   video.dataset.path = r.path;
-  if (r.format === "mp4") {
-    video.src = url;
-  } else if (window.mpegts && mpegts.getFeatureList().mseLivePlayback) {
-    recordingPlayer = mpegts.createPlayer({ type: "flv", isLive: false, url });
-    recordingPlayer.attachMediaElement(video);
-    recordingPlayer.load();
-  } else {
-    $("recording-title").textContent = r.path + ": this browser cannot play FLV; download it";
-    return;
-  }
+  video.src = playableUrl(r);
   video.play().catch(() => {});
 }
 
 function closeRecording() {
   const video = $("recording-player");
-  if (recordingPlayer) {
-    try { recordingPlayer.destroy(); } catch (e) { /* already gone */ }
-    recordingPlayer = null;
-  }
   video.removeAttribute("src");
   video.load();
   delete video.dataset.path;
@@ -267,7 +258,8 @@ function drawRecordings(data) {
       el("span", { class: "name" }, r.path),
       el("span", { class: "muted" }, info),
       el("button", { class: "play", onclick: () => playRecording(r) }, "play"),
-      el("a", { href: url, download: r.path.split("/").pop() }, "download"));
+      el("a", { href: url, download: r.path.split("/").pop() }, "download"),
+      r.format === "flv" ? el("a", { href: playableUrl(r), download: r.path.split("/").pop().replace(/\.flv(\.part)?$/, ".mp4") }, "as MP4") : null);
   });
   list.replaceChildren(...items);
   $("no-recordings").hidden = items.length > 0;
