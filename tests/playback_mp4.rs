@@ -2,7 +2,8 @@
 //! is fragmented MP4 made on the fly whose packets equal the source's (order, size, hash,
 //! timestamps) and whose moov carries the recording's duration; `&start=&duration=` sends
 //! exactly the source's packets from the keyframe at or before the start to the end of the
-//! range, times counted from that keyframe; bad queries get 400, a start past the end 416.
+//! range, times counted from that keyframe; an MP4 recording's range is its fragments from
+//! that keyframe, copied; bad queries get 400, a start past the end 416.
 //! In a real Chromium (Debian's, headless, driven by tests/browser/recordings.py) an MP4
 //! recording plays, seeks to its middle within one GOP and plays on, and an FLV recording
 //! plays through `?format=mp4` with its duration known.
@@ -175,6 +176,39 @@ fn flv_recordings_are_sent_as_mp4_whole_and_in_ranges() {
     );
     let probed = ffprobe_duration(&cut);
     assert!((probed - (7.5 - first)).abs() <= 0.1, "ffprobe duration {probed} s");
+
+    // The MP4 recording's range: its whole fragments (cut at keyframes and every 500 ms)
+    // from the same keyframe until one starts at or after 7.5 s.
+    let (head, cut) = save(
+        api,
+        &format!("/recordings/{mp4_name}?format=mp4&start=4.5&duration=3"),
+        dir.path(),
+        "mp4cut.mp4",
+    );
+    // Time 0 is the fragment's earliest sample: the keyframe, or audio just before it.
+    let base = (seconds_header(&head, "X-Range-Start") * 1000.0).round() as i64;
+    assert!(
+        (keyframe - 100..=keyframe).contains(&base),
+        "{base} ms, keyframe {keyframe} ms"
+    );
+    let got = packets(&framemd5(&cut));
+    assert_eq!(of_stream(&got, 0).first().map(|p| p.1), Some(keyframe - base));
+    for stream in [0, 1] {
+        let got = of_stream(&got, stream);
+        let want: Vec<Packet> = of_stream(&source, stream)
+            .into_iter()
+            .filter(|p| p.1 >= base)
+            .take(got.len())
+            .map(|(s, dts, pts, d, size, hash)| (s, dts - base, pts - base, d, size, hash))
+            .collect();
+        assert_eq!(
+            got, want,
+            "stream {stream}: a run of the source's packets from the keyframe"
+        );
+        let last = got.last().unwrap().1 + base;
+        assert!((7400..8000).contains(&last), "stream {stream} ends at {last} ms");
+    }
+    assert_eq!(decode_errors(&cut), "", "the MP4 range decodes cleanly");
 
     // HEAD: the answer's head only. An MP4 recording asked for as MP4 is the file itself.
     let (status, head, body) = fetch(api, "HEAD", &format!("/recordings/{flv_name}?format=mp4"), &[]);

@@ -239,7 +239,7 @@ pub fn serve(ctx: &ServerContext, request: &Request, segments: &[&str]) -> Respo
     match (conversion, format) {
         (Conversion::Mp4(range), "flv") => return recordings_mp4::flv_as_mp4(&path, &segments.join("/"), range),
         (Conversion::Mp4(range), _) if range != TimeRange::default() => {
-            return error(501, "ranges of MP4 recordings are not available yet")
+            return recordings_mp4::mp4_range(&path, &segments.join("/"), range)
         }
         _ => {}
     }

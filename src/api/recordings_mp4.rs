@@ -1,14 +1,16 @@
 //! The playback server's conversions: `GET /recordings/PATH?format=mp4[&start=S][&duration=S]`
 //! sends an FLV recording as fragmented MP4 made while it is sent (`record::remux_range`: no
 //! temporary file, the range's duration in the `moov` so players can seek), from the
-//! keyframe at or before `start` (seconds) for `duration` seconds; an MP4 recording asked
-//! for whole is sent as it is (with Range). The answer says where the range starts in the
+//! keyframe at or before `start` (seconds) for `duration` seconds; an MP4 recording's range
+//! is its fragments copied (`record::mp4_range`), and one asked for whole is sent as it is
+//! (with Range). The answer says where the range starts in the
 //! file (`X-Range-Start`, seconds) and how long it is (`X-Range-Duration`).
 
 use super::error;
 use crate::http::percent::query_value;
 use crate::http::response::StreamBody;
 use crate::http::Response;
+use crate::record::mp4_range::{Mp4Range, Mp4RangeError};
 use crate::record::remux::RemuxError;
 use crate::record::remux_range::{FlvRange, TimeRange};
 use log::{info, warn};
@@ -51,8 +53,39 @@ pub fn conversion(query: &str) -> Result<Conversion, String> {
     }
 }
 
-fn header_seconds(ms: u32) -> String {
-    format!("{:.3}", f64::from(ms) / 1000.0)
+fn header_seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// A 200 whose MP4 body `send` writes while it is sent.
+fn streamed(
+    shown: &str,
+    first_ms: u64,
+    duration_ms: u32,
+    send: impl FnOnce(&mut dyn std::io::Write) -> Result<u64, String> + Send + 'static,
+) -> Response {
+    let shown_in_body = shown.to_owned();
+    let body = StreamBody::new(move |socket| {
+        let shown = shown_in_body;
+        match send(socket) {
+            Ok(bytes) => {
+                info!(
+                    "Recording sent as MP4 path={shown:?} start_ms={first_ms} duration_ms={duration_ms} bytes={bytes}"
+                );
+                Ok(())
+            }
+            // Most often the viewer left (a seek, a closed tab).
+            Err(e) => {
+                info!("Recording as MP4 stopped path={shown:?} error={e}");
+                Err(std::io::Error::other(e))
+            }
+        }
+    });
+    Response::streamed(200, "video/mp4", body)
+        .with_header("Accept-Ranges", "none")
+        .with_header("Cache-Control", "no-cache")
+        .with_header("X-Range-Start", &header_seconds(first_ms))
+        .with_header("X-Range-Duration", &header_seconds(u64::from(duration_ms)))
 }
 
 /// The answer to `range` of the FLV recording at `path` (`shown` names it in logs).
@@ -69,26 +102,32 @@ pub fn flv_as_mp4(path: &Path, shown: &str, range: TimeRange) -> Response {
             return error(500, "cannot read the recording");
         }
     };
-    let (start, duration) = (plan.first_ms(), plan.duration_ms());
-    let shown = shown.to_owned();
-    let body = StreamBody::new(move |socket| {
-        let sent = plan.stream(|bytes| socket.write_all(bytes));
-        match &sent {
-            Ok(summary) => info!(
-                "Recording sent as MP4 path={shown:?} start_ms={start} duration_ms={duration} bytes={} samples={}",
-                summary.bytes, summary.frames
-            ),
-            // The viewer left: nothing to do.
-            Err(RemuxError::Write(_)) => {}
-            Err(e) => warn!("Recording conversion to MP4 stopped path={shown:?} error={e}"),
+    let (first, duration) = (u64::from(plan.first_ms()), plan.duration_ms());
+    streamed(shown, first, duration, move |socket| {
+        plan.stream(|bytes| socket.write_all(bytes))
+            .map(|summary| summary.bytes)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// The answer to `range` of the MP4 recording at `path`: its fragments, copied.
+pub fn mp4_range(path: &Path, shown: &str, range: TimeRange) -> Response {
+    let plan = match Mp4Range::plan(path, range) {
+        Ok(plan) => plan,
+        Err(Mp4RangeError::OutOfRange) => return error(416, "start is at or after the end of the recording"),
+        Err(e @ (Mp4RangeError::NotMp4 | Mp4RangeError::Unsupported(_))) => {
+            warn!("Recording range cannot be cut path={shown:?} error={e}");
+            return error(422, &e.to_string());
         }
-        sent.map(|_| ()).map_err(|e| std::io::Error::other(e.to_string()))
-    });
-    Response::streamed(200, "video/mp4", body)
-        .with_header("Accept-Ranges", "none")
-        .with_header("Cache-Control", "no-cache")
-        .with_header("X-Range-Start", &header_seconds(start))
-        .with_header("X-Range-Duration", &header_seconds(duration))
+        Err(e) => {
+            warn!("Recording cannot be read path={shown:?} error={e}");
+            return error(500, "cannot read the recording");
+        }
+    };
+    let (first, duration) = (plan.first_ms(), plan.duration_ms());
+    streamed(shown, first, duration, move |socket| {
+        plan.stream(|bytes| socket.write_all(bytes)).map_err(|e| e.to_string())
+    })
 }
 
 #[cfg(test)]

@@ -92,6 +92,32 @@ fn trex_defaults(moov: &[u8]) -> Vec<(u32, [u32; 3])> {
         .collect()
 }
 
+/// What a `moov` tells about reading fragments: its tracks and the `trex` defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MovieInfo {
+    pub tracks: Vec<ReadTrack>,
+    defaults: Vec<(u32, [u32; 3])>,
+}
+
+/// Reads a `moov` box body.
+pub fn read_moov(moov: &[u8]) -> MovieInfo {
+    MovieInfo {
+        tracks: children(moov)
+            .into_iter()
+            .filter(|(k, _)| k == b"trak")
+            .filter_map(|(_, t)| track(t))
+            .collect(),
+        defaults: trex_defaults(moov),
+    }
+}
+
+/// The samples one `moof` body describes (offsets counted from `moof_at`, the box's start).
+pub fn moof_samples(moof: &[u8], moof_at: usize, movie: &MovieInfo) -> Vec<ReadSample> {
+    let mut samples = Vec::new();
+    read_moof(moof, moof_at, &movie.defaults, &mut samples);
+    samples
+}
+
 /// The tracks and samples of a fragmented MP4.
 pub fn read_fragmented(file: &[u8]) -> Result<(Vec<ReadTrack>, Vec<ReadSample>), Mp4ReadError> {
     let mut tracks = Vec::new();
@@ -103,12 +129,9 @@ pub fn read_fragmented(file: &[u8]) -> Result<(Vec<ReadTrack>, Vec<ReadSample>),
         let body = file.get(start..end).unwrap_or_default();
         match &h.kind {
             b"moov" => {
-                tracks = children(body)
-                    .into_iter()
-                    .filter(|(k, _)| k == b"trak")
-                    .filter_map(|(_, t)| track(t))
-                    .collect();
-                defaults = trex_defaults(body);
+                let movie = read_moov(body);
+                tracks = movie.tracks;
+                defaults = movie.defaults;
             }
             b"moof" => read_moof(body, pos, &defaults, &mut samples),
             _ => {}

@@ -9,8 +9,9 @@
 //! through `sink` (staged, `O_DIRECT`); `naming` (templates, `.EXT.part` files), `disk`
 //! (free space), `retention`, `walk` (the record dir's files), `hook` (the
 //! `--on-record-done` pool; `hook_program` runs one), `recover` (start-up repair of `.part`
-//! files by their format), `remux` (FLV to MP4 offline) and `remux_range` (a time range of
-//! an FLV file as MP4 made while it is sent), `options` (the `--record-*` flags) and `status` (file, bytes and
+//! files by their format), `remux` (FLV to MP4 offline) `remux_range` (a time range of
+//! an FLV file as MP4 made while it is sent) and `mp4_range` (a time range of an MP4 file,
+//! its fragments copied), `options` (the `--record-*` flags) and `status` (file, bytes and
 //! counters for the API).
 
 pub mod disk;
@@ -20,6 +21,7 @@ pub mod hook;
 pub mod hook_program;
 pub mod manager;
 pub mod mp4_muxer;
+pub mod mp4_range;
 pub mod muxer;
 pub mod naming;
 pub mod options;

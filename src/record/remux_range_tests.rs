@@ -1,74 +1,11 @@
-//! Unit tests of `remux_range`: FLV files made here (10 s, a keyframe each second, audio
-//! between), with the server's keyframe index, without one, and with a wrong one.
+//! Unit tests of `remux_range`: FLV files (`test_frames::flv_file`: 10 s, a keyframe each
+//! second, audio between), with the server's keyframe index, without one, and with a wrong one.
 
 use super::*;
-use crate::flv::writer::{encode_tag, file_header};
 use crate::mp4::boxes::children;
 use crate::mp4::init::duration_fields;
 use crate::mp4::reader::read_fragmented;
-use crate::protocol::amf0::{self, Amf0Value};
-
-const AVC_HEADER: [u8; 12] = [0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1E, 0xFF, 0xE0, 0];
-const AAC_HEADER: [u8; 4] = [0xAF, 0, 0x12, 0x10];
-
-#[derive(Clone, Copy, PartialEq)]
-enum Index {
-    Right,
-    None,
-    Wrong,
-}
-
-/// 10 s of video at 25 fps (a keyframe every 25 frames) and audio every 40 ms, 5 ms after.
-fn flv(index: Index, video: bool) -> Vec<u8> {
-    let mut tags = Vec::new();
-    let mut keyframes = Vec::new();
-    if video {
-        encode_tag(9, 0, &AVC_HEADER, &mut tags).unwrap();
-    }
-    encode_tag(8, 0, &AAC_HEADER, &mut tags).unwrap();
-    for i in 0..250u32 {
-        if video {
-            let key = i % 25 == 0;
-            if key {
-                keyframes.push((i * 40, tags.len()));
-            }
-            let body = [if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 0, 0, 0, 1, i as u8];
-            encode_tag(9, i * 40, &body, &mut tags).unwrap();
-        }
-        encode_tag(8, i * 40 + 5, &[0xAF, 1, i as u8], &mut tags).unwrap();
-    }
-    // The metadata's length does not depend on the positions' values: lay it out once to
-    // learn where the tags start, then write it with the real positions.
-    let metadata = |base: usize| {
-        let mut fields = vec![("duration".to_owned(), Amf0Value::Number(10.0))];
-        if index != Index::None {
-            let shift = if index == Index::Wrong { 7 } else { 0 };
-            let times = keyframes
-                .iter()
-                .map(|(ms, _)| Amf0Value::Number(f64::from(*ms) / 1000.0));
-            let at = keyframes
-                .iter()
-                .map(|(_, at)| Amf0Value::Number((base + at + shift) as f64));
-            fields.push((
-                "keyframes".to_owned(),
-                amf0::object(&[
-                    ("times", Amf0Value::StrictArray(times.collect())),
-                    ("filepositions", Amf0Value::StrictArray(at.collect())),
-                ]),
-            ));
-        }
-        let mut body = Vec::new();
-        amf0::encode(&Amf0Value::String("onMetaData".to_owned()), &mut body);
-        amf0::encode(&Amf0Value::EcmaArray(fields), &mut body);
-        let mut out = file_header(true, video).to_vec();
-        encode_tag(18, 0, &body, &mut out).unwrap();
-        out
-    };
-    let base = metadata(0).len();
-    let mut out = metadata(base);
-    out.extend_from_slice(&tags);
-    out
-}
+use crate::record::test_frames::{flv_file as flv, Index};
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("remux-range-{}-{name}.flv", std::process::id()));
