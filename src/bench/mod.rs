@@ -1,8 +1,10 @@
 //! rtmp-bench's engine: publishers and players driven by the library's RTMP client from one
 //! process against a running server, with the server's CPU and memory read from /proc.
-//! `media` builds what is published, `publisher` and `player` are the two kinds of peers,
+//! `media` builds what is published, `publisher` and `player` are the RTMP peers,
+//! `http_flv_viewer` watches over HTTP-FLV,
 //! `run` runs one scenario, `procstat` reads /proc and `report` renders the result.
 
+pub mod http_flv_viewer;
 pub mod media;
 pub mod player;
 pub mod procstat;

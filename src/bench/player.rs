@@ -35,6 +35,8 @@ pub struct Played {
     pub inter_latencies: Vec<u64>,
     /// The publisher's unpublish arrived (the player saw the stream to its end).
     pub saw_unpublish: bool,
+    /// Jumps in the video timestamps (frames dropped for a slow viewer; HTTP viewers).
+    pub gaps: u64,
     /// Why reading stopped early, if it did.
     pub error: Option<String>,
 }

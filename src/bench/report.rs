@@ -42,6 +42,19 @@ pub struct ServerUsage {
     pub hwm_kb: u64,
 }
 
+/// What one kind of HTTP viewer saw (joined after the publish began, so counted by whether
+/// it read to the end without a gap rather than by frame totals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewerFigures {
+    pub viewers: usize,
+    /// Read to the end of the stream with no error and no gap.
+    pub kept_up: usize,
+    pub video_frames: Option<(u64, u64)>,
+    pub bytes: u64,
+    /// Publish to arrival of stamped video frames.
+    pub latency: Option<Latency>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub server: String,
@@ -69,16 +82,20 @@ pub struct Summary {
     pub server_usage: Option<ServerUsage>,
     pub bench_cpu_s: f64,
     pub errors: Vec<String>,
+    pub http_flv: Option<ViewerFigures>,
 }
 
 impl Summary {
     /// Every publisher finished cleanly and every player kept up.
     pub fn all_kept_up(&self) -> bool {
-        self.errors.is_empty() && self.players_kept_up == self.players
+        self.errors.is_empty()
+            && self.players_kept_up == self.players
+            && self.http_flv.as_ref().is_none_or(|v| v.kept_up == v.viewers)
     }
 
     pub fn mb_moved(&self) -> f64 {
-        (self.bytes_published + self.bytes_received) as f64 / 1e6
+        let viewers = self.http_flv.as_ref().map_or(0, |v| v.bytes);
+        (self.bytes_published + self.bytes_received + viewers) as f64 / 1e6
     }
 
     pub fn table(&self) -> String {
@@ -122,6 +139,13 @@ impl Summary {
         row("latency ms p50/p99/max", latency(self.latency));
         row("  keyframes only", latency(self.keyframe_latency));
         row("  other frames only", latency(self.inter_latency));
+        if let Some(v) = &self.http_flv {
+            row(
+                "HTTP-FLV viewers kept up",
+                format!("{}/{} (video frames {})", v.kept_up, v.viewers, min_max(v.video_frames)),
+            );
+            row("  latency ms p50/p99/max", latency(v.latency));
+        }
         match self.server_usage {
             Some(u) => {
                 row(
@@ -204,6 +228,21 @@ impl Summary {
         );
         field("server_hwm_kb", usage.map_or("null".into(), |u| u.hwm_kb.to_string()));
         field("bench_cpu_s", number(self.bench_cpu_s));
+        if let Some(v) = &self.http_flv {
+            field("http_flv_viewers", v.viewers.to_string());
+            field("http_flv_kept_up", v.kept_up.to_string());
+            let (min, max) = split(v.video_frames);
+            field("http_flv_video_frames_min", min);
+            field("http_flv_video_frames_max", max);
+            field(
+                "http_flv_latency_p50_ms",
+                v.latency.map_or("null".into(), |l| number(l.p50_ms)),
+            );
+            field(
+                "http_flv_latency_p99_ms",
+                v.latency.map_or("null".into(), |l| number(l.p99_ms)),
+            );
+        }
         let errors: Vec<String> = self.errors.iter().map(|e| quote(e)).collect();
         field("errors", format!("[{}]", errors.join(",")));
         j.push('}');
@@ -279,6 +318,7 @@ mod tests {
             server_usage: None,
             bench_cpu_s: 0.1,
             errors: vec!["a \"quoted\"\nline".into()],
+            http_flv: None,
         }
     }
 

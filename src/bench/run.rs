@@ -2,11 +2,12 @@
 //! read to the unpublish; the server's CPU and RSS are read around it and the result summed
 //! up into a `Summary`.
 
+use super::http_flv_viewer::{self, ViewPlan};
 use super::media::BenchMedia;
 use super::player::{self, PlayPlan, Played};
 use super::procstat::{self, Process, RssSampler};
 use super::publisher::{self, PublishPlan, Published};
-use super::report::{Latency, ServerUsage, Summary};
+use super::report::{Latency, ServerUsage, Summary, ViewerFigures};
 use super::{BenchError, Clock};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -36,6 +37,10 @@ pub struct Options {
     pub timeout: Duration,
     /// Publishers stamp AVC frames with the send clock (for latency figures).
     pub stamp: bool,
+    /// The server's HTTP listener (for HTTP viewers).
+    pub http: Option<SocketAddr>,
+    /// HTTP-FLV viewers, spread over the publishers' streams; they join once the publish began.
+    pub http_flv_viewers: usize,
 }
 
 impl Options {
@@ -119,6 +124,22 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
             publisher::publish(&plan, &media, &clock).map_err(|e| format!("publisher {}: {e}", plan.stream))
         })?);
     }
+    let mut viewers = Vec::new();
+    if let Some(http) = options.http {
+        for i in 0..options.http_flv_viewers {
+            let plan = ViewPlan {
+                http,
+                app: options.app.clone(),
+                stream: options.stream_name(i % publishers),
+                timeout: options.timeout,
+                join_by: Instant::now() + options.timeout * 2,
+                deadline,
+            };
+            viewers.push(spawn(format!("http-flv-{i}"), move || {
+                http_flv_viewer::view(&plan, &clock)
+            })?);
+        }
+    }
     let published: Vec<Result<Published, String>> = publisher_threads
         .into_iter()
         .map(|h| h.join().unwrap_or_else(|_| Err("publisher thread panicked".to_owned())))
@@ -131,6 +152,15 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
                 ..Played::default()
             });
             (k, played)
+        })
+        .collect();
+    let viewed: Vec<Played> = viewers
+        .into_iter()
+        .map(|h| {
+            h.join().unwrap_or_else(|_| Played {
+                error: Some("viewer thread panicked".to_owned()),
+                ..Played::default()
+            })
         })
         .collect();
     let wall_s = wall.elapsed().as_secs_f64();
@@ -151,7 +181,7 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
         _ => None,
     };
     let bench_cpu_s = (procstat::cpu_seconds(Process::Current).unwrap_or(0.0) - bench_cpu_before).max(0.0);
-    Ok(summarize(
+    let mut summary = summarize(
         options,
         media_source,
         &published,
@@ -159,7 +189,42 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
         wall_s,
         server_usage,
         bench_cpu_s,
-    ))
+    );
+    if options.http.is_some() && options.http_flv_viewers > 0 {
+        let (figures, errors) = viewer_figures(viewed);
+        summary.http_flv = Some(figures);
+        summary
+            .errors
+            .extend(errors.into_iter().map(|(e, n)| format!("{n} HTTP-FLV viewer(s): {e}")));
+        summary.errors.truncate(MAX_ERRORS);
+    }
+    Ok(summary)
+}
+
+/// HTTP viewers' figures, and their distinct errors with counts.
+fn viewer_figures(viewed: Vec<Played>) -> (ViewerFigures, BTreeMap<String, usize>) {
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    let frames: Vec<u64> = viewed.iter().map(|v| v.video_frames).collect();
+    let mut figures = ViewerFigures {
+        viewers: viewed.len(),
+        kept_up: 0,
+        video_frames: frames.iter().min().copied().zip(frames.iter().max().copied()),
+        bytes: 0,
+        latency: None,
+    };
+    let mut latencies = Vec::new();
+    for v in viewed {
+        if v.error.is_none() && v.saw_unpublish && v.gaps == 0 && v.video_frames > 0 {
+            figures.kept_up += 1;
+        }
+        if let Some(error) = v.error {
+            *errors.entry(error).or_default() += 1;
+        }
+        figures.bytes += v.bytes;
+        latencies.extend(v.latencies);
+    }
+    figures.latency = Latency::from_nanos(latencies);
+    (figures, errors)
 }
 
 fn summarize(
@@ -224,5 +289,6 @@ fn summarize(
         server_usage,
         bench_cpu_s,
         errors,
+        http_flv: None,
     }
 }

@@ -71,6 +71,15 @@ struct Args {
     /// send frames unchanged, without the latency stamp (recordings then match the file)
     #[argh(switch)]
     no_stamp: bool,
+
+    /// the server's HTTP listener (--http-listen), for HTTP viewers
+    #[argh(option)]
+    http: Option<SocketAddr>,
+
+    /// HTTP-FLV viewers (GET /live/APP/STREAM.flv), spread over the streams; they join once
+    /// the publish began (default: 0)
+    #[argh(option, default = "0")]
+    http_flv_viewers: usize,
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -88,6 +97,12 @@ fn main() -> ExitCode {
     }
     if args.publishers == 0 || args.publishers > MAX_PEERS || args.players > MAX_PEERS {
         return usage_error("--publishers must be 1..=5000 and --players 0..=5000");
+    }
+    if args.http_flv_viewers > MAX_PEERS {
+        return usage_error("--http-flv-viewers must be 0..=5000");
+    }
+    if args.http_flv_viewers > 0 && args.http.is_none() {
+        return usage_error("HTTP viewers need --http ADDR (the server's --http-listen)");
     }
     if args.bitrate_kbps == 0 {
         return usage_error("--bitrate-kbps must be more than 0");
@@ -122,6 +137,8 @@ fn main() -> ExitCode {
         server_pid: args.server_pid,
         timeout: Duration::from_secs_f64(args.timeout),
         stamp: !args.no_stamp,
+        http: args.http,
+        http_flv_viewers: args.http_flv_viewers,
     };
     let summary = match run(&options, Arc::new(media)) {
         Ok(summary) => summary,
