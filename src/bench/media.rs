@@ -255,6 +255,15 @@ pub fn stamp_into(body: &[u8], nanos: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(tail);
 }
 
+/// The stamp of a video sample as MP4 carries it (the payload without its AVC header).
+pub fn read_sample_stamp(sample: &[u8]) -> Option<u64> {
+    if sample.get(..STAMP_MARK.len())? != STAMP_MARK {
+        return None;
+    }
+    let bytes = sample.get(STAMP_MARK.len()..STAMP_LEN)?;
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
 /// The stamp of a received video payload, if it carries one.
 pub fn read_stamp(payload: &[u8]) -> Option<u64> {
     if payload.get(AVC_HEADER_LEN..AVC_HEADER_LEN + STAMP_MARK.len())? != STAMP_MARK {

@@ -1,9 +1,11 @@
 //! rtmp-bench's engine: publishers and players driven by the library's RTMP client from one
 //! process against a running server, with the server's CPU and memory read from /proc.
 //! `media` builds what is published, `publisher` and `player` are the RTMP peers,
-//! `http_flv_viewer` watches over HTTP-FLV,
+//! `http_flv_viewer` watches over HTTP-FLV, `hls_viewer` over LL-HLS (`http_client` GETs),
 //! `run` runs one scenario, `procstat` reads /proc and `report` renders the result.
 
+pub mod hls_viewer;
+pub mod http_client;
 pub mod http_flv_viewer;
 pub mod media;
 pub mod player;

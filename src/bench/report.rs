@@ -83,6 +83,8 @@ pub struct Summary {
     pub bench_cpu_s: f64,
     pub errors: Vec<String>,
     pub http_flv: Option<ViewerFigures>,
+    /// LL-HLS viewers; their latency is per part (publish to part available).
+    pub hls: Option<ViewerFigures>,
 }
 
 impl Summary {
@@ -90,11 +92,13 @@ impl Summary {
     pub fn all_kept_up(&self) -> bool {
         self.errors.is_empty()
             && self.players_kept_up == self.players
-            && self.http_flv.as_ref().is_none_or(|v| v.kept_up == v.viewers)
+            && [&self.http_flv, &self.hls]
+                .into_iter()
+                .all(|v| v.as_ref().is_none_or(|v| v.kept_up == v.viewers))
     }
 
     pub fn mb_moved(&self) -> f64 {
-        let viewers = self.http_flv.as_ref().map_or(0, |v| v.bytes);
+        let viewers: u64 = [&self.http_flv, &self.hls].into_iter().flatten().map(|v| v.bytes).sum();
         (self.bytes_published + self.bytes_received + viewers) as f64 / 1e6
     }
 
@@ -145,6 +149,13 @@ impl Summary {
                 format!("{}/{} (video frames {})", v.kept_up, v.viewers, min_max(v.video_frames)),
             );
             row("  latency ms p50/p99/max", latency(v.latency));
+        }
+        if let Some(v) = &self.hls {
+            row(
+                "HLS viewers kept up",
+                format!("{}/{} (video frames {})", v.kept_up, v.viewers, min_max(v.video_frames)),
+            );
+            row("  part latency ms p50/p99", latency(v.latency));
         }
         match self.server_usage {
             Some(u) => {
@@ -243,6 +254,21 @@ impl Summary {
                 v.latency.map_or("null".into(), |l| number(l.p99_ms)),
             );
         }
+        if let Some(v) = &self.hls {
+            field("hls_viewers", v.viewers.to_string());
+            field("hls_kept_up", v.kept_up.to_string());
+            let (min, max) = split(v.video_frames);
+            field("hls_video_frames_min", min);
+            field("hls_video_frames_max", max);
+            field(
+                "hls_part_latency_p50_ms",
+                v.latency.map_or("null".into(), |l| number(l.p50_ms)),
+            );
+            field(
+                "hls_part_latency_p99_ms",
+                v.latency.map_or("null".into(), |l| number(l.p99_ms)),
+            );
+        }
         let errors: Vec<String> = self.errors.iter().map(|e| quote(e)).collect();
         field("errors", format!("[{}]", errors.join(",")));
         j.push('}');
@@ -319,6 +345,7 @@ mod tests {
             bench_cpu_s: 0.1,
             errors: vec!["a \"quoted\"\nline".into()],
             http_flv: None,
+            hls: None,
         }
     }
 

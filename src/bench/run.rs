@@ -2,6 +2,7 @@
 //! read to the unpublish; the server's CPU and RSS are read around it and the result summed
 //! up into a `Summary`.
 
+use super::hls_viewer;
 use super::http_flv_viewer::{self, ViewPlan};
 use super::media::BenchMedia;
 use super::player::{self, PlayPlan, Played};
@@ -41,6 +42,8 @@ pub struct Options {
     pub http: Option<SocketAddr>,
     /// HTTP-FLV viewers, spread over the publishers' streams; they join once the publish began.
     pub http_flv_viewers: usize,
+    /// LL-HLS viewers, likewise.
+    pub hls_viewers: usize,
 }
 
 impl Options {
@@ -125,19 +128,25 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
         })?);
     }
     let mut viewers = Vec::new();
+    let mut hls_viewers = Vec::new();
     if let Some(http) = options.http {
+        let plan = |i: usize| ViewPlan {
+            http,
+            app: options.app.clone(),
+            stream: options.stream_name(i % publishers),
+            timeout: options.timeout,
+            join_by: Instant::now() + options.timeout * 2,
+            deadline,
+        };
         for i in 0..options.http_flv_viewers {
-            let plan = ViewPlan {
-                http,
-                app: options.app.clone(),
-                stream: options.stream_name(i % publishers),
-                timeout: options.timeout,
-                join_by: Instant::now() + options.timeout * 2,
-                deadline,
-            };
+            let plan = plan(i);
             viewers.push(spawn(format!("http-flv-{i}"), move || {
                 http_flv_viewer::view(&plan, &clock)
             })?);
+        }
+        for i in 0..options.hls_viewers {
+            let plan = plan(i);
+            hls_viewers.push(spawn(format!("hls-{i}"), move || hls_viewer::view(&plan, &clock))?);
         }
     }
     let published: Vec<Result<Published, String>> = publisher_threads
@@ -154,15 +163,19 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
             (k, played)
         })
         .collect();
-    let viewed: Vec<Played> = viewers
-        .into_iter()
-        .map(|h| {
-            h.join().unwrap_or_else(|_| Played {
-                error: Some("viewer thread panicked".to_owned()),
-                ..Played::default()
+    let joined = |handles: Vec<JoinHandle<Played>>| -> Vec<Played> {
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Played {
+                    error: Some("viewer thread panicked".to_owned()),
+                    ..Played::default()
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
+    let viewed = joined(viewers);
+    let hls_viewed = joined(hls_viewers);
     let wall_s = wall.elapsed().as_secs_f64();
 
     let server_usage = match (server, cpu_before, sampler) {
@@ -196,8 +209,15 @@ pub fn run(options: &Options, media: Arc<BenchMedia>) -> Result<Summary, BenchEr
         summary
             .errors
             .extend(errors.into_iter().map(|(e, n)| format!("{n} HTTP-FLV viewer(s): {e}")));
-        summary.errors.truncate(MAX_ERRORS);
     }
+    if options.http.is_some() && options.hls_viewers > 0 {
+        let (figures, errors) = viewer_figures(hls_viewed);
+        summary.hls = Some(figures);
+        summary
+            .errors
+            .extend(errors.into_iter().map(|(e, n)| format!("{n} HLS viewer(s): {e}")));
+    }
+    summary.errors.truncate(MAX_ERRORS);
     Ok(summary)
 }
 
@@ -290,5 +310,6 @@ fn summarize(
         bench_cpu_s,
         errors,
         http_flv: None,
+        hls: None,
     }
 }

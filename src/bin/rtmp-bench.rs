@@ -80,6 +80,11 @@ struct Args {
     /// the publish began (default: 0)
     #[argh(option, default = "0")]
     http_flv_viewers: usize,
+
+    /// LL-HLS viewers (GET /hls/APP/STREAM/index.m3u8, parts by blocking reload), spread
+    /// over the streams; they join once the publish began (default: 0)
+    #[argh(option, default = "0")]
+    hls_viewers: usize,
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -98,10 +103,10 @@ fn main() -> ExitCode {
     if args.publishers == 0 || args.publishers > MAX_PEERS || args.players > MAX_PEERS {
         return usage_error("--publishers must be 1..=5000 and --players 0..=5000");
     }
-    if args.http_flv_viewers > MAX_PEERS {
-        return usage_error("--http-flv-viewers must be 0..=5000");
+    if args.http_flv_viewers > MAX_PEERS || args.hls_viewers > MAX_PEERS {
+        return usage_error("--http-flv-viewers and --hls-viewers must be 0..=5000");
     }
-    if args.http_flv_viewers > 0 && args.http.is_none() {
+    if args.http_flv_viewers + args.hls_viewers > 0 && args.http.is_none() {
         return usage_error("HTTP viewers need --http ADDR (the server's --http-listen)");
     }
     if args.bitrate_kbps == 0 {
@@ -139,6 +144,7 @@ fn main() -> ExitCode {
         stamp: !args.no_stamp,
         http: args.http,
         http_flv_viewers: args.http_flv_viewers,
+        hls_viewers: args.hls_viewers,
     };
     let summary = match run(&options, Arc::new(media)) {
         Ok(summary) => summary,
