@@ -119,7 +119,8 @@ impl Response {
             push_header(&mut out, name, value);
         }
         let keep_alive = keep_alive && self.stream.is_none();
-        if self.stream.is_none() {
+        // 1xx and 204 have no body and must not announce one (RFC 9110 §8.6).
+        if self.stream.is_none() && self.status != 204 && self.status >= 200 {
             let length = self.file.as_ref().map_or(self.body.len() as u64, |f| f.length);
             push_header(&mut out, "Content-Length", &length.to_string());
         }
@@ -199,6 +200,13 @@ mod tests {
         assert!(text.contains(&format!("Content-Length: {}\r\n", response.body.len())));
         assert!(text.contains("Connection: keep-alive\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn no_content_has_no_content_length() {
+        let text =
+            String::from_utf8(Response::new(204, "text/plain", Vec::new()).encode(true, false, at_1994())).unwrap();
+        assert!(!text.contains("Content-Length"), "{text}");
     }
 
     #[test]
