@@ -235,6 +235,31 @@ fn a_trickled_head_is_dropped_at_the_deadline_counted_from_its_first_byte() {
 }
 
 #[test]
+fn a_client_that_stops_reading_a_download_is_dropped_after_the_timeout() {
+    let dir = TempDir::new("http-slow-reader");
+    let record_dir = dir.path().join("rec");
+    std::fs::create_dir_all(&record_dir).unwrap();
+    // Sparse: far more than the socket buffers hold, no disk used.
+    let size: u64 = 512 * 1024 * 1024;
+    std::fs::File::create(record_dir.join("big.flv"))
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    let server = ServerProcess::start(&["--record-dir", record_dir.to_str().unwrap(), "--http-timeout", "2s"]);
+    let api = api_addr(&server);
+    let mut socket = TcpStream::connect(api).unwrap();
+    socket
+        .write_all(b"GET /recordings/big.flv HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut socket, DEADLINE).expect("download started");
+    assert_eq!(status(&head), 200, "{head}");
+    // Reads nothing more: once the buffers are full no write progresses, and the server drops it.
+    wait_at_least(api, &rejected("slow_reader"), 1.0);
+    let got = read_until_closed(&mut socket, DEADLINE).expect("closed by the server");
+    assert!((got.len() as u64) < size, "the whole file went out");
+}
+
+#[test]
 fn oversized_heads_get_431_and_oversized_bodies_413() {
     let server = ServerProcess::start(&[]);
     let api = api_addr(&server);
