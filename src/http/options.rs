@@ -11,7 +11,7 @@ use std::time::Duration;
 /// one gets a 503 and is closed.
 pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 100;
 /// Default `--http-max-connections-per-ip`: one address (a household, an office NAT, or an
-/// attacker) gets at most this many connections; at this cap its own longest-waiting
+/// attacker; for IPv6 a /64) gets at most this many connections; at this cap its own longest-waiting
 /// connection without a whole request is evicted, or the newcomer gets 503. Loopback is not
 /// exempt: a reverse proxy on the same box needs a higher value.
 pub const DEFAULT_HTTP_MAX_CONNECTIONS_PER_IP: usize = 16;

@@ -29,7 +29,7 @@ pub enum Phase {
 #[derive(Debug)]
 struct Slot<H> {
     phase: Phase,
-    /// The client's address (the per-address cap counts these).
+    /// The client's address bucket (the per-address cap counts these).
     ip: IpAddr,
     /// When the connection entered its phase.
     since: Instant,
@@ -56,6 +56,18 @@ pub enum Admission {
     Wait,
     /// Every connection under this cap is busy with a request: refuse it.
     Refuse(Cap),
+}
+
+/// What the per-address cap counts: an IPv4 address (also when IPv4-mapped), or an IPv6
+/// address's /64 (one subscriber's LAN has a whole /64 to pick addresses from).
+pub fn address_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
 }
 
 /// The open connections, keyed by id.
@@ -90,6 +102,7 @@ impl<H> ConnTable<H> {
     /// per-address cap it evicts that address's longest-waiting connection, at the total cap
     /// the longest-waiting one of all; connections busy with a request are never evicted.
     pub fn admit(&mut self, ip: IpAddr, handle: H, now: Instant) -> Admission {
+        let ip = address_bucket(ip);
         let evicting = self.slots.values().filter(|s| s.phase == Phase::Evicting).count();
         // Evicted connections of the address no longer count against its cap.
         let from_ip = self
@@ -395,5 +408,22 @@ mod tests {
         // B is at its cap with both busy: refused under the per-address cap.
         assert_eq!(table.admit(B, (), t), Admission::Refuse(Cap::PerIp));
         assert_eq!(table.admit(A, (), t), Admission::Refuse(Cap::Total));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let v6 = |text: &str| IpAddr::V6(text.parse().unwrap());
+        assert_eq!(address_bucket(v6("2001:db8:1:2:aaaa::1")), v6("2001:db8:1:2::"));
+        assert_eq!(address_bucket(v6("::ffff:10.0.0.1")), A);
+        assert_eq!(address_bucket(A), A);
+        let mut table = ConnTable::new(10, 1);
+        let t = Instant::now();
+        table.admit(v6("2001:db8:1:2::1"), (), t);
+        table.set_phase(1, Phase::Busy, t);
+        assert_eq!(table.admit(v6("2001:db8:1:2::2"), (), t), Admission::Refuse(Cap::PerIp));
+        assert!(matches!(
+            table.admit(v6("2001:db8:1:3::1"), (), t),
+            Admission::Admit { evict: None, .. }
+        ));
     }
 }
