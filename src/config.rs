@@ -5,8 +5,10 @@ use crate::hooks::{
     parse_hook_timeout as parse_hook_call_timeout, parse_secret_file, parse_target, HookOptions, HookSecret, Target,
     DEFAULT_HOOK_RETRIES, DEFAULT_HOOK_TIMEOUT as DEFAULT_HOOK_CALL_TIMEOUT,
 };
+use crate::http::cors::CorsOrigins;
 use crate::http::options::{
-    parse_http_max_connections, parse_http_timeout, HttpOptions, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_TIMEOUT,
+    parse_http_cors_origin, parse_http_max_connections, parse_http_timeout, HttpOptions, DEFAULT_HTTP_MAX_CONNECTIONS,
+    DEFAULT_HTTP_MAX_CONNECTIONS_PER_IP, DEFAULT_HTTP_TIMEOUT,
 };
 use crate::limits::{
     partial_bytes_for, Limits, DEFAULT_FIRST_PACKET_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
@@ -287,10 +289,26 @@ pub struct Args {
     )]
     pub http_max_connections: usize,
 
-    /// close an HTTP client whose request (or next keep-alive request) has not fully arrived
-    /// within this, or whose socket takes no response data for this long, e.g. 10s (default: 10s)
+    /// most open HTTP connections from one client address (loopback included: raise it
+    /// behind a reverse proxy); at this cap the address's longest-waiting connection without
+    /// a whole request is evicted, or the newcomer gets 503 (default: 16)
+    #[argh(
+        option,
+        default = "DEFAULT_HTTP_MAX_CONNECTIONS_PER_IP",
+        from_str_fn(parse_http_max_connections)
+    )]
+    pub http_max_connections_per_ip: usize,
+
+    /// close an HTTP client that sends no request for this long, whose request has not fully
+    /// arrived this long after its first byte, or whose socket takes no response data for
+    /// this long, e.g. 10s (default: 10s)
     #[argh(option, default = "DEFAULT_HTTP_TIMEOUT", from_str_fn(parse_http_timeout))]
     pub http_timeout: Duration,
+
+    /// let scripts of this origin (https://host[:port], or * for any) read the viewer URLs
+    /// (/live, /hls, /recordings) cross-origin; repeatable or a comma list (default: no CORS)
+    #[argh(option, from_str_fn(parse_http_cors_origin))]
+    pub http_cors_origin: Vec<String>,
     // Push relay flags (parser in push::options).
     /// also send every published stream to this URL: rtmp[s]://host[:port]/app/stream, {app}
     /// and {stream} substituted, e.g. rtmp://origin/{app}/{stream}; repeatable
@@ -391,7 +409,8 @@ pub struct Config {
     pub play: PlayOptions,
     /// None: no HTTP API.
     pub http_listen: Option<SocketAddr>,
-    /// `--http-max-connections` and `--http-timeout`.
+    /// `--http-max-connections`, `--http-max-connections-per-ip`, `--http-timeout` and
+    /// `--http-cors-origin`.
     pub http: HttpOptions,
     pub limits: Limits,
     pub ops: OpsOptions,
@@ -482,7 +501,9 @@ impl From<Args> for Config {
             http_listen: args.http_listen,
             http: HttpOptions {
                 max_connections: args.http_max_connections,
+                max_connections_per_ip: args.http_max_connections_per_ip,
                 timeout: args.http_timeout,
+                cors: CorsOrigins::new(&args.http_cors_origin),
             },
             limits: Limits {
                 max_connections: args.max_connections,

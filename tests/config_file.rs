@@ -113,7 +113,9 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("push-ca", &["/etc/rtmp/ca.pem"]),
     ("http-token-file", &["/etc/rtmp/token"]),
     ("http-max-connections", &["10"]),
+    ("http-max-connections-per-ip", &["4"]),
     ("http-timeout", &["3s"]),
+    ("http-cors-origin", &["https://a.example", "*"]),
     ("push", &["rtmp://a/live/{stream}", "rtmps://b:1940/{app}/{stream}"]),
 ];
 

@@ -69,7 +69,8 @@ fn healthz(api: SocketAddr) -> u16 {
 
 #[test]
 fn idle_connections_neither_lock_out_healthz_nor_grow_the_thread_count() {
-    let server = ServerProcess::start(&[]);
+    // Every client here is 127.0.0.1: the per-address cap is raised so the total cap is met.
+    let server = ServerProcess::start(&["--http-max-connections-per-ip", "1000"]);
     let api = api_addr(&server);
     assert_eq!(healthz(api), 200);
     let baseline = threads(&server);
@@ -173,8 +174,11 @@ fn http_limit_flags_are_validated() {
     for args in [
         ["--http-max-connections", "0"],
         ["--http-max-connections", "x"],
+        ["--http-max-connections-per-ip", "0"],
         ["--http-timeout", "0"],
         ["--http-timeout", "soon"],
+        ["--http-cors-origin", "example.com"],
+        ["--http-cors-origin", "https://a.example/path"],
     ] {
         let output = common::run_server_command(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

@@ -216,6 +216,7 @@ pub fn render(ctx: &ServerContext) -> String {
     crate::ops::event_counts::render(&ctx.event_counts, &ctx.events.stats(), &mut out);
     ctx.hooks.stats.render(&mut out);
     crate::sources::render_metrics(&ctx.sources.snapshot(), &mut out);
+    m.http.render(&mut out);
     if let Some(uploads) = &ctx.uploads {
         uploads.render_metrics(&mut out);
     }

@@ -28,18 +28,33 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Binds the API and serves it on a background thread (limits from `--http-max-connections`
-/// and `--http-timeout`); returns the bound address.
+/// Binds the API and serves it on a background thread (limits from the `--http-*` flags);
+/// returns the bound address.
 pub fn start(addr: SocketAddr, ctx: Arc<ServerContext>) -> io::Result<SocketAddr> {
-    let options = ctx.config.http;
+    let options = ctx.config.http.clone();
+    let stats = Arc::clone(&ctx.metrics.http);
     let handler: Arc<http::Handler> = Arc::new(move |request: &Request| respond(request, &ctx));
-    let bound = http::start(addr, options, handler)?;
+    let service = http::Service {
+        handler,
+        cors_paths: viewer_path,
+        stats,
+    };
+    let (max, per_ip, timeout) = (options.max_connections, options.max_connections_per_ip, options.timeout);
+    let bound = http::start(addr, options, service)?;
     info!(
-        "HTTP API listening addr={bound} max_connections={} timeout_ms={}",
-        options.max_connections,
-        options.timeout.as_millis()
+        "HTTP API listening addr={bound} max_connections={max} max_connections_per_ip={per_ip} timeout_ms={}",
+        timeout.as_millis()
     );
     Ok(bound)
+}
+
+/// The paths viewers (players in a browser) fetch, which `--http-cors-origin` opens to
+/// other origins: HTTP-FLV, HLS and the recordings.
+fn viewer_path(path: &str) -> bool {
+    path == "/recordings"
+        || ["/live/", "/hls/", "/recordings/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
 }
 
 fn json_response(status: u16, body: &Value) -> Response {

@@ -24,8 +24,7 @@ pub fn http_flv(ctx: &Arc<ServerContext>, request: &Request, app: &str, file: &s
     let key = StreamKey { app, stream };
     match admit(ctx, key, query, request.remote) {
         Ok(viewer) => Response::streamed(200, "video/x-flv", StreamBody::new(move |out| viewer.flv_body(out)))
-            .with_header("Cache-Control", "no-cache")
-            .with_header("Access-Control-Allow-Origin", "*"),
+            .with_header("Cache-Control", "no-cache"),
         Err(ViewRefusal::NoSuchApp) => error(404, "no such application"),
         Err(ViewRefusal::NotPublished) => error(404, "stream not published"),
         Err(ViewRefusal::Denied(_)) => error(403, "play not authorized"),

@@ -119,7 +119,9 @@ impl Response {
             push_header(&mut out, name, value);
         }
         let keep_alive = keep_alive && self.stream.is_none();
-        if self.stream.is_none() {
+        // 1xx, 204 and 304 have no body; 1xx and 204 must not announce one, and a 304's
+        // length would have to be the 200's, which it does not know (RFC 9110 §8.6).
+        if self.stream.is_none() && !matches!(status, 100..=199 | 204 | 304) {
             let length = self.file.as_ref().map_or(self.body.len() as u64, |f| f.length);
             push_header(&mut out, "Content-Length", &length.to_string());
         }
@@ -199,6 +201,18 @@ mod tests {
         assert!(text.contains(&format!("Content-Length: {}\r\n", response.body.len())));
         assert!(text.contains("Connection: keep-alive\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn no_content_and_not_modified_have_no_content_length() {
+        let encode = |status| {
+            String::from_utf8(Response::new(status, "text/plain", Vec::new()).encode(true, false, at_1994())).unwrap()
+        };
+        for status in [204, 304] {
+            let text = encode(status);
+            assert!(!text.contains("Content-Length"), "{text}");
+        }
+        assert!(encode(200).contains("Content-Length: 0\r\n"));
     }
 
     #[test]

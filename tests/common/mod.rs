@@ -544,6 +544,7 @@ pub mod http;
 pub mod log_contract;
 pub mod pki;
 pub mod players;
+pub mod slowloris;
 pub mod webhook;
 #[allow(unused_imports)]
 pub use hostile::*;
