@@ -114,6 +114,11 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("http-token-file", &["/etc/rtmp/token"]),
     ("http-max-connections", &["10"]),
     ("http-timeout", &["3s"]),
+    ("hls", &[]),
+    ("hls-segment", &["4s"]),
+    ("hls-window", &["4"]),
+    ("hls-part", &["300ms"]),
+    ("hls-session-idle", &["20s"]),
     ("push", &["rtmp://a/live/{stream}", "rtmps://b:1940/{app}/{stream}"]),
 ];
 

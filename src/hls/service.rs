@@ -11,6 +11,7 @@ use super::HlsOptions;
 use crate::events::{Event, EventBus, Query, SessionEnd, StreamName};
 use crate::live::drop_policy::DropPolicy;
 use crate::live::registry::{Registry, StreamKey};
+use crate::live::shared_media::SharedMedia;
 use crate::live::stream::Stream;
 use crate::live::subscription::{Subscriber, Subscription, SubscriptionEvent};
 use crate::media::Frame;
@@ -301,20 +302,22 @@ impl Feeder {
         // After a new subscription, frames up to here were segmented already.
         let mut seen_until: Option<u32> = None;
         let mut last = None;
+        let mut take =
+            |media: &SharedMedia, segmenter: &mut Segmenter, seen_until: &mut Option<u32>, last: &mut Option<u32>| {
+                if !media.sequence_header && seen_until.is_some_and(|t| media.timestamp <= t) {
+                    return;
+                }
+                *seen_until = None;
+                let frame = Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload));
+                if !frame.sequence_header {
+                    *last = Some(frame.timestamp);
+                }
+                segmenter.push(&frame, &mut out);
+                self.store.apply(out.drain(..));
+            };
         while let Some(event) = subscription.next_event_or_stop(&self.stop, FEED_POLL) {
             match event {
-                SubscriptionEvent::Media(media) => {
-                    if !media.sequence_header && seen_until.is_some_and(|t| media.timestamp <= t) {
-                        continue;
-                    }
-                    seen_until = None;
-                    let frame = Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload));
-                    if !frame.sequence_header {
-                        last = Some(frame.timestamp);
-                    }
-                    segmenter.push(&frame, &mut out);
-                    self.store.apply(out.drain(..));
-                }
+                SubscriptionEvent::Media(media) => take(&media, &mut segmenter, &mut seen_until, &mut last),
                 SubscriptionEvent::Evicted(reason) => {
                     warn!(
                         "HLS subscribes again app={} stream={} reason={}",
@@ -322,8 +325,9 @@ impl Feeder {
                         self.stream.key.stream,
                         reason.as_str()
                     );
-                    segmenter.discontinuity(&mut out);
-                    self.store.apply(out.drain(..));
+                    let mut held = Vec::new();
+                    segmenter.discontinuity(&mut held);
+                    self.store.apply(held);
                     seen_until = last;
                     // A new id: the old membership leaves the stream by its own id when dropped.
                     let id = self.registry.next_id();
@@ -333,8 +337,13 @@ impl Feeder {
                 SubscriptionEvent::Idle | SubscriptionEvent::Published | SubscriptionEvent::Unpublished => {}
             }
         }
-        segmenter.finish(&mut out);
-        self.store.apply(out.drain(..));
+        // Stopped: what the stream delivered before its end still goes in.
+        while let Some(SubscriptionEvent::Media(media)) = subscription.try_next_event() {
+            take(&media, &mut segmenter, &mut seen_until, &mut last);
+        }
+        let mut held = Vec::new();
+        segmenter.finish(&mut held);
+        self.store.apply(held);
         self.store.end();
         info!(
             "HLS ended app={} stream={}",
