@@ -537,6 +537,7 @@ impl ServerProcess {
 /// input (issue 7), a webhook receiver (issue 14).
 pub mod faults;
 pub mod garage;
+pub mod hls;
 mod hostile;
 pub mod http;
 pub mod log_contract;
