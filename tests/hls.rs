@@ -203,3 +203,23 @@ fn hls_off_for_the_stream_is_404() {
     assert_eq!(get(api, "/hls/live/x/index.m3u8").0, 404);
     assert!(wait_child(&mut publisher, DEADLINE).success());
 }
+
+#[test]
+fn an_app_table_turns_hls_on_for_its_streams_only() {
+    let dir = TempDir::new("hls-app");
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, "[[app]]\nmatch = \"cams/*\"\nhls = true\n").unwrap();
+    let clip = make_clip(dir.path(), "clip.flv", 6);
+    let server = ServerProcess::start(&["--config", config.to_str().unwrap()]);
+    let api = api_addr(&server);
+    let mut cam = ffmpeg_publish(&clip, &server.url("cams/door"), true);
+    let mut other = ffmpeg_publish(&clip, &server.url("live/door"), true);
+    wait_api_stream(&server, "cams", "door", |s| s["publishing"] == true);
+    wait_api_stream(&server, "live", "door", |s| s["publishing"] == true);
+    let (uri, session) = open_session(api, "cams", "door", "");
+    assert!(uri.starts_with("index.m3u8?session="), "{uri}");
+    assert!(session.len() > "session=".len() + 16, "an unguessable id: {session}");
+    assert_eq!(get(api, "/hls/live/door/index.m3u8").0, 404, "HLS off there");
+    assert!(wait_child(&mut cam, DEADLINE).success());
+    assert!(wait_child(&mut other, DEADLINE).success());
+}
