@@ -159,6 +159,7 @@ fn play_keys_govern_hls_and_a_session_is_one_player_until_idle() {
     assert!(text.contains("#EXT-X-MAP:URI=\"init.mp4?session="), "{text}");
     let stream = wait_api_stream(&server, "live", "cam", |s| s["players"] == 1);
     assert_eq!(stream["players"], 1, "one session, one player");
+    assert_eq!(stream["hls"], true, "the API says HLS is served");
     let events = http_request(api, "GET", "/api/events", &[]).json();
     let started: Vec<&serde_json::Value> = events["events"]
         .as_array()
@@ -220,6 +221,7 @@ fn an_app_table_turns_hls_on_for_its_streams_only() {
     assert!(uri.starts_with("index.m3u8?session="), "{uri}");
     assert!(session.len() > "session=".len() + 16, "an unguessable id: {session}");
     assert_eq!(get(api, "/hls/live/door/index.m3u8").0, 404, "HLS off there");
+    assert_eq!(wait_api_stream(&server, "live", "door", |_| true)["hls"], false);
     assert!(wait_child(&mut cam, DEADLINE).success());
     assert!(wait_child(&mut other, DEADLINE).success());
 }

@@ -105,7 +105,7 @@ pub fn serve(ctx: &ServerContext, request: &Request, app: &str, stream: &str, fi
             let part_target = (options.part.as_millis() as u64).max(media.longest_part_ms);
             let next = media.next_part();
             let text = MediaPlaylist {
-                segment_target_ms: options.segment.as_millis() as u64,
+                segment_target_ms: (options.segment.as_millis() as u64).max(media.longest_segment_ms),
                 part_target_ms: part_target,
                 segments: &segments,
                 ended: media.ended(),

@@ -152,6 +152,7 @@ fn streams(ctx: &ServerContext) -> Value {
                 "video_frames": s.video_frames,
                 "uptime_s": s.started_unix.filter(|_| s.publisher_conn_id.is_some()).map(|t| now_unix.saturating_sub(t)),
                 "players": s.players + ctx.hls.players(&s.app, &s.stream),
+                "hls": ctx.hls.serving(&s.app, &s.stream),
                 "player_dropped_frames": s.dropped_frames,
                 "video_codec": s.video_codec_name,
                 "audio_codec": s.audio_codec_name,

@@ -206,6 +206,15 @@ impl HlsService {
             .is_some()
     }
 
+    /// Whether app/stream is served as HLS now (its feeder runs).
+    pub fn serving(&self, app: &str, stream: &str) -> bool {
+        let key = StreamKey {
+            app: app.to_owned(),
+            stream: stream.to_owned(),
+        };
+        self.inner.streams().get(&key).is_some_and(|r| r.stop.is_some())
+    }
+
     /// Sessions watching app/stream (each counts as one player).
     pub fn players(&self, app: &str, stream: &str) -> usize {
         self.inner.sessions().count(app, stream)

@@ -45,8 +45,10 @@ pub struct Media {
     next_msn: u64,
     bytes: usize,
     ended: bool,
-    /// The longest part so far (ms).
+    /// The longest part and finished segment so far (ms): the playlist's targets never
+    /// go down.
     pub longest_part_ms: u64,
+    pub longest_segment_ms: u64,
 }
 
 /// What a request for a part or a playlist position waits for.
@@ -68,6 +70,7 @@ impl Media {
             bytes: 0,
             ended: false,
             longest_part_ms: 0,
+            longest_segment_ms: 0,
         }
     }
 
@@ -87,9 +90,7 @@ impl Media {
             new_segment,
         } = part;
         if new_segment || self.segments.back().is_none_or(|s| s.complete) {
-            if let Some(open) = self.segments.back_mut() {
-                open.complete = true;
-            }
+            self.complete_open();
             self.segments.push_back(Segment {
                 msn: self.next_msn,
                 parts: Vec::new(),
@@ -129,10 +130,15 @@ impl Media {
 
     /// The stream ended: the open segment is finished and the playlist gets its end tag.
     pub fn end(&mut self) {
-        if let Some(open) = self.segments.back_mut() {
-            open.complete = true;
-        }
+        self.complete_open();
         self.ended = true;
+    }
+
+    fn complete_open(&mut self) {
+        if let Some(open) = self.segments.back_mut().filter(|s| !s.complete) {
+            open.complete = true;
+            self.longest_segment_ms = self.longest_segment_ms.max(open.duration_ms());
+        }
     }
 
     pub fn ended(&self) -> bool {
@@ -304,6 +310,7 @@ mod tests {
         let numbers: Vec<u64> = listed.iter().map(|s| s.msn).collect();
         assert_eq!(numbers, [3, 4, 5], "two finished and the open one");
         assert_eq!(listed[0].duration_ms, 1000);
+        assert_eq!(media.longest_segment_ms, 1000);
         assert!(!listed[2].complete);
         assert_eq!(media.segment_bytes(4).unwrap().len(), 20);
         assert!(media.segment_bytes(5).is_none(), "not finished");
