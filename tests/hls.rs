@@ -156,7 +156,7 @@ fn play_keys_govern_hls_and_a_session_is_one_player_until_idle() {
     );
     // Reloads and media go by the session, not decided again.
     let text = get_text(api, &format!("/hls/live/cam/{uri}"));
-    assert!(text.contains("#EXT-X-MAP:URI=\"init.mp4?session="), "{text}");
+    assert!(text.contains("#EXT-X-MAP:URI=\"init0.mp4?session="), "{text}");
     let stream = wait_api_stream(&server, "live", "cam", |s| s["players"] == 1);
     assert_eq!(stream["players"], 1, "one session, one player");
     assert_eq!(stream["hls"], true, "the API says HLS is served");
@@ -224,4 +224,65 @@ fn an_app_table_turns_hls_on_for_its_streams_only() {
     assert_eq!(wait_api_stream(&server, "live", "door", |_| true)["hls"], false);
     assert!(wait_child(&mut cam, DEADLINE).success());
     assert!(wait_child(&mut other, DEADLINE).success());
+}
+
+#[test]
+fn a_takeover_with_another_resolution_brings_a_discontinuity_and_a_new_init() {
+    let dir = TempDir::new("hls-takeover");
+    let first = make_clip(dir.path(), "first.flv", 20);
+    let second = dir.path().join("second.flv");
+    run_ok(
+        std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=15:duration=10",
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "15",
+                "-pix_fmt",
+                "yuv420p",
+                "-f",
+                "flv",
+            ])
+            .arg(&second),
+    );
+    let server = ServerProcess::start(&["--hls", "--hls-segment", "1s"]);
+    let api = api_addr(&server);
+    let mut publisher = ffmpeg_publish(&first, &server.url("live/t"), true);
+    wait_api_stream(&server, "live", "t", |s| s["publishing"] == true);
+    let (uri, session) = open_session(api, "live", "t", "");
+    let path = format!("/hls/live/t/{uri}");
+    let deadline = Instant::now() + DEADLINE;
+    while Playlist::parse(&get_text(api, &path)).segments.is_empty() {
+        assert!(Instant::now() < deadline, "a segment appears");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut newcomer = ffmpeg_publish(&second, &server.url("live/t"), true);
+    let text = loop {
+        let text = get_text(api, &path);
+        if text.contains("#EXT-X-DISCONTINUITY\n") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "a discontinuity after the takeover:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    Playlist::parse(&text).validate(&session);
+    assert!(text.contains("#EXT-X-MAP:URI=\"init1.mp4?"), "{text}");
+    let (status, old) = get(api, &format!("/hls/live/t/init0.mp4?{session}"));
+    assert_eq!(status, 200);
+    let (status, new) = get(api, &format!("/hls/live/t/init1.mp4?{session}"));
+    assert_eq!((status, &new[4..8]), (200, &b"ftyp"[..]));
+    assert_ne!(old, new, "the new codec parameters are in the new init segment");
+    assert!(wait_child(&mut newcomer, DEADLINE).success());
+    let _ = wait_child(&mut publisher, DEADLINE);
 }

@@ -1,4 +1,4 @@
-//! `GET /hls/APP/STREAM/index.m3u8` and the files beside it (`init.mp4`, `seg{N}.m4s`,
+//! `GET /hls/APP/STREAM/index.m3u8` and the files beside it (`init{K}.mp4`, `seg{N}.m4s`,
 //! `part{N}.{P}.m4s`): low-latency HLS from memory (`hls`). A request without a session is
 //! a new viewer: it goes through the play decision once (`server::viewing::decide_view`:
 //! `?key=`, per-app policy, `on_play`), 403 when refused, 404 when HLS is off for the stream
@@ -27,7 +27,7 @@ const MEDIA_CACHE: &str = "public, max-age=60";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum File {
     Playlist,
-    Init,
+    Init(u64),
     Segment(u64),
     Part(u64, u64),
 }
@@ -35,7 +35,12 @@ enum File {
 fn parse_file(name: &str) -> Option<File> {
     match name {
         "index.m3u8" => Some(File::Playlist),
-        "init.mp4" => Some(File::Init),
+        _ if name.starts_with("init") => name
+            .strip_prefix("init")?
+            .strip_suffix(".mp4")?
+            .parse()
+            .ok()
+            .map(File::Init),
         _ => {
             let stem = name.strip_suffix(".m4s")?;
             if let Some(msn) = stem.strip_prefix("seg") {
@@ -110,13 +115,14 @@ pub fn serve(ctx: &ServerContext, request: &Request, app: &str, stream: &str, fi
                 segments: &segments,
                 ended: media.ended(),
                 next_part: (next.msn, next.part.unwrap_or(0)),
+                latest_init: media.latest_init(),
                 query: &format!("session={session}"),
             }
             .write();
             drop(media);
             Response::new(200, PLAYLIST_TYPE, text.into_bytes()).with_header("Cache-Control", "no-cache")
         }
-        File::Init => match store.lock().init() {
+        File::Init(n) => match store.lock().init(n) {
             Some(init) => Response::new(200, MEDIA_TYPE, init.to_vec()),
             None => return error(404, "no init segment yet"),
         },
@@ -179,10 +185,19 @@ mod tests {
     #[test]
     fn file_names_beside_the_playlist() {
         assert_eq!(parse_file("index.m3u8"), Some(File::Playlist));
-        assert_eq!(parse_file("init.mp4"), Some(File::Init));
+        assert_eq!(parse_file("init0.mp4"), Some(File::Init(0)));
+        assert_eq!(parse_file("init12.mp4"), Some(File::Init(12)));
         assert_eq!(parse_file("seg12.m4s"), Some(File::Segment(12)));
         assert_eq!(parse_file("part12.3.m4s"), Some(File::Part(12, 3)));
-        for bad in ["seg.m4s", "part1.m4s", "partx.1.m4s", "seg1.mp4", "other"] {
+        for bad in [
+            "init.mp4",
+            "initx.mp4",
+            "seg.m4s",
+            "part1.m4s",
+            "partx.1.m4s",
+            "seg1.mp4",
+            "other",
+        ] {
             assert_eq!(parse_file(bad), None, "{bad}");
         }
         assert_eq!(param("a=1&session=ff&b", "session"), Some("ff"));

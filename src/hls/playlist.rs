@@ -3,7 +3,8 @@
 //! points at the media playlist with the viewer's session. Every URI carries `query` (the
 //! session), so reloads, segments and parts are not decided again.
 //!
-//! Names beside the playlist: `init.mp4`, `seg{MSN}.m4s` (a finished segment),
+//! Names beside the playlist: `init{K}.mp4` (init segment K: a new one when the codec
+//! parameters change, after an `EXT-X-DISCONTINUITY`), `seg{MSN}.m4s` (a finished segment),
 //! `part{MSN}.{N}.m4s` (part N of segment MSN).
 
 use std::fmt::Write;
@@ -25,6 +26,12 @@ pub struct SegmentInfo {
     pub duration_ms: u64,
     pub complete: bool,
     pub parts: Vec<PartInfo>,
+    /// Its init segment's number.
+    pub init: u64,
+    /// It follows a new init segment.
+    pub discontinuity: bool,
+    /// Discontinuities up to and including it.
+    pub discontinuity_sequence: u64,
 }
 
 /// What a media playlist is written from.
@@ -36,6 +43,8 @@ pub struct MediaPlaylist<'a> {
     pub ended: bool,
     /// The part that comes next (segment, index), for `EXT-X-PRELOAD-HINT`.
     pub next_part: (u64, u64),
+    /// The latest init segment (for a playlist without segments).
+    pub latest_init: u64,
     /// Appended to every URI (`session=ID`), without the `?`.
     pub query: &'a str,
 }
@@ -79,10 +88,19 @@ impl MediaPlaylist<'_> {
             seconds(part_target * 3)
         );
         let _ = writeln!(text, "#EXT-X-PART-INF:PART-TARGET={}", seconds(part_target));
-        let first = self.segments.first().map_or(self.next_part.0, |s| s.msn);
-        let _ = writeln!(text, "#EXT-X-MEDIA-SEQUENCE:{first}");
+        let first = self.segments.first();
+        let _ = writeln!(
+            text,
+            "#EXT-X-MEDIA-SEQUENCE:{}",
+            first.map_or(self.next_part.0, |s| s.msn)
+        );
+        let discontinuity_sequence = first.map_or(0, |s| s.discontinuity_sequence);
+        if discontinuity_sequence > 0 {
+            let _ = writeln!(text, "#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}");
+        }
         let _ = writeln!(text, "#EXT-X-INDEPENDENT-SEGMENTS");
-        let _ = writeln!(text, "#EXT-X-MAP:URI=\"{}\"", self.uri("init.mp4"));
+        let mut init = first.map_or(self.latest_init, |s| s.init);
+        let _ = writeln!(text, "#EXT-X-MAP:URI=\"{}\"", self.uri(&format!("init{init}.mp4")));
         // Parts are listed for the segments within three target durations of the end.
         let mut from_end = 0u64;
         let mut with_parts = vec![false; self.segments.len()];
@@ -95,6 +113,13 @@ impl MediaPlaylist<'_> {
             from_end += segment.duration_ms;
         }
         for (segment, parts) in self.segments.iter().zip(with_parts) {
+            if segment.discontinuity && Some(segment) != first {
+                let _ = writeln!(text, "#EXT-X-DISCONTINUITY");
+            }
+            if segment.init != init {
+                init = segment.init;
+                let _ = writeln!(text, "#EXT-X-MAP:URI=\"{}\"", self.uri(&format!("init{init}.mp4")));
+            }
             if parts {
                 for (n, part) in segment.parts.iter().enumerate() {
                     let independent = if part.independent { ",INDEPENDENT=YES" } else { "" };
@@ -168,12 +193,18 @@ mod tests {
                 duration_ms: 2100,
                 complete: true,
                 parts: vec![part(500, true), part(500, false), part(500, false), part(600, false)],
+                init: 0,
+                discontinuity: false,
+                discontinuity_sequence: 0,
             },
             SegmentInfo {
                 msn: 8,
                 duration_ms: 1000,
                 complete: false,
                 parts: vec![part(500, true), part(500, false)],
+                init: 0,
+                discontinuity: false,
+                discontinuity_sequence: 0,
             },
         ];
         let text = MediaPlaylist {
@@ -182,6 +213,7 @@ mod tests {
             segments: &segments,
             ended: false,
             next_part: (8, 2),
+            latest_init: 0,
             query: "session=abc",
         }
         .write();
@@ -190,7 +222,7 @@ mod tests {
             "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:3\n\
              #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.800\n\
              #EXT-X-PART-INF:PART-TARGET=0.600\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-INDEPENDENT-SEGMENTS\n\
-             #EXT-X-MAP:URI=\"init.mp4?session=abc\"\n\
+             #EXT-X-MAP:URI=\"init0.mp4?session=abc\"\n\
              #EXT-X-PART:DURATION=0.500,URI=\"part7.0.m4s?session=abc\",INDEPENDENT=YES\n\
              #EXT-X-PART:DURATION=0.500,URI=\"part7.1.m4s?session=abc\"\n\
              #EXT-X-PART:DURATION=0.500,URI=\"part7.2.m4s?session=abc\"\n\
@@ -210,6 +242,9 @@ mod tests {
                 duration_ms: 2000,
                 complete: true,
                 parts: vec![part(1000, true), part(1000, false)],
+                init: 0,
+                discontinuity: false,
+                discontinuity_sequence: 0,
             })
             .collect();
         let text = MediaPlaylist {
@@ -218,6 +253,7 @@ mod tests {
             segments: &segments,
             ended: true,
             next_part: (5, 0),
+            latest_init: 0,
             query: "",
         }
         .write();
@@ -226,6 +262,38 @@ mod tests {
         assert!(text.contains("#EXTINF:2.000,\nseg0.m4s\n"));
         assert!(text.ends_with("seg4.m4s\n#EXT-X-ENDLIST\n"), "{text}");
         assert!(!text.contains("PRELOAD-HINT"));
+    }
+
+    #[test]
+    fn a_new_init_segment_follows_a_discontinuity() {
+        let segment = |msn: u64, init: u64, discontinuity: bool, discontinuity_sequence: u64| SegmentInfo {
+            msn,
+            duration_ms: 1000,
+            complete: true,
+            parts: vec![],
+            init,
+            discontinuity,
+            discontinuity_sequence,
+        };
+        let segments = [segment(3, 1, true, 1), segment(4, 1, false, 1), segment(5, 2, true, 2)];
+        let text = MediaPlaylist {
+            segment_target_ms: 1000,
+            part_target_ms: 500,
+            segments: &segments,
+            ended: true,
+            next_part: (6, 0),
+            latest_init: 2,
+            query: "",
+        }
+        .write();
+        assert!(
+            text.contains(
+                "#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-MAP:URI=\"init1.mp4\"\n#EXTINF:1.000,\nseg3.m4s\n#EXTINF:1.000,\nseg4.m4s\n\
+                 #EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init2.mp4\"\n#EXTINF:1.000,\nseg5.m4s\n#EXT-X-ENDLIST\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

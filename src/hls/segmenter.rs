@@ -31,12 +31,15 @@ pub struct Part {
     pub independent: bool,
     /// The first part of a new segment.
     pub new_segment: bool,
+    /// The first part after a new init segment (the codec parameters changed).
+    pub discontinuity: bool,
 }
 
 /// What the segmenter hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// The init segment; comes once, before the first part.
+    /// The init segment: before the first part, and again (then the next part is a
+    /// discontinuity) when the stream's codec parameters change.
     Init(Vec<u8>),
     Part(Part),
 }
@@ -89,6 +92,10 @@ pub struct Segmenter {
     sequence: u32,
     /// Waits for a keyframe (at the start, after `discontinuity`).
     wait_keyframe: bool,
+    /// Init segments written.
+    inits: u32,
+    /// The next part follows a new init segment.
+    discontinuity_pending: bool,
 }
 
 impl Segmenter {
@@ -107,6 +114,8 @@ impl Segmenter {
             part_independent: false,
             sequence: 0,
             wait_keyframe: true,
+            inits: 0,
+            discontinuity_pending: false,
         }
     }
 
@@ -126,11 +135,22 @@ impl Segmenter {
         }
         let video = frame.kind == FrameKind::Video;
         if info.config {
+            let record = frame.config_record().map(<[u8]>::to_vec);
+            let slot = if video { &self.video } else { &self.audio };
+            let changed = slot
+                .as_ref()
+                .is_none_or(|t| t.codec != info.codec || t.config != record);
+            if self.started && changed {
+                // New codec parameters (a new publisher, another resolution): what is held
+                // goes out, and a new init segment comes at the next keyframe.
+                self.discontinuity(out);
+                self.started = false;
+            }
             if !self.started {
                 let slot = if video { &mut self.video } else { &mut self.audio };
                 let track = slot.get_or_insert_with(Track::default);
                 track.codec = info.codec;
-                track.config = frame.config_record().map(<[u8]>::to_vec);
+                track.config = record;
             }
             return;
         }
@@ -223,6 +243,8 @@ impl Segmenter {
             return false;
         }
         self.started = true;
+        self.discontinuity_pending = self.inits > 0;
+        self.inits += 1;
         out.push(Output::Init(init));
         true
     }
@@ -262,6 +284,7 @@ impl Segmenter {
             duration_ms: end.saturating_sub(start),
             independent: self.part_independent,
             new_segment: std::mem::take(&mut self.segment_pending),
+            discontinuity: std::mem::take(&mut self.discontinuity_pending),
         }));
         for track in [self.video.as_mut(), self.audio.as_mut()].into_iter().flatten() {
             track.ready.clear();

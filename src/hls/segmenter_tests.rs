@@ -172,3 +172,46 @@ fn a_discontinuity_resumes_at_a_keyframe_in_a_new_segment() {
     assert_eq!(summary, [(300, true, true), (200, true, true)]);
     assert_eq!(out.iter().filter(|o| matches!(o, Output::Init(_))).count(), 1);
 }
+
+#[test]
+fn new_codec_parameters_bring_a_new_init_and_a_discontinuity() {
+    let mut segmenter = Segmenter::new(TARGETS);
+    let mut out = Vec::new();
+    segmenter.push(&avc_config(), &mut out);
+    for t in [0, 100, 200] {
+        segmenter.push(&video(t, t == 0), &mut out);
+    }
+    // The same record again changes nothing.
+    segmenter.push(&avc_config(), &mut out);
+    segmenter.push(&video(300, false), &mut out);
+    assert_eq!(out.iter().filter(|o| matches!(o, Output::Init(_))).count(), 1);
+    let other = frame(
+        FrameKind::Video,
+        400,
+        &[0x17, 0, 0, 0, 0, 1, 0x4D, 0, 0x28, 0xFF, 0xE0, 0],
+    );
+    segmenter.push(&other, &mut out);
+    segmenter.push(&video(400, false), &mut out);
+    segmenter.push(&video(500, true), &mut out);
+    segmenter.push(&video(600, false), &mut out);
+    segmenter.finish(&mut out);
+    let inits: Vec<&Vec<u8>> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Init(init) => Some(init),
+            Output::Part(_) => None,
+        })
+        .collect();
+    assert_eq!(inits.len(), 2);
+    assert_ne!(inits[0], inits[1], "the new record is in the new init");
+    let summary: Vec<(u64, bool, bool)> = parts(&out)
+        .iter()
+        .map(|p| (p.duration_ms, p.new_segment, p.discontinuity))
+        .collect();
+    assert_eq!(summary, [(400, true, false), (200, true, true)]);
+    assert!(matches!(out.last(), Some(Output::Part(_))));
+    assert!(
+        matches!(out.iter().rev().nth(1), Some(Output::Init(_))),
+        "the new init comes before its parts"
+    );
+}

@@ -23,6 +23,12 @@ struct Segment {
     complete: bool,
     /// Parts were dropped for the byte bound: it takes no more.
     full: bool,
+    /// Its init segment's number.
+    init: u64,
+    /// It follows a new init segment (`EXT-X-DISCONTINUITY`).
+    discontinuity: bool,
+    /// Discontinuities up to and including it.
+    discontinuity_sequence: u64,
 }
 
 impl Segment {
@@ -40,7 +46,10 @@ impl Segment {
 pub struct Media {
     pub window: usize,
     pub max_bytes: usize,
-    init: Option<Arc<Vec<u8>>>,
+    /// Init segments by number, the ones kept segments use and the latest.
+    inits: VecDeque<(u64, Arc<Vec<u8>>)>,
+    next_init: u64,
+    discontinuities: u64,
     segments: VecDeque<Segment>,
     next_msn: u64,
     bytes: usize,
@@ -64,7 +73,9 @@ impl Media {
         Media {
             window: window.max(1),
             max_bytes,
-            init: None,
+            inits: VecDeque::new(),
+            next_init: 0,
+            discontinuities: 0,
             segments: VecDeque::new(),
             next_msn: 0,
             bytes: 0,
@@ -77,7 +88,10 @@ impl Media {
     /// Takes the segmenter's output.
     pub fn apply(&mut self, output: Output) {
         match output {
-            Output::Init(init) => self.init = Some(Arc::new(init)),
+            Output::Init(init) => {
+                self.inits.push_back((self.next_init, Arc::new(init)));
+                self.next_init += 1;
+            }
             Output::Part(part) => self.add_part(part),
         }
     }
@@ -88,14 +102,19 @@ impl Media {
             duration_ms,
             independent,
             new_segment,
+            discontinuity,
         } = part;
         if new_segment || self.segments.back().is_none_or(|s| s.complete) {
             self.complete_open();
+            self.discontinuities += u64::from(discontinuity);
             self.segments.push_back(Segment {
                 msn: self.next_msn,
                 parts: Vec::new(),
                 complete: false,
                 full: false,
+                init: self.next_init.saturating_sub(1),
+                discontinuity,
+                discontinuity_sequence: self.discontinuities,
             });
             self.next_msn += 1;
         }
@@ -110,8 +129,13 @@ impl Media {
         self.trim();
     }
 
-    /// Drops segments past the window and, past the byte bound, the oldest ones.
+    /// Drops segments past the window and, past the byte bound, the oldest ones (and the
+    /// init segments no kept segment uses, but the latest).
     fn trim(&mut self) {
+        let oldest_init = self.segments.front().map_or(u64::MAX, |s| s.init);
+        while self.inits.len() > 1 && self.inits.front().is_some_and(|(n, _)| *n < oldest_init) {
+            self.inits.pop_front();
+        }
         let keep = self.window + EXTRA_SEGMENTS + 1;
         while self.segments.len() > keep || (self.bytes > self.max_bytes && self.segments.len() > 1) {
             if let Some(old) = self.segments.pop_front() {
@@ -145,8 +169,17 @@ impl Media {
         self.ended
     }
 
-    pub fn init(&self) -> Option<Arc<Vec<u8>>> {
-        self.init.clone()
+    /// Init segment number `n`.
+    pub fn init(&self, n: u64) -> Option<Arc<Vec<u8>>> {
+        self.inits
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, init)| Arc::clone(init))
+    }
+
+    /// The latest init segment's number.
+    pub fn latest_init(&self) -> u64 {
+        self.next_init.saturating_sub(1)
     }
 
     fn segment(&self, msn: u64) -> Option<&Segment> {
@@ -210,6 +243,9 @@ impl Media {
                 msn: s.msn,
                 duration_ms: s.duration_ms(),
                 complete: s.complete,
+                init: s.init,
+                discontinuity: s.discontinuity,
+                discontinuity_sequence: s.discontinuity_sequence,
                 parts: s
                     .parts
                     .iter()
@@ -292,6 +328,7 @@ mod tests {
             duration_ms,
             independent: new_segment,
             new_segment,
+            discontinuity: false,
         })
     }
 
@@ -336,6 +373,34 @@ mod tests {
         media.apply(part(90, 500, false));
         assert!(media.bytes() <= 100, "{}", media.bytes());
         assert_eq!(media.listed().iter().map(|s| s.msn).collect::<Vec<_>>(), [4]);
+    }
+
+    #[test]
+    fn a_new_init_segment_starts_a_discontinuous_segment_and_old_inits_go() {
+        let mut media = Media::new(1, 1 << 20);
+        media.apply(Output::Init(vec![1]));
+        media.apply(part(10, 500, true));
+        media.apply(Output::Init(vec![2]));
+        media.apply(Output::Part(Part {
+            data: vec![3; 10],
+            duration_ms: 500,
+            independent: true,
+            new_segment: true,
+            discontinuity: true,
+        }));
+        let listed = media.listed();
+        let seen: Vec<(u64, bool, u64)> = listed
+            .iter()
+            .map(|s| (s.init, s.discontinuity, s.discontinuity_sequence))
+            .collect();
+        assert_eq!(seen, [(0, false, 0), (1, true, 1)]);
+        assert_eq!(media.latest_init(), 1);
+        assert_eq!(media.init(0).unwrap().as_slice(), [1]);
+        for _ in 0..4 {
+            media.apply(part(10, 500, true));
+        }
+        assert!(media.init(0).is_none(), "no kept segment uses it");
+        assert_eq!(media.init(1).unwrap().as_slice(), [2]);
     }
 
     #[test]

@@ -135,10 +135,7 @@ impl Playlist {
         assert!(self.can_block, "CAN-BLOCK-RELOAD=YES");
         assert!(self.part_hold_back >= 2.0 * self.part_target, "PART-HOLD-BACK {self:?}");
         assert!(self.independent_segments);
-        assert!(
-            self.map.as_deref().is_some_and(|m| m.starts_with("init.mp4?")),
-            "{self:?}"
-        );
+        assert!(self.map.as_deref().is_some_and(|m| m.starts_with("init")), "{self:?}");
         let uris = self.segments.iter().chain(&self.parts).map(|(_, u)| u);
         for uri in uris.chain(self.map.iter()).chain(self.preload_hint.iter()) {
             assert!(uri.ends_with(&format!("?{session}")), "{uri} carries the session");
