@@ -139,14 +139,14 @@ impl Media {
         let keep = self.window + EXTRA_SEGMENTS + 1;
         while self.segments.len() > keep || (self.bytes > self.max_bytes && self.segments.len() > 1) {
             if let Some(old) = self.segments.pop_front() {
-                self.bytes -= old.bytes();
+                self.bytes = self.bytes.saturating_sub(old.bytes());
             }
         }
         if self.bytes > self.max_bytes {
             if let Some(open) = self.segments.back_mut() {
                 open.full = true;
                 if let Some((data, _, _)) = open.parts.pop() {
-                    self.bytes -= data.len();
+                    self.bytes = self.bytes.saturating_sub(data.len());
                 }
             }
         }
