@@ -131,7 +131,7 @@ fn play_keys_govern_hls_and_a_session_is_one_player_until_idle() {
     let server = ServerProcess::start(&[
         "--hls",
         "--hls-session-idle",
-        "2s",
+        "4s",
         "--play-keys",
         keys.to_str().unwrap(),
         "--on-play-done",
