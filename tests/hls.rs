@@ -160,6 +160,7 @@ fn play_keys_govern_hls_and_a_session_is_one_player_until_idle() {
     let stream = wait_api_stream(&server, "live", "cam", |s| s["players"] == 1);
     assert_eq!(stream["players"], 1, "one session, one player");
     assert_eq!(stream["hls"], true, "the API says HLS is served");
+    assert_eq!(common::http::metric(&server, "rtmp_hls_sessions"), 1);
     let events = http_request(api, "GET", "/api/events", &[]).json();
     let started: Vec<&serde_json::Value> = events["events"]
         .as_array()

@@ -65,6 +65,12 @@ pub fn render(ctx: &ServerContext) -> String {
     );
     metric("rtmp_players", "gauge", "Players connected to streams.", players as u64);
     metric(
+        "rtmp_hls_sessions",
+        "gauge",
+        "HLS viewer sessions (also counted in rtmp_players).",
+        ctx.hls.sessions() as u64,
+    );
+    metric(
         "rtmp_streams",
         "gauge",
         "Known streams (published or awaited by players).",
