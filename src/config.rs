@@ -1,6 +1,7 @@
 //! Command-line flags (argh) turned into a validated `Config`. Parse errors are one line
 //! naming the flag; the caller exits with status 2 for them.
 
+use crate::hls::{parse_positive_duration, parse_window, HlsOptions};
 use crate::hooks::{
     parse_hook_timeout as parse_hook_call_timeout, parse_secret_file, parse_target, HookOptions, HookSecret, Target,
     DEFAULT_HOOK_RETRIES, DEFAULT_HOOK_TIMEOUT as DEFAULT_HOOK_CALL_TIMEOUT,
@@ -362,6 +363,37 @@ pub struct Args {
     /// (default: off, such a --http-listen is refused)
     #[argh(switch)]
     pub http_allow_open: bool,
+
+    // HLS flags (issue 16; parsers and defaults in hls).
+    /// serve each live stream as low-latency HLS from memory at
+    /// /hls/APP/STREAM/index.m3u8 on the HTTP listener (default: off)
+    #[argh(switch)]
+    pub hls: bool,
+
+    /// HLS segment target; segments start at keyframes, e.g. 2s (default: 2s)
+    #[argh(
+        option,
+        default = "crate::hls::DEFAULT_SEGMENT",
+        from_str_fn(parse_positive_duration)
+    )]
+    pub hls_segment: Duration,
+
+    /// finished HLS segments the playlist lists, 1..100 (default: 6)
+    #[argh(option, default = "crate::hls::DEFAULT_WINDOW", from_str_fn(parse_window))]
+    pub hls_window: usize,
+
+    /// low-latency HLS part target (EXT-X-PART), e.g. 500ms (default: 500ms)
+    #[argh(option, default = "crate::hls::DEFAULT_PART", from_str_fn(parse_positive_duration))]
+    pub hls_part: Duration,
+
+    /// an HLS viewer without a request for this long has stopped playing (play_done),
+    /// e.g. 30s (default: 30s)
+    #[argh(
+        option,
+        default = "crate::hls::DEFAULT_SESSION_IDLE",
+        from_str_fn(parse_positive_duration)
+    )]
+    pub hls_session_idle: Duration,
 }
 
 fn default_listen() -> SocketAddr {
@@ -422,6 +454,10 @@ pub struct Config {
     pub hooks: HookOptions,
     /// `--upload*`; None without `--upload`.
     pub upload: Option<UploadOptions>,
+    /// `--hls`: HLS for these streams (per `[[app]]`).
+    pub hls: bool,
+    /// `--hls-*` settings.
+    pub hls_options: HlsOptions,
     /// Refuse streams that match no `[[app]]` table.
     pub apps_strict: bool,
     /// The config file's `[[app]]` tables, in order (first match wins).
@@ -452,6 +488,8 @@ impl Default for Config {
                 ..HookOptions::default()
             },
             upload: None,
+            hls: false,
+            hls_options: HlsOptions::default(),
             apps_strict: false,
             apps: Vec::new(),
             sources: Vec::new(),
@@ -555,6 +593,14 @@ impl From<Args> for Config {
                 part_size: args.upload_part_size,
                 delete_unsent_when_full: args.upload_delete_unsent_when_full,
             }),
+            hls: args.hls,
+            hls_options: HlsOptions {
+                segment: args.hls_segment,
+                window: args.hls_window,
+                part: args.hls_part.min(args.hls_segment),
+                session_idle: args.hls_session_idle,
+                ..HlsOptions::default()
+            },
             apps_strict: args.apps_strict,
             apps: Vec::new(),
             sources: Vec::new(),

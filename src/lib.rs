@@ -24,6 +24,7 @@ pub mod config;
 pub mod decision;
 pub mod events;
 pub mod flv;
+pub mod hls;
 pub mod hooks;
 pub mod http;
 pub mod limits;

@@ -116,6 +116,11 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("http-max-connections-per-ip", &["4"]),
     ("http-timeout", &["3s"]),
     ("http-cors-origin", &["https://a.example", "*"]),
+    ("hls", &[]),
+    ("hls-segment", &["4s"]),
+    ("hls-window", &["4"]),
+    ("hls-part", &["300ms"]),
+    ("hls-session-idle", &["20s"]),
     ("push", &["rtmp://a/live/{stream}", "rtmps://b:1940/{app}/{stream}"]),
 ];
 

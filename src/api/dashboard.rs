@@ -1,5 +1,6 @@
 //! The dashboard (`GET /`): one HTML page with its script, style sheet and the vendored
-//! mpegts.js player (version in README), embedded in the binary. Served without the token:
+//! players, hls.js (previews of streams served as HLS) and mpegts.js (HTTP-FLV previews,
+//! FLV recordings), embedded in the binary. Served without the token:
 //! the page holds no data, it reads the API (cookie from `POST /api/session`, see `session`).
 
 use crate::http::Response;
@@ -12,6 +13,11 @@ const SCRIPT: &str = include_str!("dashboard/dashboard.js");
 const STYLE: &str = include_str!("dashboard/dashboard.css");
 const MPEGTS: &str = include_str!("dashboard/mpegts.min.js");
 const MPEGTS_LICENSE: &str = include_str!("dashboard/mpegts.LICENSE");
+/// The vendored HLS player's version (npm `hls.js`, `dist/hls.light.min.js`, tarball sha256
+/// e4ab3d5d13f7cca9ef241d098f39686e19fd451831ba07dc9943482fd5ff75c7; Apache-2.0).
+pub const HLS_VERSION: &str = "1.7.4";
+const HLS: &str = include_str!("dashboard/hls.light.min.js");
+const HLS_LICENSE: &str = include_str!("dashboard/hls.LICENSE");
 
 /// The asset at `/dashboard/NAME`, or the page for `/` (None: not a dashboard path).
 pub fn asset(segments: &[&str]) -> Option<Response> {
@@ -26,6 +32,12 @@ pub fn asset(segments: &[&str]) -> Option<Response> {
             "public, max-age=31536000, immutable",
         ),
         ["dashboard", "mpegts.LICENSE"] => ("text/plain; charset=utf-8", MPEGTS_LICENSE, "public, max-age=86400"),
+        ["dashboard", name] if *name == format!("hls-{HLS_VERSION}.light.min.js") => (
+            "text/javascript; charset=utf-8",
+            HLS,
+            "public, max-age=31536000, immutable",
+        ),
+        ["dashboard", "hls.LICENSE"] => ("text/plain; charset=utf-8", HLS_LICENSE, "public, max-age=86400"),
         _ => return None,
     };
     Some(
@@ -48,7 +60,15 @@ mod tests {
             .contains(&("Content-Type", "text/html; charset=utf-8".to_owned())));
         let html = String::from_utf8(page.body).unwrap();
         let player = format!("/dashboard/mpegts-{MPEGTS_VERSION}.min.js");
-        for path in ["/dashboard/dashboard.js", "/dashboard/dashboard.css", player.as_str()] {
+        let hls = format!("/dashboard/hls-{HLS_VERSION}.light.min.js");
+        for path in [
+            "/dashboard/dashboard.js",
+            "/dashboard/dashboard.css",
+            player.as_str(),
+            hls.as_str(),
+            "/dashboard/hls.LICENSE",
+            "/dashboard/mpegts.LICENSE",
+        ] {
             assert!(html.contains(path), "{path} not in the page");
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
             assert!(asset(&segments).is_some(), "{path} not served");

@@ -36,7 +36,8 @@ fn per_stream(
 pub fn render(ctx: &ServerContext) -> String {
     let m = &ctx.metrics;
     let streams = ctx.registry.snapshot();
-    let players: usize = streams.iter().map(|s| s.players).sum();
+    // HLS sessions are players too.
+    let players: usize = streams.iter().map(|s| s.players).sum::<usize>() + ctx.hls.sessions();
     let publishers = streams.iter().filter(|s| s.publisher_conn_id.is_some()).count();
     let dropped: u64 = streams.iter().map(|s| s.dropped_frames).sum();
     let mut out = String::with_capacity(2048);
@@ -63,6 +64,12 @@ pub fn render(ctx: &ServerContext) -> String {
         publishers as u64,
     );
     metric("rtmp_players", "gauge", "Players connected to streams.", players as u64);
+    metric(
+        "rtmp_hls_sessions",
+        "gauge",
+        "HLS viewer sessions (also counted in rtmp_players).",
+        ctx.hls.sessions() as u64,
+    );
     metric(
         "rtmp_streams",
         "gauge",

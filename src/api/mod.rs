@@ -3,7 +3,7 @@
 //! GET /api/hooks (recent hook failures), GET /api/sources (supervised sources),
 //! GET /api/events (`events`), POST /api/streams/{app}/{stream}/kick and
 //! .../record/{start,stop}, POST /api/connections/{id}/reconnect (`reconnect`), GET /metrics
-//! (`metrics`), GET /live/APP/STREAM.flv (`viewers`, HTTP-FLV), GET/HEAD /recordings and /recordings/PATH (`recordings`, the playback
+//! (`metrics`), GET /live/APP/STREAM.flv (`viewers`, HTTP-FLV), GET /hls/APP/STREAM/* (`hls`), GET/HEAD /recordings and /recordings/PATH (`recordings`, the playback
 //! server), GET / and /dashboard/* (`dashboard`, the page), POST/DELETE /api/session
 //! (`session`, the dashboard's cookie). Errors are JSON with a status code. With
 //! `--http-token-file` every other route but /healthz wants `Authorization: Bearer TOKEN` or
@@ -11,6 +11,7 @@
 
 mod dashboard;
 mod events;
+mod hls;
 mod metrics;
 mod reconnect;
 mod recordings;
@@ -76,7 +77,7 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
     // The dashboard's page and assets hold no data; /api/session checks the token itself.
     let open_route = matches!(
         segments.as_slice(),
-        ["healthz"] | ["live", _, _] | [""] | ["dashboard", ..] | ["api", "session"]
+        ["healthz"] | ["live", _, _] | ["hls", _, _, _] | [""] | ["dashboard", ..] | ["api", "session"]
     );
     let token = &ctx.http_token;
     if !open_route && !token.allows(request.header("Authorization")) && !token.allows_cookie(request.header("Cookie")) {
@@ -116,6 +117,7 @@ fn respond(request: &Request, ctx: &Arc<ServerContext>) -> Response {
             record(ctx, app, stream, *action == "start")
         }
         (Method::Get, ["live", app, file]) if file.ends_with(".flv") => viewers::http_flv(ctx, request, app, file),
+        (Method::Get | Method::Head, ["hls", app, stream, file]) => hls::serve(ctx, request, app, stream, file),
         (Method::Get | Method::Head, ["recordings"]) => recordings::list(ctx, request),
         (Method::Get | Method::Head, ["recordings", rest @ ..]) => recordings::serve(ctx, request, rest),
         (Method::Get, ["metrics"]) => {
@@ -165,7 +167,8 @@ fn streams(ctx: &ServerContext) -> Value {
                 "frames": s.frames,
                 "video_frames": s.video_frames,
                 "uptime_s": s.started_unix.filter(|_| s.publisher_conn_id.is_some()).map(|t| now_unix.saturating_sub(t)),
-                "players": s.players,
+                "players": s.players + ctx.hls.players(&s.app, &s.stream),
+                "hls": ctx.hls.serving(&s.app, &s.stream),
                 "player_dropped_frames": s.dropped_frames,
                 "video_codec": s.video_codec_name,
                 "audio_codec": s.audio_codec_name,

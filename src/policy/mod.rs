@@ -39,6 +39,8 @@ pub struct StreamPolicy {
     pub hooks: Arc<HookOptions>,
     /// Where this stream's finished recordings are uploaded (`--upload*`), if anywhere.
     pub upload: Option<Arc<UploadOptions>>,
+    /// `--hls`: the stream is also served as HLS.
+    pub hls: bool,
 }
 
 impl StreamPolicy {
@@ -196,6 +198,7 @@ fn stream_policy(config: &Config, origin: String, auths: &mut AuthCache) -> Stre
         play_wait_timeout: config.play.wait_timeout,
         hooks: Arc::new(config.hooks.clone()),
         upload: config.upload.clone().map(Arc::new),
+        hls: config.hls,
     }
 }
 

@@ -72,6 +72,8 @@ pub struct ServerContext {
     pub accept_heartbeat: crate::ops::watchdog::AcceptHeartbeat,
     /// `--push` relays of live streams.
     pub pushes: crate::push::PushManager,
+    /// `--hls`: segments, playlists and viewer sessions of the streams with HLS on.
+    pub hls: crate::hls::HlsService,
     /// What happened (publishes, plays, recordings, pushes, kicks), for the observers.
     pub events: Arc<EventBus>,
     /// The latest events, for the API.
@@ -148,8 +150,15 @@ impl ServerContext {
             config.play.player,
             Arc::clone(&events),
         );
+        let hls = crate::hls::HlsService::new(
+            config.hls_options,
+            Arc::clone(&registry),
+            config.play.player,
+            Arc::clone(&events),
+        );
         ServerContext {
             config,
+            hls,
             registry,
             metrics: crate::ops::metrics::Metrics::default(),
             started: Instant::now(),

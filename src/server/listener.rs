@@ -143,6 +143,8 @@ impl Server {
         if !self.ctx.pushes.wait_stopped() {
             warn!("pushes still ending at shutdown");
         }
+        // HLS viewers have no connection to close: their sessions end now (play_stopped).
+        self.ctx.hls.end_all();
         // No connection asks any more: the hook decision workers stop (bounded).
         self.ctx.hooks.shutdown();
         // Observers handle what they were told (hooks get their own bounded wait).

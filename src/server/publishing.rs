@@ -118,6 +118,7 @@ impl Connection {
             .start(&key.app, &key.stream, publisher, records, &policy.recording);
         ticket.stream.set_recording(recorder.is_some());
         self.ctx.pushes.stream_published(&key, &ticket.stream, &policy.push);
+        self.ctx.hls.stream_published(&key, &ticket.stream, policy.hls);
         let publication = Publication {
             key,
             ticket,
@@ -130,6 +131,7 @@ impl Connection {
         if let Some(previous) = self.publications.insert(stream_id, publication) {
             self.ctx.registry.unpublish(&previous.ticket);
             self.ctx.pushes.stream_ended(&previous.ticket.stream, true);
+            self.ctx.hls.stream_ended(&previous.ticket.stream);
         }
         // Accepting resumes the input held since the request; its media follows as events.
         match self.session.accept_publish(stream_id) {
@@ -271,6 +273,7 @@ impl Connection {
         self.ctx.registry.unpublish(&publication.ticket);
         let clean = why == "unpublish";
         self.ctx.pushes.stream_ended(&publication.ticket.stream, clean);
+        self.ctx.hls.stream_ended(&publication.ticket.stream);
         info!(
             "unpublish conn_id={} app={} stream={} reason={why}",
             self.conn_id, publication.key.app, publication.key.stream

@@ -13,6 +13,7 @@ use crate::live::registry::StreamKey;
 use crate::live::subscription::{Subscriber, Subscription, SubscriptionEvent};
 use crate::live::PlayerClock;
 use crate::ops::metrics::Metrics;
+use crate::policy::StreamPolicy;
 use log::{info, warn};
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -45,12 +46,20 @@ pub struct Viewer {
     subscription: Subscription,
 }
 
-/// Admits a viewer of app/stream from `remote` with `query` (which may carry `key=`).
-pub fn admit(ctx: &Arc<ServerContext>, key: StreamKey, query: &str, remote: SocketAddr) -> Result<Viewer, ViewRefusal> {
+/// Asks the play decision for a viewer over HTTP (`what` names it in log lines: http-flv,
+/// hls): the stream's policy (`apps_strict`), address lists, play keys from `query`, then
+/// `on_play` hooks. Returns the viewer's connection id and the stream's policy.
+pub fn decide_view(
+    ctx: &ServerContext,
+    key: &StreamKey,
+    query: &str,
+    remote: SocketAddr,
+    what: &str,
+) -> Result<(u64, Arc<StreamPolicy>), ViewRefusal> {
     let conn_id = ctx.next_conn_id();
     let Some(policy) = ctx.policies.current().resolve(&key.app, &key.stream) else {
         warn!(
-            "http-flv play refused conn_id={conn_id} remote={remote} app={} stream={} error=\"no [[app]] table matches (apps_strict)\"",
+            "{what} play refused conn_id={conn_id} remote={remote} app={} stream={} error=\"no [[app]] table matches (apps_strict)\"",
             key.app, key.stream
         );
         return Err(ViewRefusal::NoSuchApp);
@@ -70,17 +79,22 @@ pub fn admit(ctx: &Arc<ServerContext>, key: StreamKey, query: &str, remote: Sock
     let refused = |why: String| {
         Metrics::add(&ctx.metrics.auth_failures, 1);
         warn!(
-            "http-flv play denied conn_id={conn_id} remote={remote} app={} stream={} error=\"{why}\"",
+            "{what} play denied conn_id={conn_id} remote={remote} app={} stream={} error=\"{why}\"",
             key.app, key.stream
         );
         Err(ViewRefusal::Denied(why))
     };
     match resolve(verdict, timeout, &|| ctx.is_shutting_down()) {
-        Outcome::Allowed => {}
-        Outcome::Denied(denial) => return refused(denial.to_string()),
-        Outcome::TimedOut(after) => return refused(format!("decision timed out after {}s", after.as_secs())),
-        Outcome::Stopped => return Err(ViewRefusal::ShuttingDown),
+        Outcome::Allowed => Ok((conn_id, policy)),
+        Outcome::Denied(denial) => refused(denial.to_string()),
+        Outcome::TimedOut(after) => refused(format!("decision timed out after {}s", after.as_secs())),
+        Outcome::Stopped => Err(ViewRefusal::ShuttingDown),
     }
+}
+
+/// Admits a viewer of app/stream from `remote` with `query` (which may carry `key=`).
+pub fn admit(ctx: &Arc<ServerContext>, key: StreamKey, query: &str, remote: SocketAddr) -> Result<Viewer, ViewRefusal> {
+    let (conn_id, _policy) = decide_view(ctx, &key, query, remote, "http-flv")?;
     // Unlike an RTMP player, an HTTP viewer does not wait for a publisher.
     let Some(stream) = ctx.registry.get(&key).filter(|s| s.publisher().is_some()) else {
         return Err(ViewRefusal::NotPublished);

@@ -539,6 +539,7 @@ pub mod browser;
 pub mod faults;
 pub mod fetch;
 pub mod garage;
+pub mod hls;
 mod hostile;
 pub mod http;
 pub mod log_contract;

@@ -1,6 +1,7 @@
 // The dashboard's logic: polls the API every 2 s, draws a card per live stream (vital
-// signs, bitrate sparkline, HTTP-FLV preview through mpegts.js, controls) and the
-// recordings (play in the page, FLV ones as MP4 through ?format=mp4; download). Asks for the API token once when the API
+// signs, bitrate sparkline, preview through hls.js (LL-HLS, with --hls) or HTTP-FLV through
+// mpegts.js, controls) and the recordings (play in the page, FLV ones as MP4 through
+// ?format=mp4; download). Asks for the API token once when the API
 // answers 401 and trades it for an HttpOnly cookie (POST /api/session).
 "use strict";
 
@@ -84,26 +85,55 @@ function startPreview(card) {
   stopPreview(card);
   card.button.hidden = true;
   card.note.textContent = "connecting…";
+  // The server's low-latency HLS when it serves the stream (--hls), else HTTP-FLV.
+  const player = (card.hls && hlsPlayer(card)) || flvPlayer(card);
+  if (!player) return;
+  card.video.play().then(() => { card.note.textContent = ""; }, () => {});
+  card.player = player;
+}
+
+// The preview stopped: try again in a while if the stream is still listed.
+function previewStopped(card, why) {
+  card.note.textContent = "preview stopped (" + why + ")";
+  stopPreview(card);
+  card.button.hidden = false;
+  card.retry = setTimeout(() => { if (cards.get(card.key) === card) startPreview(card); }, 5000);
+}
+
+// hls.js (LL-HLS on), or the browser's own HLS (Safari); null when neither can play.
+function hlsPlayer(card) {
+  const url = "/hls/" + enc(card.app) + "/" + enc(card.stream) + "/index.m3u8";
+  if (window.Hls && Hls.isSupported()) {
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 10 });
+    hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) previewStopped(card, data.details); });
+    hls.loadSource(url);
+    hls.attachMedia(card.video);
+    card.video.dataset.player = "hls";
+    return hls;
+  }
+  if (card.video.canPlayType("application/vnd.apple.mpegurl")) {
+    card.video.src = url;
+    card.video.dataset.player = "hls";
+    return { destroy() { card.video.removeAttribute("src"); card.video.load(); } };
+  }
+  return null;
+}
+
+function flvPlayer(card) {
   if (!window.mpegts || !mpegts.getFeatureList().mseLivePlayback) {
     card.note.textContent = "this browser cannot play HTTP-FLV";
-    return;
+    return null;
   }
   const url = "/live/" + enc(card.app) + "/" + enc(card.stream) + ".flv";
   const player = mpegts.createPlayer({ type: "flv", isLive: true, url },
     { enableStashBuffer: false, liveBufferLatencyChasing: true, lazyLoad: false });
   player.attachMediaElement(card.video);
   // The server ends the FLV body when the publisher leaves; try again while the stream is live.
-  const again = (why) => {
-    card.note.textContent = "preview stopped (" + why + ")";
-    stopPreview(card);
-    card.button.hidden = false;
-    card.retry = setTimeout(() => { if (cards.get(card.key) === card) startPreview(card); }, 5000);
-  };
-  player.on(mpegts.Events.ERROR, (type, detail) => again(detail));
-  player.on(mpegts.Events.LOADING_COMPLETE, () => again("stream ended"));
+  player.on(mpegts.Events.ERROR, (type, detail) => previewStopped(card, detail));
+  player.on(mpegts.Events.LOADING_COMPLETE, () => previewStopped(card, "stream ended"));
   player.load();
-  card.video.play().then(() => { card.note.textContent = ""; }, () => {});
-  card.player = player;
+  card.video.dataset.player = "flv";
+  return player;
 }
 
 function stopPreview(card) {
@@ -135,7 +165,8 @@ function makeCard(s) {
   spark.setAttribute("preserveAspectRatio", "none");
   const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
   spark.append(line);
-  const card = { key, app: s.app, stream: s.stream, video, note, fields, line, samples: [], player: null, last: null };
+  const card = { key, app: s.app, stream: s.stream, hls: s.hls === true, video, note, fields, line, samples: [],
+    player: null, last: null };
   card.button = el("button", { onclick: () => startPreview(card) }, "▶ preview");
   const record = el("button", { class: "record", onclick: () => control(card, card.recording ? "record/stop" : "record/start") }, "record");
   const kick = el("button", { class: "danger kick", onclick: () => {
