@@ -41,5 +41,6 @@ pub mod server;
 pub mod sources;
 pub mod threads;
 pub mod tls;
+pub mod ts;
 pub mod upload;
 pub mod vectored;
