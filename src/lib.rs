@@ -39,6 +39,7 @@ pub mod push;
 pub mod record;
 pub mod server;
 pub mod sources;
+pub mod srt;
 pub mod threads;
 pub mod tls;
 pub mod ts;

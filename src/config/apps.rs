@@ -44,6 +44,7 @@ pub const APP_KEYS: &[&str] = &[
     "upload_concurrency",
     "upload_part_size",
     "upload_delete_unsent_when_full",
+    "srt_passphrase_file",
 ];
 
 /// One `[[app]]` table as written.

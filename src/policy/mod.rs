@@ -39,6 +39,8 @@ pub struct StreamPolicy {
     pub hooks: Arc<HookOptions>,
     /// Where this stream's finished recordings are uploaded (`--upload*`), if anywhere.
     pub upload: Option<Arc<UploadOptions>>,
+    /// The SRT passphrase file of this stream's publishes (`--srt-passphrase-file`), if any.
+    pub srt_passphrase_file: Option<PathBuf>,
 }
 
 impl StreamPolicy {
@@ -126,6 +128,13 @@ impl Policies {
     }
 
     /// The top-level policy, then each table's.
+    /// The SRT passphrase files that apply somewhere (top level and `[[app]]` tables).
+    pub fn srt_passphrase_files(&self) -> Vec<&PathBuf> {
+        let mut files: Vec<&PathBuf> = self.all().filter_map(|p| p.srt_passphrase_file.as_ref()).collect();
+        files.dedup();
+        files
+    }
+
     fn all(&self) -> impl Iterator<Item = &Arc<StreamPolicy>> {
         std::iter::once(&self.default).chain(self.apps.iter().map(|(_, p)| p))
     }
@@ -196,6 +205,7 @@ fn stream_policy(config: &Config, origin: String, auths: &mut AuthCache) -> Stre
         play_wait_timeout: config.play.wait_timeout,
         hooks: Arc::new(config.hooks.clone()),
         upload: config.upload.clone().map(Arc::new),
+        srt_passphrase_file: config.srt.passphrase_file.clone(),
     }
 }
 
