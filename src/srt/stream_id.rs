@@ -55,12 +55,36 @@ pub fn parse_stream_id(stream_id: Option<&str>) -> Result<SrtTarget, StreamIdErr
     if let Some(fields) = id.strip_prefix(ACCESS_CONTROL_PREFIX) {
         return access_control(fields);
     }
+    // Some callers URL-encode the access-control form (`%23!::r%3D...`).
+    if id.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%23")) {
+        let decoded = percent_decode(id).ok_or(StreamIdError::BadResource)?;
+        if let Some(fields) = decoded.strip_prefix(ACCESS_CONTROL_PREFIX) {
+            return access_control(fields);
+        }
+    }
     let resource = match id.split_once(':') {
         Some(("publish", resource)) => resource,
         Some((mode @ ("play" | "request" | "read"), _)) => return Err(StreamIdError::UnsupportedMode(mode.to_owned())),
         _ => id,
     };
     resource_target(resource, None)
+}
+
+/// `%XX` escapes decoded; `None` for a bad escape or bytes that are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = tail.get(2..)?;
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 fn access_control(fields: &str) -> Result<SrtTarget, StreamIdError> {

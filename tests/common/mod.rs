@@ -542,6 +542,7 @@ pub mod http;
 pub mod log_contract;
 pub mod pki;
 pub mod players;
+pub mod srt;
 pub mod webhook;
 #[allow(unused_imports)]
 pub use hostile::*;
