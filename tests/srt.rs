@@ -222,3 +222,48 @@ fn hostile_datagrams_and_malformed_ts_leave_a_good_publish_exact() {
     publish_ok(&clip, &srt_url(srt, "publish:live/after", ""));
     wait_recording_closed(&server, "after");
 }
+
+/// An HEVC + AAC transport stream made with libx265 (320x240, 15 fps, GOP 15, B-frames).
+fn make_hevc_clip(dir: &Path, seconds: u32) -> PathBuf {
+    let path = dir.join("hevc.ts");
+    let duration = seconds.to_string();
+    common::run_ok(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size=320x240:rate=15:duration={duration}"))
+            .args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:sample_rate=22050:duration={duration}"))
+            .args([
+                "-c:v",
+                "libx265",
+                "-preset",
+                "ultrafast",
+                "-x265-params",
+                "log-level=none:keyint=15",
+            ])
+            .args([
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "64k",
+                "-shortest",
+                "-f",
+                "mpegts",
+            ])
+            .arg(&path),
+    );
+    path
+}
+
+#[test]
+fn hevc_over_srt_records_to_mp4_with_the_source_pictures() {
+    let dir = TempDir::new("srt-hevc");
+    let clip = make_hevc_clip(dir.path(), 3);
+    let (server, _rec) = srt_server(dir.path(), &["--record-format", "mp4"]);
+    publish_ok(&clip, &srt_url(srt_addr(&server), "publish:live/hevc", ""));
+    let file = wait_recording_closed(&server, "hevc");
+    assert!(file.extension().is_some_and(|e| e == "mp4"), "{}", file.display());
+    assert_same_media(&file, &clip);
+}

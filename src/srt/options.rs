@@ -12,11 +12,13 @@ pub const MIN_SRT_LATENCY: Duration = Duration::from_millis(20);
 pub const MAX_SRT_LATENCY: Duration = Duration::from_secs(10);
 /// Default most SRT connections (handshakes in progress included).
 pub const DEFAULT_SRT_MAX_CONNECTIONS: usize = 64;
-/// Largest UDP datagram read (SRT's default MSS is 1500; jumbo frames stay under this).
-pub const MAX_DATAGRAM: usize = 9000;
-/// Datagrams queued from the socket thread to one connection's thread; beyond this the
-/// connection is too slow and packets are dropped (SRT retransmits them).
-pub const CONNECTION_QUEUE: usize = 4096;
+/// Largest UDP datagram read: SRT's largest MSS (libsrt caps SRTO_MSS at 1500); a longer
+/// one is cut and fails to parse.
+pub const MAX_DATAGRAM: usize = 1500;
+/// Datagrams queued from the socket thread to one connection's thread (at most 1.5 MB,
+/// about a second at 10 Mbit/s); beyond this the connection is too slow and packets are
+/// dropped (SRT retransmits them).
+pub const CONNECTION_QUEUE: usize = 1024;
 
 /// All SRT settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! PES reassembly (pure): one elementary stream's packets gathered into whole PES packets,
 //! bounded in bytes, and the PES header's PTS/DTS.
 
-/// The largest PES packet kept (a 4K keyframe fits many times over); a longer one is
+/// The largest PES packet kept (a 4K keyframe fits several times over); a longer one is
 /// dropped whole, and the stream resumes at the next unit start.
-pub const MAX_PES_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_PES_BYTES: usize = 4 * 1024 * 1024;
 
 /// One reassembled PES packet: its timestamps (90 kHz, 33 bits) and elementary data.
 #[derive(Debug, Clone, PartialEq, Eq)]
