@@ -267,3 +267,32 @@ fn hevc_over_srt_records_to_mp4_with_the_source_pictures() {
     assert!(file.extension().is_some_and(|e| e == "mp4"), "{}", file.display());
     assert_same_media(&file, &clip);
 }
+
+#[test]
+fn an_app_table_sets_its_own_passphrase() {
+    let dir = TempDir::new("srt-app-passphrase");
+    let clip = make_clip(dir.path(), "clip.flv", 2);
+    let pass_file = dir.path().join("secure.pass");
+    std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
+    let config = dir.path().join("server.toml");
+    let text = format!(
+        "[[app]]\nmatch = \"secure/*\"\nsrt_passphrase_file = {:?}\n",
+        pass_file.to_str().unwrap()
+    );
+    std::fs::write(&config, text).unwrap();
+    let (server, rec) = srt_server(dir.path(), &["--config", config.to_str().unwrap()]);
+    let srt = srt_addr(&server);
+    // The top level has no passphrase: plain callers publish there.
+    publish_ok(&clip, &srt_url(srt, "publish:live/open", ""));
+    wait_recording_closed(&server, "open");
+    // The table's streams need it.
+    publish_refused(&clip, &srt_url(srt, "publish:secure/cam", ""));
+    let with = format!("&passphrase={PASSPHRASE}&pbkeylen=24");
+    publish_ok(&clip, &srt_url(srt, "publish:secure/cam", &with));
+    let closed = server.wait_for_log(
+        &format!("{} app=secure stream=cam ", common::log_contract::RECORDER_CLOSED),
+        DEADLINE,
+    );
+    assert!(closed.contains("file="), "{closed}");
+    assert_eq!(files_with_suffix(&rec, ".flv").len(), 2);
+}
