@@ -6,6 +6,7 @@
 
 use super::adts::{split_adts, SAMPLES_PER_FRAME};
 use super::clock::Clock;
+use super::interleave::Interleaver;
 use super::nal::{ParameterSets, VideoCodec};
 use super::packet::{parse_packet, parse_pat, parse_pmt, ProgramMap, StreamType, PACKET_LEN, PAT_PID, SYNC_BYTE};
 use super::pes::{decode_time, Pes, PesAssembler};
@@ -44,6 +45,7 @@ pub struct TsDemuxer {
     /// True once the video sequence header went out (frames before it are dropped).
     video_configured: bool,
     audio_config: Option<[u8; 2]>,
+    interleaver: Interleaver,
     stats: DemuxStats,
 }
 
@@ -109,6 +111,7 @@ impl TsDemuxer {
         if let Some(pes) = self.audio.finish() {
             self.on_audio(pes, out);
         }
+        self.interleaver.drain(out);
     }
 
     fn packet(&mut self, packet: &[u8], out: &mut Vec<TsFrame>) {
@@ -155,6 +158,12 @@ impl TsDemuxer {
         }
     }
 
+    /// Hands a frame to the interleaver (both tracks present) or straight out.
+    fn emit(&mut self, out: &mut Vec<TsFrame>, frame: TsFrame) {
+        let both = self.map.video.is_some() && self.map.audio.is_some();
+        self.interleaver.push(frame, both, out);
+    }
+
     fn on_video(&mut self, pes: Pes, out: &mut Vec<TsFrame>) {
         let codec = match self.map.video {
             Some((_, StreamType::H264)) => VideoCodec::H264,
@@ -170,22 +179,28 @@ impl TsDemuxer {
         let sample = self.params.convert(codec, &pes.data);
         if sample.config_changed {
             if let Some(record) = self.params.record(codec) {
-                out.push(TsFrame {
-                    kind: FrameKind::Video,
-                    timestamp,
-                    payload: video_tag(codec, true, Packet::Config, &record),
-                });
+                self.emit(
+                    out,
+                    TsFrame {
+                        kind: FrameKind::Video,
+                        timestamp,
+                        payload: video_tag(codec, true, Packet::Config, &record),
+                    },
+                );
                 self.video_configured = true;
             }
         }
         if !self.video_configured || sample.data.is_empty() {
             return;
         }
-        out.push(TsFrame {
-            kind: FrameKind::Video,
-            timestamp,
-            payload: video_tag(codec, sample.keyframe, Packet::Frame(cts), &sample.data),
-        });
+        self.emit(
+            out,
+            TsFrame {
+                kind: FrameKind::Video,
+                timestamp,
+                payload: video_tag(codec, sample.keyframe, Packet::Frame(cts), &sample.data),
+            },
+        );
     }
 
     fn on_audio(&mut self, pes: Pes, out: &mut Vec<TsFrame>) {
@@ -199,17 +214,23 @@ impl TsDemuxer {
             let timestamp = self.clock.ms(pts + offset);
             if self.audio_config != Some(frame.config) {
                 self.audio_config = Some(frame.config);
-                out.push(TsFrame {
+                self.emit(
+                    out,
+                    TsFrame {
+                        kind: FrameKind::Audio,
+                        timestamp,
+                        payload: [&[0xAF, 0x00][..], &frame.config[..]].concat(),
+                    },
+                );
+            }
+            self.emit(
+                out,
+                TsFrame {
                     kind: FrameKind::Audio,
                     timestamp,
-                    payload: [&[0xAF, 0x00][..], &frame.config[..]].concat(),
-                });
-            }
-            out.push(TsFrame {
-                kind: FrameKind::Audio,
-                timestamp,
-                payload: [&[0xAF, 0x01][..], frame.data].concat(),
-            });
+                    payload: [&[0xAF, 0x01][..], frame.data].concat(),
+                },
+            );
         }
     }
 }

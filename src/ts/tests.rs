@@ -152,27 +152,39 @@ fn demux_all(data: &[u8], chunk: usize) -> Vec<TsFrame> {
     out
 }
 
+/// `demux_all`, then the end of the stream (open PES packets and held audio flushed).
+fn demux_finished(data: &[u8], chunk: usize) -> Vec<TsFrame> {
+    let mut demuxer = TsDemuxer::new();
+    let mut out = Vec::new();
+    for piece in data.chunks(chunk) {
+        demuxer.push(piece, &mut out);
+    }
+    demuxer.finish(&mut out);
+    out
+}
+
 fn frame(f: &TsFrame) -> Frame {
     Frame::new(f.kind, f.timestamp, Arc::new(f.payload.clone()))
 }
 
 #[test]
 fn h264_and_aac_become_rtmp_frames() {
-    let mut out = demux_all(&h264_stream(900_000), 188);
+    let out = demux_finished(&h264_stream(900_000), 188);
     let kinds: Vec<_> = out.iter().map(|f| (f.kind, f.timestamp)).collect();
     assert_eq!(
         kinds,
         [
+            (FrameKind::Video, 0),
+            (FrameKind::Video, 0),
             (FrameKind::Audio, 10),
             (FrameKind::Audio, 10),
             (FrameKind::Audio, 33),
-            (FrameKind::Video, 0),
-            (FrameKind::Video, 0),
             (FrameKind::Video, 40),
+            (FrameKind::Video, 80),
         ]
     );
-    // Audio PES packets have a length and complete at once; video ones at the next start.
-    out.rotate_left(3);
+    // Audio PES packets complete at once, video ones at their next start: audio is held
+    // back and released in decode-time order around the video.
     let header = frame(&out[0]);
     assert!(header.sequence_header && header.keyframe);
     let record = header.config_record().unwrap();
@@ -187,10 +199,10 @@ fn h264_and_aac_become_rtmp_frames() {
     // One length-prefixed NAL unit: the IDR slice (AUD, SPS and PPS are left out).
     assert_eq!(&key.data()[..6], &[0, 0, 1, 46, 0x65, 0x88]);
     assert_eq!(key.data().len(), 4 + 302);
-    assert_eq!(out[3].payload, [0xAF, 0x00, 0x12, 0x10]);
-    assert_eq!(out[4].payload, [0xAF, 0x01, b'a', b'a']);
-    assert_eq!(out[5].payload, [0xAF, 0x01, b'b', b'b', b'b']);
-    let p = frame(&out[2]);
+    assert_eq!(out[2].payload, [0xAF, 0x00, 0x12, 0x10]);
+    assert_eq!(out[3].payload, [0xAF, 0x01, b'a', b'a']);
+    assert_eq!(out[4].payload, [0xAF, 0x01, b'b', b'b', b'b']);
+    let p = frame(&out[5]);
     assert!(!p.keyframe);
     assert_eq!(p.info.cts, 80);
     assert_eq!(p.data(), &[0, 0, 0, 4, 0x41, 0x9A, 1, 2]);
@@ -208,13 +220,13 @@ fn any_chunking_gives_the_same_frames() {
 #[test]
 fn timestamps_continue_across_the_33_bit_wrap() {
     let base = (1u64 << 33) - 3600;
-    let out = demux_all(&h264_stream(base), 188);
+    let out = demux_finished(&h264_stream(base), 188);
     let video: Vec<_> = out
         .iter()
         .filter(|f| f.kind == FrameKind::Video)
         .map(|f| f.timestamp)
         .collect();
-    assert_eq!(video, [0, 0, 40]);
+    assert_eq!(video, [0, 0, 40, 80]);
 }
 
 #[test]
@@ -228,8 +240,9 @@ fn garbage_between_packets_is_skipped() {
     let mut demuxer = TsDemuxer::new();
     let mut out = Vec::new();
     demuxer.push(&noisy, &mut out);
+    demuxer.finish(&mut out);
     assert!(demuxer.stats().skipped_bytes > 0);
-    assert_eq!(out.iter().filter(|f| f.kind == FrameKind::Video).count(), 3);
+    assert_eq!(out.iter().filter(|f| f.kind == FrameKind::Video).count(), 4);
 }
 
 #[test]
@@ -237,7 +250,7 @@ fn frames_before_parameter_sets_are_dropped() {
     let mut ts = tables(0x1B);
     ts.extend(pes(VIDEO_PID, 0xE0, 0, None, &annex_b(&[&[0x41, 1]])));
     ts.extend(pes(VIDEO_PID, 0xE0, 3600, None, &annex_b(&[&[0x41, 2]])));
-    assert!(demux_all(&ts, 188).is_empty());
+    assert!(demux_finished(&ts, 188).is_empty());
 }
 
 #[test]
@@ -258,8 +271,8 @@ fn hevc_becomes_enhanced_rtmp_with_an_hvcc_record() {
         &annex_b(&[&[0x46, 0x01, 0x50], vps, sps, pps, idr]),
     ));
     ts.extend(pes(VIDEO_PID, 0xE0, 3600, None, &annex_b(&[&[0x02, 0x01, 0xD0]])));
-    let out = demux_all(&ts, 188);
-    assert_eq!(out.len(), 2);
+    let out = demux_finished(&ts, 188);
+    assert_eq!(out.len(), 3);
     let header = frame(&out[0]);
     assert!(header.sequence_header);
     assert_eq!(&out[0].payload[..5], b"\x90hvc1");
@@ -282,10 +295,10 @@ fn parameter_set_changes_send_a_new_header() {
     ts.extend(pes(VIDEO_PID, 0xE0, 3600, None, &annex_b(&[SPS, PPS, idr])));
     ts.extend(pes(VIDEO_PID, 0xE0, 7200, None, &annex_b(&[other_sps, PPS, idr])));
     ts.extend(pes(VIDEO_PID, 0xE0, 10800, None, &annex_b(&[&[0x41, 1]])));
-    let out = demux_all(&ts, 188);
+    let out = demux_finished(&ts, 188);
     let headers = out.iter().filter(|f| frame(f).sequence_header).count();
     assert_eq!(headers, 2);
-    assert_eq!(out.len(), 5);
+    assert_eq!(out.len(), 6);
 }
 
 proptest! {
@@ -318,7 +331,7 @@ proptest! {
 #[test]
 fn ffmpeg_streams_demux() {
     let h264 = &include_bytes!("../../fuzz/seeds/ts_demuxer/h264-aac.ts")[1..];
-    let out = demux_all(h264, 1316);
+    let out = demux_finished(h264, 1316);
     let frames: Vec<Frame> = out.iter().map(frame).collect();
     let video: Vec<&Frame> = frames.iter().filter(|f| f.kind == FrameKind::Video).collect();
     assert!(video[0].sequence_header);
@@ -327,8 +340,11 @@ fn ffmpeg_streams_demux() {
     assert!(video.iter().any(|f| f.info.cts > 0));
     let audio = frames.iter().filter(|f| f.kind == FrameKind::Audio).count();
     assert!(audio >= 10, "{audio} audio frames");
+    // Decode times never go back, across audio and video, as from an RTMP publisher.
+    let times: Vec<u32> = frames.iter().map(|f| f.timestamp).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     let hevc = &include_bytes!("../../fuzz/seeds/ts_demuxer/hevc.ts")[1..];
-    let frames: Vec<Frame> = demux_all(hevc, 188).iter().map(frame).collect();
+    let frames: Vec<Frame> = demux_finished(hevc, 188).iter().map(frame).collect();
     assert!(frames[0].sequence_header);
     assert_eq!(
         crate::media::hevc_sps::hevc_picture_size(&frames[0].payload),
