@@ -11,7 +11,7 @@ export RUSTC_BOOTSTRAP=1
 sanitizer="${FUZZ_SANITIZER:-address}"
 declare -A seed_dir=([amf3]=amf0 [command]=amf0)
 summary=()
-targets="${FUZZ_TARGETS:-handshake chunk_decoder amf0 amf3 command session flv_reader}"
+targets="${FUZZ_TARGETS:-handshake chunk_decoder amf0 amf3 command session flv_reader ts_demuxer}"
 for target in $targets; do
   corpus="corpus/$target"
   mkdir -p "$corpus"

@@ -26,6 +26,9 @@ use crate::record::options::{
     parse_days, parse_duration, parse_hook_timeout, parse_pattern, parse_size, parse_template, Pattern, RecordOptions,
     DEFAULT_MIN_FREE, DEFAULT_RECONNECT_GAP,
 };
+use crate::srt::options::{
+    parse_srt_latency, parse_srt_max_connections, SrtOptions, DEFAULT_SRT_LATENCY, DEFAULT_SRT_MAX_CONNECTIONS,
+};
 use crate::upload::options::{
     parse_concurrency, parse_endpoint, parse_part_size, parse_upload_target, UploadOptions, UploadTarget,
     DEFAULT_REGION, DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOAD_PART_SIZE,
@@ -275,6 +278,29 @@ pub struct Args {
     #[argh(option)]
     pub push_ca: Option<PathBuf>,
 
+    // SRT ingest flags (issue 18; parsers in srt::options).
+    /// also accept SRT publishes (UDP) on this address, e.g. 0.0.0.0:9000; stream ids
+    /// publish:APP/STREAM, APP/STREAM or #!::r=APP/STREAM,m=publish (default: off)
+    #[argh(option, from_str_fn(parse_listen))]
+    pub srt_listen: Option<SocketAddr>,
+
+    /// SRT receiver latency (retransmission window), 20ms..10s (default: 120ms)
+    #[argh(option, default = "DEFAULT_SRT_LATENCY", from_str_fn(parse_srt_latency))]
+    pub srt_latency: Duration,
+
+    /// file whose first line (10 to 79 bytes) is the passphrase SRT callers must encrypt
+    /// with (AES-128/192/256, the caller's choice); never logged (default: off)
+    #[argh(option)]
+    pub srt_passphrase_file: Option<PathBuf>,
+
+    /// most SRT connections, handshakes in progress included (default: 64)
+    #[argh(
+        option,
+        default = "DEFAULT_SRT_MAX_CONNECTIONS",
+        from_str_fn(parse_srt_max_connections)
+    )]
+    pub srt_max_connections: usize,
+
     // HTTP API flags (issue 5).
     /// file whose first line is a bearer token every API and /metrics request must carry
     /// (Authorization: Bearer TOKEN; /healthz stays open); reloaded on SIGHUP (default: off)
@@ -450,6 +476,8 @@ pub struct Config {
     pub tls: TlsOptions,
     /// `--push` targets.
     pub push: PushOptions,
+    /// SRT ingest (`--srt-*`).
+    pub srt: SrtOptions,
     /// `--on-*` hooks.
     pub hooks: HookOptions,
     /// `--upload*`; None without `--upload`.
@@ -482,6 +510,7 @@ impl Default for Config {
             ops: OpsOptions::default(),
             tls: TlsOptions::default(),
             push: PushOptions::default(),
+            srt: SrtOptions::default(),
             hooks: HookOptions {
                 timeout: DEFAULT_HOOK_CALL_TIMEOUT,
                 retries: DEFAULT_HOOK_RETRIES,
@@ -570,6 +599,12 @@ impl From<Args> for Config {
                 },
             ),
             push: PushOptions { targets: args.push },
+            srt: SrtOptions {
+                listen: args.srt_listen,
+                latency: args.srt_latency,
+                passphrase_file: args.srt_passphrase_file,
+                max_connections: args.srt_max_connections,
+            },
             hooks: HookOptions {
                 on_connect: args.on_connect,
                 on_publish: args.on_publish,

@@ -142,6 +142,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let Some(addr) = server.context().config.srt.listen {
+        // Passphrase files must be usable to start (their content is never logged).
+        for file in server.context().policies.current().srt_passphrase_files() {
+            if let Err(e) = rtmp_server::srt::passphrase::read_passphrase(file) {
+                log::error!("cannot load the SRT passphrase file error=\"{e}\"");
+                return ExitCode::from(1);
+            }
+        }
+        if let Err(e) = server.listen_srt(addr) {
+            log::error!("cannot listen for SRT addr={addr} error=\"{e}\"");
+            return ExitCode::from(1);
+        }
+    }
     let ctx = server.context();
     let hooks_ctx = Arc::clone(&ctx);
     for counts in ctx.policies.current().key_counts() {

@@ -45,6 +45,7 @@ pub const APP_KEYS: &[&str] = &[
     "upload_part_size",
     "upload_delete_unsent_when_full",
     "hls",
+    "srt_passphrase_file",
 ];
 
 /// One `[[app]]` table as written.

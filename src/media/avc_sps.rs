@@ -9,14 +9,14 @@ const MAX_LEADING_ZEROS: u32 = 31;
 const MAX_POC_CYCLE: u32 = 255;
 
 /// An RBSP bit reader (also used by `hevc_sps`).
-pub(super) struct Bits {
+pub(crate) struct Bits {
     data: Vec<u8>,
     pos: usize,
 }
 
 impl Bits {
     /// RBSP of a NAL unit body: emulation prevention bytes (00 00 03) removed.
-    pub(super) fn new(nal: &[u8]) -> Bits {
+    pub(crate) fn new(nal: &[u8]) -> Bits {
         let mut data = Vec::with_capacity(nal.len());
         let mut zeros = 0;
         for &byte in nal {
@@ -30,18 +30,18 @@ impl Bits {
         Bits { data, pos: 0 }
     }
 
-    pub(super) fn bit(&mut self) -> Option<u32> {
+    pub(crate) fn bit(&mut self) -> Option<u32> {
         let byte = self.data.get(self.pos / 8)?;
         let bit = (byte >> (7 - (self.pos % 8))) & 1;
         self.pos += 1;
         Some(u32::from(bit))
     }
 
-    pub(super) fn bits(&mut self, n: u32) -> Option<u32> {
+    pub(crate) fn bits(&mut self, n: u32) -> Option<u32> {
         (0..n).try_fold(0u32, |acc, _| Some((acc << 1) | self.bit()?))
     }
 
-    pub(super) fn ue(&mut self) -> Option<u32> {
+    pub(crate) fn ue(&mut self) -> Option<u32> {
         let mut zeros = 0;
         while self.bit()? == 0 {
             zeros += 1;

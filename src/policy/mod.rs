@@ -41,6 +41,8 @@ pub struct StreamPolicy {
     pub upload: Option<Arc<UploadOptions>>,
     /// `--hls`: the stream is also served as HLS.
     pub hls: bool,
+    /// The SRT passphrase file of this stream's publishes (`--srt-passphrase-file`), if any.
+    pub srt_passphrase_file: Option<PathBuf>,
 }
 
 impl StreamPolicy {
@@ -128,6 +130,13 @@ impl Policies {
     }
 
     /// The top-level policy, then each table's.
+    /// The SRT passphrase files that apply somewhere (top level and `[[app]]` tables).
+    pub fn srt_passphrase_files(&self) -> Vec<&PathBuf> {
+        let mut files: Vec<&PathBuf> = self.all().filter_map(|p| p.srt_passphrase_file.as_ref()).collect();
+        files.dedup();
+        files
+    }
+
     fn all(&self) -> impl Iterator<Item = &Arc<StreamPolicy>> {
         std::iter::once(&self.default).chain(self.apps.iter().map(|(_, p)| p))
     }
@@ -199,6 +208,7 @@ fn stream_policy(config: &Config, origin: String, auths: &mut AuthCache) -> Stre
         hooks: Arc::new(config.hooks.clone()),
         upload: config.upload.clone().map(Arc::new),
         hls: config.hls,
+        srt_passphrase_file: config.srt.passphrase_file.clone(),
     }
 }
 

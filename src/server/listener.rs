@@ -23,6 +23,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     tls: Option<TlsListener>,
+    srt: Option<super::srt::SrtListener>,
     ctx: Arc<ServerContext>,
 }
 
@@ -71,6 +72,7 @@ impl Server {
             listener,
             local_addr,
             tls: None,
+            srt: None,
             ctx,
         })
     }
@@ -84,6 +86,14 @@ impl Server {
             local_addr,
             config,
         });
+        Ok(local_addr)
+    }
+
+    /// Also accepts SRT publishes (UDP) on `addr`; returns the bound address.
+    pub fn listen_srt(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let listener = super::srt::SrtListener::bind(addr)?;
+        let local_addr = listener.local_addr();
+        self.srt = Some(listener);
         Ok(local_addr)
     }
 
@@ -110,7 +120,8 @@ impl Server {
 
     /// Accepts until shutdown, then closes connections and waits for recordings to be
     /// finalized. Returns true when everything finished within the grace period.
-    pub fn run(self) -> bool {
+    pub fn run(mut self) -> bool {
+        let srt = self.srt.take();
         let config = &self.ctx.config;
         info!(
             "RTMP server listening addr={} record_all={} record_dir={} chunk_size={}",
@@ -127,6 +138,15 @@ impl Server {
                     .spawn_scoped(scope, || self.accept_loop(&tls.listener, Some(&tls.config)));
                 if let Err(e) = accepting {
                     error!("RTMPS accept thread not started error=\"{e}\"");
+                }
+            }
+            if let Some(srt) = srt {
+                let ctx = &self.ctx;
+                let serving = std::thread::Builder::new()
+                    .name("srt".into())
+                    .spawn_scoped(scope, move || srt.run(ctx));
+                if let Err(e) = serving {
+                    error!("SRT thread not started error=\"{e}\"");
                 }
             }
             self.accept_loop(&self.listener, None);

@@ -12,6 +12,7 @@ mod playing;
 mod publishing;
 mod read_buffer;
 pub mod reconnect;
+pub mod srt;
 pub mod stats;
 pub mod transport;
 pub mod viewing;

@@ -137,3 +137,8 @@ pub const PLAIN_RTMP_ON_TLS_PORT: &str = "plain RTMP sent to the TLS port";
 
 /// Retention skipped a recording that waits for upload (`file=` names it).
 pub const RETENTION_KEPT_UNSENT: &str = "retention kept a file not uploaded yet";
+
+/// Start-up with `--srt-listen`: `addr=` is the SRT (UDP) address.
+pub const SRT_LISTENING: &str = "SRT server listening";
+/// An SRT caller refused before or in its handshake (stream id, passphrase): `error=`.
+pub const PUBLISH_REFUSED: &str = "publish refused";

@@ -546,6 +546,7 @@ pub mod log_contract;
 pub mod pki;
 pub mod players;
 pub mod slowloris;
+pub mod srt;
 pub mod webhook;
 #[allow(unused_imports)]
 pub use hostile::*;
