@@ -287,3 +287,51 @@ fn a_takeover_with_another_resolution_brings_a_discontinuity_and_a_new_init() {
     assert!(wait_child(&mut newcomer, DEADLINE).success());
     let _ = wait_child(&mut publisher, DEADLINE);
 }
+
+#[test]
+fn a_viewer_before_the_first_part_waits_for_it_and_its_init_exists() {
+    use rtmp_server::client::RtmpClient;
+    use rtmp_server::flv::reader::read_all;
+    use rtmp_server::media::{Frame, FrameKind};
+    let dir = TempDir::new("hls-early");
+    let clip = std::fs::read(make_clip(dir.path(), "clip.flv", 4)).unwrap();
+    let (_, tags) = read_all(&clip).unwrap();
+    let kind = |t: u8| match t {
+        8 => FrameKind::Audio,
+        9 => FrameKind::Video,
+        _ => FrameKind::Data,
+    };
+    let server = ServerProcess::start(&["--hls"]);
+    let api = api_addr(&server);
+    let mut client = RtmpClient::connect(server.addr, "live", DEADLINE).unwrap();
+    client.publish("early").unwrap();
+    // Metadata and sequence headers only: published, nothing to cut yet.
+    let first_media = tags
+        .iter()
+        .position(|t| {
+            let frame = Frame::new(kind(t.tag_type), t.timestamp, std::sync::Arc::new(t.body.to_vec()));
+            frame.info.coded
+        })
+        .unwrap();
+    for tag in &tags[..first_media] {
+        client.send_frame(kind(tag.tag_type), tag.timestamp, tag.body).unwrap();
+    }
+    wait_api_stream(&server, "live", "early", |s| s["publishing"] == true);
+    let (uri, _) = open_session(api, "live", "early", "");
+    let path = format!("/hls/live/early/{uri}");
+    let waiting = std::thread::spawn(move || get_text(api, &path));
+    for tag in &tags[first_media..] {
+        client.send_frame(kind(tag.tag_type), tag.timestamp, tag.body).unwrap();
+    }
+    let text = waiting.join().unwrap();
+    let map = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no EXT-X-MAP: {text}"))
+        .to_owned();
+    assert!(text.contains("#EXT-X-PART:"), "the first part is listed: {text}");
+    let (status, init) = get(api, &format!("/hls/live/early/{map}"));
+    assert_eq!(status, 200, "{map}");
+    assert_eq!(&init[4..8], b"ftyp");
+}

@@ -103,7 +103,18 @@ pub fn serve(ctx: &ServerContext, request: &Request, app: &str, stream: &str, fi
                     }
                     media
                 }
-                None => store.lock(),
+                // A stream with nothing cut yet: wait for its first part (so the playlist's
+                // EXT-X-MAP names an init segment that exists), at most the blocking limit.
+                None => {
+                    let media = store.lock();
+                    if media.listed().is_empty() && !media.ended() {
+                        let first = media.next_part();
+                        drop(media);
+                        store.wait_for(first, limit).0
+                    } else {
+                        media
+                    }
+                }
             };
             let options = ctx.hls.options();
             let segments = media.listed();
@@ -122,10 +133,21 @@ pub fn serve(ctx: &ServerContext, request: &Request, app: &str, stream: &str, fi
             drop(media);
             Response::new(200, PLAYLIST_TYPE, text.into_bytes()).with_header("Cache-Control", "no-cache")
         }
-        File::Init(n) => match store.lock().init(n) {
-            Some(init) => Response::new(200, MEDIA_TYPE, init.to_vec()),
-            None => return error(404, "no init segment yet"),
-        },
+        File::Init(n) => {
+            // The newest init segment, asked for before it is made: held until the next part.
+            let waiting = {
+                let media = store.lock();
+                (media.init(n).is_none() && n >= media.latest_init()).then(|| media.next_part())
+            };
+            let media = match waiting {
+                Some(next) => store.wait_for(next, limit).0,
+                None => store.lock(),
+            };
+            match media.init(n) {
+                Some(init) => Response::new(200, MEDIA_TYPE, init.to_vec()),
+                None => return error(404, "no init segment yet"),
+            }
+        }
         File::Segment(msn) => match store.lock().segment_bytes(msn) {
             Some(bytes) => Response::new(200, MEDIA_TYPE, bytes),
             None => return error(404, "no such segment"),
