@@ -35,10 +35,12 @@ work="$(mktemp -d -t rtmp-bench-scale.XXXXXX)"
 pids=()
 stop_all() {
   for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
+    # Started in a command substitution, so not this shell's child: wait by polling.
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
   done
   pids=()
 }
@@ -54,7 +56,7 @@ start_server() {
   mkdir -p "$work/rec"
   target/release/rtmp-server --listen "127.0.0.1:$rtmp" --http-listen "127.0.0.1:$http" \
     --record-dir "$work/rec" --max-connections 5000 --http-max-connections 1000 \
-    --http-max-connections-per-ip 1000 --log-level warn "$@" 2>>"$work/server.log" &
+    --http-max-connections-per-ip 1000 --log-level warn "$@" >/dev/null 2>>"$work/server.log" &
   local pid=$!
   for _ in $(seq 1 100); do
     port_in_use "$rtmp" && port_in_use "$http" && break

@@ -96,6 +96,9 @@ def main():
             check_plays(page, "live preview", f'video.preview[data-stream="{args.stream}"]', args.timeout)
             if page.locator(f"{card} .controls").is_hidden():
                 fail("the controls are hidden although the API answers")
+            for control in ("record", "kick", "reconnect"):
+                if page.locator(f"{card} .controls button.{control}").count() != 1:
+                    fail(f"no {control} control on the card")
             page.screenshot(path=args.screenshot, full_page=True)
             print(f"screenshot: {args.screenshot}")
 

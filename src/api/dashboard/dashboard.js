@@ -1,7 +1,7 @@
 // The dashboard's logic: polls the API every 2 s, draws a card per live stream (vital
 // signs, bitrate sparkline, preview through hls.js (LL-HLS, with --hls) or HTTP-FLV through
 // mpegts.js, controls) and the recordings (play in the page, FLV ones as MP4 through
-// ?format=mp4; download). Asks for the API token once when the API
+// ?format=mp4; download). Controls: record, kick, reconnect request. Asks for the API token once when the API
 // answers 401 and trades it for an HttpOnly cookie (POST /api/session).
 "use strict";
 
@@ -172,8 +172,15 @@ function makeCard(s) {
   const kick = el("button", { class: "danger kick", onclick: () => {
     if (confirm("Disconnect the publisher of " + key + "?")) control(card, "kick");
   } }, "kick");
+  // Enhanced RTMP reconnect request: the publisher is asked to reconnect (to this server).
+  const reconnect = el("button", { class: "reconnect", onclick: () => {
+    if (card.conn_id != null && confirm("Ask the publisher of " + key + " to reconnect?")) {
+      api("POST", "/api/connections/" + card.conn_id + "/reconnect").then(() => setTimeout(poll, 300),
+        (e) => { $("status").textContent = String(e.message || e); });
+    }
+  } }, "reconnect");
   card.recordButton = record;
-  card.controls = el("div", { class: "controls" }, record, kick);
+  card.controls = el("div", { class: "controls" }, record, kick, reconnect);
   card.node = el("article", { class: "card", "data-stream": key },
     el("div", { class: "preview-box" }, video, card.button, note),
     el("div", { class: "body" }, el("h3", {}, key), dl, spark, card.controls));
@@ -196,6 +203,7 @@ async function control(card, action) {
 
 function updateCard(card, s, pushes, now) {
   const f = card.fields;
+  card.conn_id = s.publisher_conn_id;
   f.codecs.textContent = [s.video_codec, s.audio_codec].filter(Boolean).join(" + ") || "–";
   f.resolution.textContent = s.width && s.height ? s.width + "x" + s.height : "–";
   if (card.last && s.video_frames >= card.last.frames && now > card.last.at) {
