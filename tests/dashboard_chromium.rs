@@ -8,18 +8,15 @@
 
 mod common;
 
-use common::browser::{playwright_python, CHROMIUM};
+use common::browser::run_browser_script;
 use common::{ffmpeg_publish, make_clip, wait_child, ServerProcess};
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TOKEN: &str = "dash-chromium-Token-5e1";
 
 #[test]
 fn chromium_shows_the_stream_plays_the_preview_and_the_recording() {
-    let python = playwright_python();
     let dir = common::TempDir::new("dash-chromium");
     let token_file = dir.path().join("api.token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
@@ -38,25 +35,23 @@ fn chromium_shows_the_stream_plays_the_preview_and_the_recording() {
     let screenshot = artifacts.join("dashboard.png");
 
     let mut publisher = ffmpeg_publish(&clip, &server.url("live/dash"), true);
-    let mut browser = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py"))
-        .args(["--url", &format!("http://{api}/")])
-        .args(["--stream", "live/dash", "--resolution", "320x240", "--token", TOKEN])
-        .arg("--screenshot")
-        .arg(&screenshot)
-        .args(["--chromium", CHROMIUM])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tests/browser/dashboard.py");
-    // The script bounds each check itself; this only stops a hung browser.
-    let status = wait_child(&mut browser, Duration::from_secs(300));
-    let mut output = String::new();
-    browser.stdout.take().unwrap().read_to_string(&mut output).unwrap();
-    browser.stderr.take().unwrap().read_to_string(&mut output).unwrap();
+    let (ok, output) = run_browser_script(
+        "dashboard.py",
+        &[
+            "--url".into(),
+            format!("http://{api}/"),
+            "--stream".into(),
+            "live/dash".into(),
+            "--resolution".into(),
+            "320x240".into(),
+            "--token".into(),
+            TOKEN.into(),
+            "--screenshot".into(),
+            screenshot.display().to_string(),
+        ],
+    );
     let published = wait_child(&mut publisher, Duration::from_secs(60));
-    assert!(status.success(), "dashboard.py failed ({status}):\n{output}");
+    assert!(ok, "{output}");
     assert!(published.success(), "ffmpeg publish failed");
     assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
     assert!(

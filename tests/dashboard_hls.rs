@@ -7,46 +7,16 @@
 
 mod common;
 
+use common::browser::run_browser_script;
 use common::http::{api_addr, http_request};
 use common::{ffmpeg_publish, make_clip, wait_child, ServerProcess, DEADLINE};
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "dash-hls-Token-77a";
-
-/// The Python with Playwright: `PLAYWRIGHT_PYTHON`, else the venv scripts/test.sh makes.
-fn python() -> PathBuf {
-    let python = std::env::var_os("PLAYWRIGHT_PYTHON").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").expect("HOME");
-            PathBuf::from(home).join(".cache/rtmp-server-test-venv/bin/python")
-        },
-        PathBuf::from,
-    );
-    let works = Command::new(&python)
-        .args(["-c", "import playwright.sync_api"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        works,
-        "{} with the playwright package is required for this test (scripts/test.sh makes the venv)",
-        python.display()
-    );
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is required for this test (scripts/test.sh installs Debian's chromium)"
-    );
-    python
-}
 
 #[test]
 fn chromium_plays_the_live_preview_over_hls() {
-    let python = python();
     let dir = common::TempDir::new("dash-hls");
     let token_file = dir.path().join("api.token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
@@ -70,25 +40,23 @@ fn chromium_plays_the_live_preview_over_hls() {
     let screenshot = artifacts.join("dashboard-hls.png");
 
     let mut publisher = ffmpeg_publish(&clip, &server.url("live/dashhls"), true);
-    let mut browser = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py"))
-        .args(["--url", &format!("http://{api}/")])
-        .args(["--stream", "live/dashhls", "--resolution", "320x240", "--token", TOKEN])
-        .arg("--screenshot")
-        .arg(&screenshot)
-        .args(["--chromium", CHROMIUM])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tests/browser/dashboard.py");
-    // The script bounds each check itself; this only stops a hung browser.
-    let status = wait_child(&mut browser, Duration::from_secs(300));
-    let mut output = String::new();
-    browser.stdout.take().unwrap().read_to_string(&mut output).unwrap();
-    browser.stderr.take().unwrap().read_to_string(&mut output).unwrap();
+    let (ok, output) = run_browser_script(
+        "dashboard.py",
+        &[
+            "--url".into(),
+            format!("http://{api}/"),
+            "--stream".into(),
+            "live/dashhls".into(),
+            "--resolution".into(),
+            "320x240".into(),
+            "--token".into(),
+            TOKEN.into(),
+            "--screenshot".into(),
+            screenshot.display().to_string(),
+        ],
+    );
     let published = wait_child(&mut publisher, Duration::from_secs(60));
-    assert!(status.success(), "dashboard.py failed ({status}):\n{output}");
+    assert!(ok, "{output}");
     assert!(published.success(), "ffmpeg publish failed");
     assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
 

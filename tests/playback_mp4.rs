@@ -11,14 +11,12 @@
 
 mod common;
 
-use common::browser::{playwright_python, CHROMIUM};
+use common::browser::run_browser_script;
 use common::fetch::{fetch, header};
 use common::http::api_addr;
 use common::*;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 /// One framemd5 line: (stream, dts, pts, duration, size, hash).
 type Packet = (u32, i64, i64, i64, u64, String);
@@ -234,7 +232,6 @@ fn flv_recordings_are_sent_as_mp4_whole_and_in_ranges() {
 
 #[test]
 fn chromium_plays_and_seeks_an_mp4_recording_and_plays_an_flv_one_as_mp4() {
-    let python = playwright_python();
     let dir = TempDir::new("playback-chromium");
     let clip = make_clip(dir.path(), "source.flv", 12);
     let records = dir.path().join("rec");
@@ -256,26 +253,22 @@ fn chromium_plays_and_seeks_an_mp4_recording_and_plays_an_flv_one_as_mp4() {
         file.file_name().unwrap().to_str().unwrap().to_owned()
     };
     let duration = ffprobe_duration(&clip);
-    let mut browser = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/recordings.py"))
-        .args(["--mp4", &format!("http://{api}/recordings/{}", name("mp4"))])
-        .args([
-            "--flv-as-mp4",
-            &format!("http://{api}/recordings/{}?format=mp4", name("flv")),
-        ])
-        .args(["--width", "320", "--gop", "1", "--duration", &duration.to_string()])
-        .args(["--chromium", CHROMIUM])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tests/browser/recordings.py");
-    // The script bounds each check itself; this only stops a hung browser.
-    let status = wait_child(&mut browser, Duration::from_secs(300));
-    let mut output = String::new();
-    browser.stdout.take().unwrap().read_to_string(&mut output).unwrap();
-    browser.stderr.take().unwrap().read_to_string(&mut output).unwrap();
-    assert!(status.success(), "recordings.py failed ({status}):\n{output}");
+    let (ok, output) = run_browser_script(
+        "recordings.py",
+        &[
+            "--mp4".into(),
+            format!("http://{api}/recordings/{}", name("mp4")),
+            "--flv-as-mp4".into(),
+            format!("http://{api}/recordings/{}?format=mp4", name("flv")),
+            "--width".into(),
+            "320".into(),
+            "--gop".into(),
+            "1".into(),
+            "--duration".into(),
+            duration.to_string(),
+        ],
+    );
+    assert!(ok, "{output}");
     assert!(output.contains("recordings check passed"), "{output}");
     eprintln!("{output}");
 }

@@ -32,3 +32,28 @@ pub fn playwright_python() -> PathBuf {
     );
     python
 }
+
+/// Runs `tests/browser/SCRIPT` with the Playwright Python and `args` (Chromium given as
+/// `--chromium`); the script bounds each check itself, this only stops a hung browser.
+/// Returns whether it succeeded and everything it printed.
+pub fn run_browser_script(script: &str, args: &[String]) -> (bool, String) {
+    use std::io::Read;
+    let python = playwright_python();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser")
+        .join(script);
+    let mut browser = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .args(["--chromium", CHROMIUM])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
+    let status = super::wait_child(&mut browser, std::time::Duration::from_secs(300));
+    let mut output = String::new();
+    browser.stdout.take().unwrap().read_to_string(&mut output).unwrap();
+    browser.stderr.take().unwrap().read_to_string(&mut output).unwrap();
+    (status.success(), format!("{script} exited {status}:\n{output}"))
+}
