@@ -130,7 +130,9 @@ fn a_40_mb_recording_goes_up_in_several_parts() {
     let server = start(&rec, &upload, &[]);
     let file = record(&server, &clip, "forty");
     let local = std::fs::read(&file).unwrap();
-    assert!(local.len() >= 38 << 20, "about 40 MB: {}", local.len());
+    // The noise is random: the clip varies by a few MB around 40 (39.46 MB was seen). Over
+    // 32 MiB it takes at least five 8 MiB parts, which is what this test is about.
+    assert!(local.len() > 32 << 20, "about 40 MB: {}", local.len());
     wait_metric(&server, "rtmp_uploaded_files_total", |n| n == 1);
     let key = key_of("big", &rec, &file);
     let info = garage.client().head(&key).unwrap();
