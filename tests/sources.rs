@@ -9,7 +9,7 @@ mod common;
 
 use common::faults::Player;
 use common::http::{api_addr, http_request, metric, wait_api_stream};
-use common::{ffprobe_duration, require_tool, ServerProcess, TempDir, DEADLINE};
+use common::{ffprobe_duration, require_tool, wait_until, ServerProcess, TempDir, DEADLINE};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -244,14 +244,19 @@ fn kill_9_of_the_server_leaves_no_source_and_a_restart_runs_it_once() {
     let config_arg = config.to_str().unwrap();
     let mut server = ServerProcess::start(&["--config", config_arg]);
     let pid = running_pid(&server, "sleeper");
-    assert_eq!(processes_with_arg(&marker), vec![pid]);
+    // The API shows the child's PID from fork on; its command line is sleep's once it exec'd.
+    wait_until("the source runs sleep", DEADLINE, || {
+        processes_with_arg(&marker) == vec![pid]
+    });
     server.signal("KILL");
     server.wait_exit(DEADLINE);
     wait_gone(pid);
 
     let mut again = ServerProcess::start(&["--config", config_arg]);
     let second = running_pid(&again, "sleeper");
-    assert_eq!(processes_with_arg(&marker), vec![second], "one source process");
+    wait_until("one source process, the new one", DEADLINE, || {
+        processes_with_arg(&marker) == vec![second]
+    });
     assert!(again.terminate().success());
     wait_gone(second);
     assert!(processes_with_arg(&marker).is_empty());
