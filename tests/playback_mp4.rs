@@ -83,11 +83,9 @@ fn seconds_header(head: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-#[test]
-fn flv_recordings_are_sent_as_mp4_whole_and_in_ranges() {
-    let dir = TempDir::new("playback-mp4");
-    // 10 s, a keyframe every second (15 fps, GOP 15).
-    let clip = make_clip(dir.path(), "source.flv", 10);
+/// A server recording FLV and MP4 in `dir`/rec; `clip` published to live/cam at full speed.
+/// Returns the server and both finished files.
+fn record_both(dir: &TempDir, clip: &Path) -> (ServerProcess, Vec<std::path::PathBuf>) {
     let records = dir.path().join("rec");
     let server = ServerProcess::start(&[
         "--record-all",
@@ -98,10 +96,19 @@ fn flv_recordings_are_sent_as_mp4_whole_and_in_ranges() {
         "--record-format",
         "mp4",
     ]);
-    let api = api_addr(&server);
-    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/cam"), false);
+    let mut ffmpeg = ffmpeg_publish(clip, &server.url("live/cam"), false);
     assert!(wait_child(&mut ffmpeg, DEADLINE).success());
     let files = wait_recordings_closed(&server, "cam", 2);
+    (server, files)
+}
+
+#[test]
+fn flv_recordings_are_sent_as_mp4_whole_and_in_ranges() {
+    let dir = TempDir::new("playback-mp4");
+    // 10 s, a keyframe every second (15 fps, GOP 15).
+    let clip = make_clip(dir.path(), "source.flv", 10);
+    let (server, files) = record_both(&dir, &clip);
+    let api = api_addr(&server);
     let flv = files.iter().find(|f| f.extension().unwrap() == "flv").unwrap();
     let mp4 = files.iter().find(|f| f.extension().unwrap() == "mp4").unwrap();
     let flv_name = flv.file_name().unwrap().to_str().unwrap();
@@ -234,20 +241,8 @@ fn flv_recordings_are_sent_as_mp4_whole_and_in_ranges() {
 fn chromium_plays_and_seeks_an_mp4_recording_and_plays_an_flv_one_as_mp4() {
     let dir = TempDir::new("playback-chromium");
     let clip = make_clip(dir.path(), "source.flv", 12);
-    let records = dir.path().join("rec");
-    let server = ServerProcess::start(&[
-        "--record-all",
-        "--record-dir",
-        records.to_str().unwrap(),
-        "--record-format",
-        "flv",
-        "--record-format",
-        "mp4",
-    ]);
+    let (server, files) = record_both(&dir, &clip);
     let api = api_addr(&server);
-    let mut ffmpeg = ffmpeg_publish(&clip, &server.url("live/cam"), false);
-    assert!(wait_child(&mut ffmpeg, DEADLINE).success());
-    let files = wait_recordings_closed(&server, "cam", 2);
     let name = |ext: &str| {
         let file = files.iter().find(|f| f.extension().unwrap() == ext).unwrap();
         file.file_name().unwrap().to_str().unwrap().to_owned()

@@ -10,28 +10,11 @@ import os
 import sys
 import time
 
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-console = []
+from checks import NAME, console, fail, wait
 
-
-def fail(message):
-    print(f"dashboard check FAILED: {message}", file=sys.stderr)
-    if console:
-        print("browser console (last 40 lines):", file=sys.stderr)
-        for line in console[-40:]:
-            print(f"  {line}", file=sys.stderr)
-    sys.exit(1)
-
-
-def wait(page, what, expression, arg, timeout_s):
-    """Waits until `expression(arg)` is truthy in the page; its value, or fail()."""
-    try:
-        handle = page.wait_for_function(expression, arg=arg, timeout=timeout_s * 1000, polling=250)
-        return handle.json_value()
-    except PlaywrightError as error:
-        fail(f"{what} within {timeout_s} s ({str(error).splitlines()[0]})")
+NAME[0] = "dashboard"
 
 
 PLAYING = """([selector, after]) => {

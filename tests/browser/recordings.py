@@ -9,31 +9,22 @@ recording's. Exits 0 when all holds, 1 with a message naming the failed check.""
 import argparse
 import sys
 
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-console = []
+from checks import NAME, console, fail
+from checks import wait as page_wait
 
+NAME[0] = "recordings"
 
-def fail(message):
-    print(f"recordings check FAILED: {message}", file=sys.stderr)
-    if console:
-        print("browser console (last 40 lines):", file=sys.stderr)
-        for line in console[-40:]:
-            print(f"  {line}", file=sys.stderr)
-    sys.exit(1)
+VIDEO_STATE = """() => { const v = document.getElementById('v');
+    return v ? {currentTime: v.currentTime, duration: v.duration, readyState: v.readyState,
+                error: v.error && v.error.message, paused: v.paused} : null; }"""
 
 
 def wait(page, what, expression, arg, timeout_s):
-    """Waits until `expression(arg)` is truthy in the page; its value, or fail()."""
-    try:
-        handle = page.wait_for_function(expression, arg=arg, timeout=timeout_s * 1000, polling=100)
-        return handle.json_value()
-    except PlaywrightError as error:
-        state = page.evaluate("""() => { const v = document.getElementById('v');
-            return v ? {currentTime: v.currentTime, duration: v.duration, readyState: v.readyState,
-                        error: v.error && v.error.message, paused: v.paused} : null; }""")
-        fail(f"{what} within {timeout_s} s ({str(error).splitlines()[0]}); video: {state}")
+    """A wait whose failure also tells the video's state."""
+    return page_wait(page, what, expression, arg, timeout_s, polling=100,
+                     state=lambda: f"video: {page.evaluate(VIDEO_STATE)}")
 
 
 LOAD = """(url) => {
