@@ -261,17 +261,20 @@ impl Connection {
             return;
         };
         let why = self.publication_end_reason(why);
-        // A clean unpublish finalizes at once; a lost publisher's recording waits for the
-        // reconnect gap (the manager decides; its writer drains, finalizes and logs).
-        if let Some(recorder) = publication.recorder.take() {
-            let key = &publication.key;
-            let gap = publication.policy.recording.reconnect_gap;
-            self.ctx
-                .recordings
-                .finish(recorder, &key.app, &key.stream, why == "unpublish", gap);
+        let clean = why == "unpublish";
+        // A lost publisher's recording is parked for the reconnect gap before the name is
+        // free, so a publisher coming back finds it; a clean unpublish finalizes at once,
+        // after the `unpublished` event (the writer drains, finalizes and tells
+        // `recording_finalized`, which must come second).
+        let gap = publication.policy.recording.reconnect_gap;
+        let mut recorder = publication.recorder.take();
+        if !clean {
+            if let Some(parked) = recorder.take() {
+                let key = &publication.key;
+                self.ctx.recordings.finish(parked, &key.app, &key.stream, false, gap);
+            }
         }
         self.ctx.registry.unpublish(&publication.ticket);
-        let clean = why == "unpublish";
         self.ctx.pushes.stream_ended(&publication.ticket.stream, clean);
         self.ctx.hls.stream_ended(&publication.ticket.stream);
         info!(
@@ -289,6 +292,10 @@ impl Connection {
                 bytes: publication.stats.bytes,
             },
         });
+        if let Some(recorder) = recorder {
+            let key = &publication.key;
+            self.ctx.recordings.finish(recorder, &key.app, &key.stream, true, gap);
+        }
         log_stats(self.conn_id, &publication.key, publication.stats.report(Instant::now()));
     }
 

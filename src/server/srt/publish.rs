@@ -89,6 +89,7 @@ impl SrtPublication {
             .start(&key.app, &key.stream, publisher, records, &policy.recording);
         ticket.stream.set_recording(recorder.is_some());
         ctx.pushes.stream_published(&key, &ticket.stream, &policy.push);
+        ctx.hls.stream_published(&key, &ticket.stream, policy.hls);
         Some(SrtPublication {
             ctx,
             caller,
@@ -184,14 +185,20 @@ impl SrtPublication {
     /// the connection ended (a lost caller's recording waits for the reconnect gap).
     pub fn end(mut self, why: &str) {
         let clean = why == "unpublish";
-        if let Some(recorder) = self.recorder.take() {
-            let gap = self.policy.recording.reconnect_gap;
-            self.ctx
-                .recordings
-                .finish(recorder, &self.key.app, &self.key.stream, clean, gap);
+        // As RTMP's end_publication: park a lost caller's recording before the name is free;
+        // finalize a clean one after the `unpublished` event.
+        let gap = self.policy.recording.reconnect_gap;
+        let mut recorder = self.recorder.take();
+        if !clean {
+            if let Some(parked) = recorder.take() {
+                self.ctx
+                    .recordings
+                    .finish(parked, &self.key.app, &self.key.stream, false, gap);
+            }
         }
         self.ctx.registry.unpublish(&self.ticket);
         self.ctx.pushes.stream_ended(&self.ticket.stream, clean);
+        self.ctx.hls.stream_ended(&self.ticket.stream);
         info!(
             "unpublish conn_id={} app={} stream={} reason={why}",
             self.caller.conn_id, self.key.app, self.key.stream
@@ -207,6 +214,11 @@ impl SrtPublication {
                 bytes: self.stats.bytes,
             },
         });
+        if let Some(recorder) = recorder {
+            self.ctx
+                .recordings
+                .finish(recorder, &self.key.app, &self.key.stream, true, gap);
+        }
         log_stats(self.caller.conn_id, &self.key, self.stats.report(Instant::now()));
     }
 }
