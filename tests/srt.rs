@@ -1,12 +1,13 @@
 //! Integration: SRT ingest. FFmpeg (libsrt) publishes MPEG-TS over SRT; the recordings (FLV
 //! and MP4) decode to the source's pictures and samples, an RTMP player gets the stream,
-//! passphrases and publish keys are enforced, 2% packet loss is repaired, and hostile
+//! an HLS viewer gets it too, passphrases and publish keys are enforced, 2% packet loss is repaired, and hostile
 //! datagrams or a malformed transport stream at the port leave a good publish exact.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
-use common::http::{metric, wait_api_stream};
+use common::hls::{get_text, open_session, Playlist};
+use common::http::{api_addr, metric, wait_api_stream};
 use common::log_contract::{PUBLISH_DENIED, PUBLISH_REFUSED};
 use common::srt::{decoded_hashes, srt_addr, srt_publish, srt_publish_bytes, srt_url, HostileSender, Lcg, LossyRelay};
 use common::{
@@ -15,6 +16,7 @@ use common::{
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const PASSPHRASE: &str = "srt-test-passphrase-42";
 const SECRET: &str = "srt-publish-secret-7";
@@ -59,7 +61,8 @@ fn publish_refused(clip: &Path, url: &str) {
     );
 }
 
-/// `ffmpeg -i rtmp://... -c copy -f flv OUT`: an RTMP player that waits for the stream.
+/// `ffmpeg -i URL -c copy -f flv OUT`: an RTMP player that waits for the stream, or an HLS
+/// viewer.
 fn rtmp_player(url: &str, out: &Path) -> Child {
     Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-i", url, "-c", "copy", "-f", "flv", "-y"])
@@ -295,4 +298,39 @@ fn an_app_table_sets_its_own_passphrase() {
     );
     assert!(closed.contains("file="), "{closed}");
     assert_eq!(files_with_suffix(&rec, ".flv").len(), 2);
+}
+
+#[test]
+fn an_srt_publish_is_served_over_hls() {
+    let dir = TempDir::new("srt-hls");
+    let clip = make_clip(dir.path(), "clip.flv", 8);
+    let (server, _rec) = srt_server(dir.path(), &["--hls", "--hls-segment", "1s"]);
+    let api = api_addr(&server);
+    let mut publisher = srt_publish(&clip, &srt_url(srt_addr(&server), "publish:live/h", ""));
+    wait_api_stream(&server, "live", "h", |s| s["publishing"] == true);
+    // Two finished segments before the viewer starts (FFmpeg starts near the live edge).
+    let (uri, _) = open_session(api, "live", "h", "");
+    let deadline = Instant::now() + DEADLINE;
+    while Playlist::parse(&get_text(api, &format!("/hls/live/h/{uri}")))
+        .segments
+        .len()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "no HLS segments from the SRT publish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let watched = dir.path().join("hls.flv");
+    let mut viewer = rtmp_player(&format!("http://{api}/hls/live/h/index.m3u8"), &watched);
+    assert!(wait_child(&mut publisher, DEADLINE).success(), "SRT publish failed");
+    assert!(
+        wait_child(&mut viewer, DEADLINE).success(),
+        "the HLS viewer reads to the end"
+    );
+    let source = decoded_hashes(&clip, "v");
+    let viewed = decoded_hashes(&watched, "v");
+    assert!(viewed.len() > 10, "HLS viewer got {} frames", viewed.len());
+    assert!(
+        source.ends_with(&viewed),
+        "the HLS viewer's pictures are not the source's last ones"
+    );
 }

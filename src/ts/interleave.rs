@@ -2,9 +2,14 @@
 //! order (FFmpeg batches AAC frames, a video PES ends only at the next one), so frames are
 //! held per track and released in decode-time order, as an RTMP publisher sends them.
 //! A track that falls silent holds the other back for at most `WINDOW_MS` or `MAX_HELD`
-//! frames.
+//! frames. A sequence header at the front of its queue goes before the other track's held
+//! frames, at the earliest held time, so both tracks' headers lead the stream as an RTMP
+//! publisher's do (a TS audio track's header comes with its first frame, often after the
+//! first video keyframe's time; an HLS segment or a player started at that keyframe would
+//! otherwise begin with no audio track).
 
 use super::demuxer::TsFrame;
+use crate::media::codec::{inspect_audio, inspect_video};
 use crate::media::FrameKind;
 use std::collections::VecDeque;
 
@@ -18,6 +23,8 @@ pub const MAX_HELD: usize = 256;
 pub struct Interleaver {
     audio: VecDeque<TsFrame>,
     video: VecDeque<TsFrame>,
+    /// The last released frame's timestamp (released timestamps never go back).
+    last_out: u32,
 }
 
 impl Interleaver {
@@ -34,17 +41,42 @@ impl Interleaver {
         }
         loop {
             let next = match (self.audio.front(), self.video.front()) {
-                (Some(a), Some(v)) if a.timestamp < v.timestamp => self.audio.pop_front(),
-                (Some(_), Some(_)) => self.video.pop_front(),
+                (Some(a), Some(v)) => {
+                    let earliest = a.timestamp.min(v.timestamp).max(self.last_out);
+                    let audio_first = match (is_sequence_header(a), is_sequence_header(v)) {
+                        (true, true) => a.timestamp < v.timestamp,
+                        (true, false) => true,
+                        (false, true) => false,
+                        (false, false) => a.timestamp < v.timestamp,
+                    };
+                    let header = if audio_first {
+                        is_sequence_header(a)
+                    } else {
+                        is_sequence_header(v)
+                    };
+                    let queue = if audio_first { &mut self.audio } else { &mut self.video };
+                    queue.pop_front().map(|mut frame| {
+                        if header {
+                            // A header leads at the time of the earliest frame held.
+                            frame.timestamp = earliest;
+                        }
+                        frame
+                    })
+                }
                 (Some(_), None) if overdue(&self.audio) => self.audio.pop_front(),
                 (None, Some(_)) if overdue(&self.video) => self.video.pop_front(),
                 _ => None,
             };
             match next {
-                Some(frame) => out.push(frame),
+                Some(frame) => self.release(frame, out),
                 None => break,
             }
         }
+    }
+
+    fn release(&mut self, frame: TsFrame, out: &mut Vec<TsFrame>) {
+        self.last_out = self.last_out.max(frame.timestamp);
+        out.push(frame);
     }
 
     /// Releases everything held, in decode-time order.
@@ -57,10 +89,17 @@ impl Interleaver {
                 (None, None) => None,
             };
             match next {
-                Some(frame) => out.push(frame),
+                Some(frame) => self.release(frame, out),
                 None => break,
             }
         }
+    }
+}
+
+fn is_sequence_header(frame: &TsFrame) -> bool {
+    match frame.kind {
+        FrameKind::Audio => inspect_audio(&frame.payload).sequence_header,
+        _ => inspect_video(&frame.payload).sequence_header,
     }
 }
 
@@ -82,6 +121,18 @@ mod tests {
             kind,
             timestamp,
             payload: Vec::new(),
+        }
+    }
+
+    fn header(kind: FrameKind, timestamp: u32) -> TsFrame {
+        let payload = match kind {
+            FrameKind::Audio => vec![0xAF, 0x00, 0x13, 0x88],
+            _ => vec![0x17, 0x00, 0, 0, 0],
+        };
+        TsFrame {
+            kind,
+            timestamp,
+            payload,
         }
     }
 
@@ -128,5 +179,37 @@ mod tests {
         let mut out = Vec::new();
         single.push(frame(FrameKind::Video, 0), false, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn both_sequence_headers_lead_the_first_keyframe() {
+        let mut il = Interleaver::default();
+        let mut out = Vec::new();
+        il.push(header(FrameKind::Video, 0), true, &mut out);
+        il.push(frame(FrameKind::Video, 0), true, &mut out);
+        il.push(frame(FrameKind::Video, 66), true, &mut out);
+        // The audio header comes with the first audio frame, 21 ms in: it leaves at once,
+        // at the held keyframe's time.
+        il.push(header(FrameKind::Audio, 21), true, &mut out);
+        il.push(frame(FrameKind::Audio, 21), true, &mut out);
+        il.drain(&mut out);
+        assert_eq!(
+            times(&out),
+            [(false, 0), (true, 0), (false, 0), (true, 21), (false, 66)]
+        );
+        assert!(is_sequence_header(&out[1]));
+        assert!(times(&out).windows(2).all(|w| w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn a_changed_header_waits_behind_its_own_tracks_frames() {
+        let mut il = Interleaver::default();
+        let mut out = Vec::new();
+        il.push(frame(FrameKind::Audio, 0), true, &mut out);
+        il.push(frame(FrameKind::Audio, 23), true, &mut out);
+        il.push(header(FrameKind::Audio, 46), true, &mut out);
+        il.push(frame(FrameKind::Video, 100), true, &mut out);
+        assert_eq!(times(&out), [(true, 0), (true, 23), (true, 46)]);
+        assert!(is_sequence_header(&out[2]));
     }
 }

@@ -175,8 +175,8 @@ fn h264_and_aac_become_rtmp_frames() {
         kinds,
         [
             (FrameKind::Video, 0),
+            (FrameKind::Audio, 0),
             (FrameKind::Video, 0),
-            (FrameKind::Audio, 10),
             (FrameKind::Audio, 10),
             (FrameKind::Audio, 33),
             (FrameKind::Video, 40),
@@ -184,7 +184,9 @@ fn h264_and_aac_become_rtmp_frames() {
         ]
     );
     // Audio PES packets complete at once, video ones at their next start: audio is held
-    // back and released in decode-time order around the video.
+    // back and released in decode-time order around the video; both sequence headers
+    // lead the first keyframe (the audio one at the keyframe's time).
+    assert!(frame(&out[1]).sequence_header);
     let header = frame(&out[0]);
     assert!(header.sequence_header && header.keyframe);
     let record = header.config_record().unwrap();
@@ -193,13 +195,13 @@ fn h264_and_aac_become_rtmp_frames() {
     expected.extend_from_slice(&[1, 0, PPS.len() as u8]);
     expected.extend_from_slice(PPS);
     assert_eq!(record, expected.as_slice());
-    let key = frame(&out[1]);
+    let key = frame(&out[2]);
     assert!(key.keyframe && !key.sequence_header);
     assert_eq!(key.info.cts, 80);
     // One length-prefixed NAL unit: the IDR slice (AUD, SPS and PPS are left out).
     assert_eq!(&key.data()[..6], &[0, 0, 1, 46, 0x65, 0x88]);
     assert_eq!(key.data().len(), 4 + 302);
-    assert_eq!(out[2].payload, [0xAF, 0x00, 0x12, 0x10]);
+    assert_eq!(out[1].payload, [0xAF, 0x00, 0x12, 0x10]);
     assert_eq!(out[3].payload, [0xAF, 0x01, b'a', b'a']);
     assert_eq!(out[4].payload, [0xAF, 0x01, b'b', b'b', b'b']);
     let p = frame(&out[5]);
