@@ -39,6 +39,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::live::coalesce::MAX_COALESCE;
 use crate::live::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
 use crate::live::registry::PublishConflict;
 use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
@@ -194,6 +195,12 @@ pub struct Args {
     /// ever (default: 0)
     #[argh(option, default = "Duration::ZERO", from_str_fn(parse_duration))]
     pub play_wait_timeout: Duration,
+
+    /// hold a player's frames up to this long to send them together (fewer sends per player,
+    /// less CPU); keyframes, headers and a join's first frames are never held; at most 100ms;
+    /// 0 sends each frame at once (default: 0)
+    #[argh(option, default = "Duration::ZERO", from_str_fn(parse_coalesce))]
+    pub play_coalesce: Duration,
 
     /// how long a player may stay behind (dropping frames) before it is disconnected
     /// (default: 10s)
@@ -559,6 +566,7 @@ impl From<Args> for Config {
             play: PlayOptions {
                 publish_conflict: args.publish_conflict,
                 wait_timeout: args.play_wait_timeout,
+                coalesce: args.play_coalesce,
                 player: PlayerLimits {
                     queue_bytes: DEFAULT_PLAYER_QUEUE_BYTES,
                     max_lag: args.play_max_lag,
@@ -649,6 +657,8 @@ pub struct PlayOptions {
     pub publish_conflict: PublishConflict,
     /// Zero: players wait for a publisher for ever.
     pub wait_timeout: Duration,
+    /// How long players' frames may be held for one send (`--play-coalesce`); zero: never.
+    pub coalesce: Duration,
     pub player: PlayerLimits,
     pub gop_cache_bytes: usize,
 }
@@ -658,6 +668,7 @@ impl Default for PlayOptions {
         PlayOptions {
             publish_conflict: PublishConflict::Takeover,
             wait_timeout: Duration::ZERO,
+            coalesce: Duration::ZERO,
             player: PlayerLimits::default(),
             gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
         }
@@ -677,6 +688,15 @@ fn parse_http_listen(value: &str) -> Result<Option<SocketAddr>, String> {
         .parse()
         .map(Some)
         .map_err(|_| "expected HOST:PORT or off".to_owned())
+}
+
+/// `--play-coalesce`: a duration from 0 up to `MAX_COALESCE`.
+fn parse_coalesce(value: &str) -> Result<Duration, String> {
+    let window = parse_duration(value)?;
+    if window > MAX_COALESCE {
+        return Err(format!("at most {}ms", MAX_COALESCE.as_millis()));
+    }
+    Ok(window)
 }
 
 fn parse_conflict(value: &str) -> Result<PublishConflict, String> {

@@ -93,6 +93,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ("http-allow-open", &[]),
     ("publish-conflict", &["reject"]),
     ("play-wait-timeout", &["30s"]),
+    ("play-coalesce", &["10ms"]),
     ("play-max-lag", &["5s"]),
     ("http-listen", &["127.0.0.1:9090"]),
     ("publish-keys", &["/etc/rtmp/publish.keys"]),

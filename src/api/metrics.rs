@@ -201,6 +201,12 @@ pub fn render(ctx: &ServerContext) -> String {
         "Frames dropped for slow players since start.",
         m.player_dropped_frames.load(Ordering::Relaxed),
     );
+    metric(
+        "rtmp_player_coalesced_frames_total",
+        "counter",
+        "Frames sent to players together with others they were held for (--play-coalesce).",
+        m.player_coalesced_frames.load(Ordering::Relaxed),
+    );
     per_stream(
         &mut out,
         ("rtmp_stream_bytes_total", "counter"),

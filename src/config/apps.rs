@@ -28,6 +28,7 @@ pub const APP_KEYS: &[&str] = &[
     "allow_publish",
     "publish_conflict",
     "play_wait_timeout",
+    "play_coalesce",
     "on_connect",
     "on_publish",
     "on_publish_done",

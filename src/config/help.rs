@@ -84,6 +84,7 @@ pub const PLACES: &[(&str, Group, &str)] = &[
     ("record-retention-days", Recording, "DAYS"),
     ("publish-conflict", Playback, "MODE"),
     ("play-wait-timeout", Playback, "DURATION"),
+    ("play-coalesce", Playback, "DURATION"),
     ("play-max-lag", Playback, "DURATION"),
     ("publish-keys", Security, "FILE"),
     ("play-keys", Security, "FILE"),

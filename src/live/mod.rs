@@ -4,7 +4,9 @@
 //! lives here: `server` drives publishers and players, `push` relays, `ops` reads status.
 
 pub mod bitrate;
+pub mod coalesce;
 pub mod drop_policy;
+mod fanout;
 pub mod player;
 mod player_direct;
 pub mod registry;

@@ -2,9 +2,10 @@
 //! policy (a slow player never slows anyone): straight to the socket with a non-blocking
 //! send while nothing is queued (`player_direct`), else through the player's queue to its
 //! writer thread (`player_writer`), which turns frames into chunks with its own headers.
+//! With coalescing (`coalesce`), frames may wait in the handle for one vectored send.
 
 use super::drop_policy::{DropPolicy, DropState, EvictReason, FrameClass, Verdict};
-use super::player_direct::{Direct, Sent};
+use super::player_direct::{Direct, DirectState};
 pub use super::shared_media::{SharedMedia, CSID_NOTICE};
 use crate::media::FrameKind;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -56,61 +57,84 @@ pub struct PlayerHandle {
     eviction: Arc<Eviction>,
     /// A push relay reading the stream like a player (not counted as a player in the API).
     pub push: bool,
+    /// Frames held for the next direct send (coalescing), in order.
+    held: Vec<Arc<SharedMedia>>,
+    /// Frames that left whole in a direct send of several.
+    coalesced: u64,
 }
 
 impl PlayerHandle {
-    /// Offers media; never blocks. `has_video` says whether keyframes are to be waited for.
-    pub fn offer(&mut self, media: &Arc<SharedMedia>, has_video: bool, now: Instant) -> Offer {
-        let len = media.payload.len();
+    /// Offers media; never blocks. `has_video` says whether keyframes are to be waited for;
+    /// `hold` (the stream's coalescing) lets the frame wait, with those held before it, for
+    /// one later send while the publisher sends to this player itself (else it leaves now).
+    pub fn offer(&mut self, media: &Arc<SharedMedia>, has_video: bool, now: Instant, hold: bool) -> Offer {
         let class = FrameClass {
-            len,
+            len: media.payload.len(),
             essential: media.sequence_header || media.kind == FrameKind::Data,
             resume_point: !has_video || (media.kind == FrameKind::Video && media.keyframe),
         };
         match self.drops.admit(class, self.queued_bytes.load(Ordering::Relaxed), now) {
             Verdict::Deliver => {}
-            Verdict::Drop => return Offer::Dropped,
+            Verdict::Drop => {
+                // A run's last frame still sends the run this player holds.
+                if !hold {
+                    self.flush(now);
+                }
+                return Offer::Dropped;
+            }
             Verdict::Evict(reason) => return self.evict(reason),
         }
         let mut direct = self.direct.lock();
-        let queued = match direct.try_send(media) {
-            Sent::Whole => Ok(()),
-            Sent::Part(rest) => {
-                self.queued_bytes.fetch_add(rest, Ordering::Relaxed);
-                self.sender.try_send(PlayerItem::Wake).map_err(|e| match e {
-                    TrySendError::Full(_) => TrySendError::Full(()),
-                    TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
-                })
-            }
-            Sent::No => {
-                // Queued items belong to the writer: it owns the socket until they are sent.
-                direct.writer_owns = true;
-                self.queued_bytes.fetch_add(len, Ordering::Relaxed);
-                let sent = if self.sender.len() >= PLAYER_QUEUE_ITEMS {
-                    Err(TrySendError::Full(PlayerItem::Wake))
-                } else {
-                    self.sender.try_send(PlayerItem::Media(Arc::clone(media)))
-                };
-                sent.map_err(|e| {
-                    self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-                    match e {
-                        TrySendError::Full(_) => TrySendError::Full(()),
-                        TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
-                    }
-                })
-            }
-        };
+        self.held.push(Arc::clone(media));
+        if hold && direct.publisher_sends() {
+            drop(direct);
+            self.drops.delivered(class);
+            return Offer::Queued;
+        }
+        let delivered = deliver_held(
+            &mut self.held,
+            &self.sender,
+            &self.queued_bytes,
+            &mut direct,
+            &mut self.coalesced,
+        );
         drop(direct);
-        match queued {
+        match delivered {
             Ok(()) => {
                 self.drops.delivered(class);
                 Offer::Queued
             }
-            Err(TrySendError::Full(())) => {
+            Err(error) => self.undelivered(error, now),
+        }
+    }
+
+    /// Sends what the player holds (the stream's coalescing window has passed).
+    pub fn flush(&mut self, now: Instant) -> Offer {
+        if self.held.is_empty() {
+            return Offer::Queued;
+        }
+        let mut direct = self.direct.lock();
+        let delivered = deliver_held(
+            &mut self.held,
+            &self.sender,
+            &self.queued_bytes,
+            &mut direct,
+            &mut self.coalesced,
+        );
+        drop(direct);
+        match delivered {
+            Ok(()) => Offer::Queued,
+            Err(error) => self.undelivered(error, now),
+        }
+    }
+
+    fn undelivered(&mut self, error: TrySendError<()>, now: Instant) -> Offer {
+        match error {
+            TrySendError::Full(()) => {
                 self.drops.queue_full(now);
                 Offer::Dropped
             }
-            Err(TrySendError::Disconnected(())) => self.evict(EvictReason::Gone),
+            TrySendError::Disconnected(()) => self.evict(EvictReason::Gone),
         }
     }
 
@@ -122,6 +146,11 @@ impl PlayerHandle {
     /// Frames dropped in the current episode of being behind.
     pub fn dropped_now(&self) -> u64 {
         self.drops.dropped_now
+    }
+
+    /// Frames that left whole in a direct send of several (coalescing), in all.
+    pub fn coalesced_total(&self) -> u64 {
+        self.coalesced
     }
 
     /// Frames dropped in all.
@@ -139,8 +168,18 @@ impl PlayerHandle {
         self.drops.wait_for_keyframe();
     }
 
-    pub fn notify(&self, notice: StreamNotice) -> bool {
+    pub fn notify(&mut self, notice: StreamNotice) -> bool {
         let mut direct = self.direct.lock();
+        // What the player holds goes first (a failure shows at the next offer).
+        if !self.held.is_empty() {
+            let _ = deliver_held(
+                &mut self.held,
+                &self.sender,
+                &self.queued_bytes,
+                &mut direct,
+                &mut self.coalesced,
+            );
+        }
         direct.writer_owns = true;
         !matches!(
             self.sender.try_send(PlayerItem::Notice(notice)),
@@ -202,6 +241,8 @@ pub fn player_channel(
         drops: DropState::new(limits),
         eviction: Arc::clone(&eviction),
         push: false,
+        held: Vec::new(),
+        coalesced: 0,
     };
     (
         handle,
@@ -213,6 +254,60 @@ pub fn player_channel(
             eviction,
         },
     )
+}
+
+/// Sends the held frames with one vectored send if the publisher may, and queues for
+/// the writer whatever did not go out (a frame sent in part leaves its rest to the writer).
+fn deliver_held(
+    held: &mut Vec<Arc<SharedMedia>>,
+    sender: &Sender<PlayerItem>,
+    queued_bytes: &AtomicUsize,
+    direct: &mut DirectState,
+    coalesced: &mut u64,
+) -> Result<(), TrySendError<()>> {
+    let mut frames = std::mem::take(held);
+    let sent = direct.try_send(&frames);
+    if sent.whole > 1 {
+        *coalesced += sent.whole as u64;
+    }
+    let mut result = Ok(());
+    let mut unsent = sent.whole;
+    if let Some(rest) = sent.part {
+        queued_bytes.fetch_add(rest, Ordering::Relaxed);
+        result = sender.try_send(PlayerItem::Wake).map_err(unit_error);
+        unsent += 1;
+    }
+    if unsent < frames.len() {
+        // Queued items belong to the writer: it owns the socket until they are sent.
+        direct.writer_owns = true;
+    }
+    for media in frames.get(unsent..).unwrap_or_default() {
+        if result.is_err() {
+            break;
+        }
+        let len = media.payload.len();
+        queued_bytes.fetch_add(len, Ordering::Relaxed);
+        result = if sender.len() >= PLAYER_QUEUE_ITEMS {
+            Err(TrySendError::Full(()))
+        } else {
+            sender
+                .try_send(PlayerItem::Media(Arc::clone(media)))
+                .map_err(unit_error)
+        };
+        if result.is_err() {
+            queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        }
+    }
+    frames.clear();
+    *held = frames;
+    result
+}
+
+fn unit_error<T>(error: TrySendError<T>) -> TrySendError<()> {
+    match error {
+        TrySendError::Full(_) => TrySendError::Full(()),
+        TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,18 @@ pub struct DirectState {
     /// Scratch for the player's chunk headers of the frame being sent.
     head: Vec<u8>,
     continuation: Vec<u8>,
+    /// Scratch of a send of several frames: their headers back to back, and per frame where
+    /// its head and continuation end in `heads`, its wire length and the clock after it.
+    heads: Vec<u8>,
+    frames: Vec<FrameOnWire>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameOnWire {
+    head_end: usize,
+    end: usize,
+    len: usize,
+    clock: PlayerClock,
 }
 
 /// What a partial direct send left for the writer: the player's headers for the frame (a
@@ -109,15 +121,17 @@ pub struct Direct {
     pub writer_error: Mutex<Option<io::Error>>,
 }
 
-/// What a direct send did with a frame.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Sent {
-    /// All of it went out.
-    Whole,
-    /// Part went out; the rest (this many bytes) waits in `rest` for the writer.
-    Part(usize),
-    /// Nothing went out (not allowed now, the socket is full, or it failed): queue it.
-    No,
+/// What a direct send did with its frames (in order: the first `whole` went out whole, the
+/// next one in part when `part` says so, and the rest not at all: the caller queues them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub whole: usize,
+    /// Bytes of frame `whole` still to send; they wait in `rest` for the writer.
+    pub part: Option<usize>,
+}
+
+impl Sent {
+    const NOTHING: Sent = Sent { whole: 0, part: None };
 }
 
 impl Default for Direct {
@@ -132,6 +146,8 @@ impl Default for Direct {
                 sink: None,
                 head: Vec::with_capacity(MAX_FMT0_HEADER),
                 continuation: Vec::with_capacity(8),
+                heads: Vec::new(),
+                frames: Vec::new(),
             }),
             sent_by_writer: AtomicU64::new(0),
             writer_error: Mutex::new(None),
@@ -152,68 +168,145 @@ impl Direct {
 }
 
 impl DirectState {
-    /// Sends `media` now if the publisher may: nothing queued and the writer running. On
-    /// anything but a whole send the writer owns the socket afterwards (the caller queues).
-    pub fn try_send(&mut self, media: &Arc<SharedMedia>) -> Sent {
+    /// Sends `frames` now, in one vectored send where they fit, if the publisher may: nothing
+    /// queued and the writer running. Unless all went out whole, the writer owns the socket
+    /// afterwards (the caller queues what was not sent).
+    pub fn try_send(&mut self, frames: &[Arc<SharedMedia>]) -> Sent {
         if self.writer_owns {
-            return Sent::No;
+            return Sent::NOTHING;
         }
-        let sent = self.send_now(media);
-        if sent != Sent::Whole {
+        let sent = self.send_now(frames);
+        if sent.whole < frames.len() {
             self.writer_owns = true;
         }
         sent
     }
 
-    fn send_now(&mut self, media: &Arc<SharedMedia>) -> Sent {
+    /// True while the publisher may send to the socket itself.
+    pub fn publisher_sends(&self) -> bool {
+        !self.writer_owns && self.sink.is_some()
+    }
+
+    fn send_now(&mut self, frames: &[Arc<SharedMedia>]) -> Sent {
         let Some(sink) = self.sink.as_ref() else {
-            return Sent::No;
+            return Sent::NOTHING;
         };
+        let (stream_id, chunk_size) = (sink.stream_id, sink.chunk_size);
+        // Each frame's headers for this player, with the clock as it stands after the frame.
+        self.heads.clear();
+        self.frames.clear();
         let mut clock = self.clock;
-        let timestamp = clock.out(media);
-        media.player_headers(timestamp, sink.stream_id, &mut self.head, &mut self.continuation);
-        let wire = media.wire(&self.head, &self.continuation, sink.chunk_size);
-        let total = wire.len();
+        for media in frames {
+            let timestamp = clock.out(media);
+            media.player_headers(timestamp, stream_id, &mut self.head, &mut self.continuation);
+            self.heads.extend_from_slice(&self.head);
+            let head_end = self.heads.len();
+            self.heads.extend_from_slice(&self.continuation);
+            let len = media.wire(&self.head, &self.continuation, chunk_size).len();
+            self.frames.push(FrameOnWire {
+                head_end,
+                end: self.heads.len(),
+                len,
+                clock,
+            });
+        }
+        let heads = &self.heads;
+        let wire_of = |index: usize| -> Option<WireMessage<'_>> {
+            let media = frames.get(index)?;
+            let start = match index.checked_sub(1) {
+                Some(previous) => self.frames.get(previous)?.end,
+                None => 0,
+            };
+            let on_wire = self.frames.get(index)?;
+            let head = heads.get(start..on_wire.head_end)?;
+            let continuation = heads.get(on_wire.head_end..on_wire.end)?;
+            Some(media.wire(head, continuation, chunk_size))
+        };
         let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
-        let mut sent = 0;
-        while sent < total {
+        // Where the send stands: frame `index`, `offset` bytes into its wire bytes.
+        let (mut index, mut offset) = (0, 0);
+        let mut sent_total = 0u64;
+        'sending: while index < frames.len() {
             let mut slices = [IoSlice::new(&[]); DIRECT_SEND_SLICES];
             let mut count = 0;
             let mut bytes = 0;
-            for (slot, slice) in slices.iter_mut().zip(wire.slices_from(sent)) {
-                bytes += slice.len();
-                *slot = slice;
-                count += 1;
+            let mut from = (index, offset);
+            'filling: while let Some(wire) = wire_of(from.0) {
+                for slice in wire.slices_from(from.1) {
+                    let Some(slot) = slices.get_mut(count) else {
+                        break 'filling;
+                    };
+                    bytes += slice.len();
+                    *slot = slice;
+                    count += 1;
+                }
+                from = (from.0 + 1, 0);
             }
             let Some(slices) = slices.get(..count) else { break };
-            match sendmsg(&sink.socket, slices, &mut SendAncillaryBuffer::default(), flags) {
-                Err(rustix::io::Errno::INTR) => continue,
-                Ok(n) => {
-                    sent += n;
-                    if n < bytes {
-                        break; // the socket is full
-                    }
+            let accepted = loop {
+                match sendmsg(&sink.socket, slices, &mut SendAncillaryBuffer::default(), flags) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Ok(n) => break n,
+                    // Would block, or an error the writer will meet and report: it takes over.
+                    Err(_) => break 'sending,
                 }
-                // Would block, or an error the writer will meet and report: it takes over.
-                Err(_) => break,
+            };
+            sent_total += accepted as u64;
+            let mut n = accepted;
+            while n > 0 {
+                let Some(on_wire) = self.frames.get(index) else { break };
+                let left = on_wire.len - offset;
+                if n < left {
+                    offset += n;
+                    n = 0;
+                } else {
+                    n -= left;
+                    (index, offset) = (index + 1, 0);
+                }
+            }
+            if accepted < bytes || bytes == 0 {
+                break; // the socket is full
             }
         }
-        if sent == 0 {
-            return Sent::No;
+        if sent_total == 0 {
+            return Sent::NOTHING;
         }
-        // The frame went out (at least in part): its timestamp counts from now on.
-        self.clock = clock;
-        self.sent_direct = self.sent_direct.saturating_add(sent as u64);
-        if sent >= total {
-            return Sent::Whole;
+        self.sent_direct = self.sent_direct.saturating_add(sent_total);
+        // The frames that went out (at least in part) count on the clock from now on.
+        let last_touched = if offset > 0 { index } else { index.saturating_sub(1) };
+        if let Some(on_wire) = self.frames.get(last_touched) {
+            self.clock = on_wire.clock;
         }
+        if offset == 0 {
+            return Sent {
+                whole: index,
+                part: None,
+            };
+        }
+        let (Some(media), Some(on_wire)) = (frames.get(index), self.frames.get(index)) else {
+            return Sent {
+                whole: index,
+                part: None,
+            };
+        };
+        let start = index
+            .checked_sub(1)
+            .and_then(|p| self.frames.get(p))
+            .map_or(0, |f| f.end);
         self.rest = Some(Rest {
-            head: self.head.clone(),
-            continuation: self.continuation.clone(),
+            head: self.heads.get(start..on_wire.head_end).unwrap_or_default().to_vec(),
+            continuation: self
+                .heads
+                .get(on_wire.head_end..on_wire.end)
+                .unwrap_or_default()
+                .to_vec(),
             media: Arc::clone(media),
-            chunk_size: sink.chunk_size,
-            sent,
+            chunk_size,
+            sent: offset,
         });
-        Sent::Part(total - sent)
+        Sent {
+            whole: index,
+            part: Some(on_wire.len - offset),
+        }
     }
 }

@@ -34,19 +34,19 @@ fn new_player_waits_for_a_keyframe_then_takes_everything() {
     let (mut player, input) = handle(1 << 20);
     let now = Instant::now();
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 0, false, 10), true, now),
+        player.offer(&media(FrameKind::Video, 0, false, 10), true, now, false),
         Offer::Dropped
     );
     assert_eq!(
-        player.offer(&media(FrameKind::Audio, 0, false, 10), true, now),
+        player.offer(&media(FrameKind::Audio, 0, false, 10), true, now, false),
         Offer::Dropped
     );
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 40, true, 10), true, now),
+        player.offer(&media(FrameKind::Video, 40, true, 10), true, now, false),
         Offer::Queued
     );
     assert_eq!(
-        player.offer(&media(FrameKind::Audio, 41, false, 10), true, now),
+        player.offer(&media(FrameKind::Audio, 41, false, 10), true, now, false),
         Offer::Queued
     );
     assert_eq!(input.media.len(), 2);
@@ -58,23 +58,23 @@ fn stalled_player_drops_until_a_keyframe_and_is_disconnected_after_the_lag_limit
     let (mut player, input) = handle(100);
     let start = Instant::now();
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 0, true, 60), true, start),
+        player.offer(&media(FrameKind::Video, 0, true, 60), true, start, false),
         Offer::Queued
     );
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 40, false, 60), true, start),
+        player.offer(&media(FrameKind::Video, 40, false, 60), true, start, false),
         Offer::Dropped
     );
     assert!(player.is_behind());
     // Nothing is drained: a keyframe does not fit under half the budget either.
     let later = start + Duration::from_secs(1);
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 80, true, 10), true, later),
+        player.offer(&media(FrameKind::Video, 80, true, 10), true, later, false),
         Offer::Dropped
     );
     let too_late = start + Duration::from_secs(6);
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 120, false, 10), true, too_late),
+        player.offer(&media(FrameKind::Video, 120, false, 10), true, too_late, false),
         Offer::Evicted(EvictReason::TooSlow)
     );
     assert_eq!(player.dropped_total(), 2);
@@ -89,9 +89,9 @@ fn stalled_player_drops_until_a_keyframe_and_is_disconnected_after_the_lag_limit
 fn player_resumes_at_a_keyframe_once_drained() {
     let (mut player, input) = handle(100);
     let now = Instant::now();
-    player.offer(&media(FrameKind::Video, 0, true, 60), true, now);
+    player.offer(&media(FrameKind::Video, 0, true, 60), true, now, false);
     assert_eq!(
-        player.offer(&media(FrameKind::Audio, 1, false, 60), true, now),
+        player.offer(&media(FrameKind::Audio, 1, false, 60), true, now, false),
         Offer::Dropped
     );
     // The writer drains the queue.
@@ -99,11 +99,11 @@ fn player_resumes_at_a_keyframe_once_drained() {
         input.queued_bytes.fetch_sub(m.payload.len(), Ordering::Relaxed);
     }
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 40, false, 10), true, now),
+        player.offer(&media(FrameKind::Video, 40, false, 10), true, now, false),
         Offer::Dropped
     );
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 80, true, 10), true, now),
+        player.offer(&media(FrameKind::Video, 80, true, 10), true, now, false),
         Offer::Queued
     );
     assert!(!player.is_behind());
@@ -122,8 +122,8 @@ fn sequence_headers_and_metadata_are_never_dropped() {
         Arc::from(vec![0u8; 50]),
     ));
     let metadata = media(FrameKind::Data, 0, false, 50);
-    assert_eq!(player.offer(&header, true, now), Offer::Queued);
-    assert_eq!(player.offer(&metadata, true, now), Offer::Queued);
+    assert_eq!(player.offer(&header, true, now, false), Offer::Queued);
+    assert_eq!(player.offer(&metadata, true, now, false), Offer::Queued);
     assert_eq!(input.media.len(), 2);
 }
 
@@ -132,7 +132,7 @@ fn gone_writer_means_disconnect() {
     let (mut player, input) = handle(1000);
     drop(input);
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 0, true, 1), true, Instant::now()),
+        player.offer(&media(FrameKind::Video, 0, true, 1), true, Instant::now(), false),
         Offer::Evicted(EvictReason::Gone)
     );
 }
@@ -152,6 +152,17 @@ fn player_clock_starts_at_zero_and_clamps_earlier_frames() {
 /// once, in order, intact.
 #[test]
 fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
+    deliver_and_check_order(|_| false);
+}
+
+/// The same with coalescing: runs of held frames leave in one vectored send (flushed as a
+/// stream's window would, or with the next frame not held), among direct and queued sends.
+#[test]
+fn held_runs_keep_a_players_bytes_in_order() {
+    deliver_and_check_order(|i| i % 7 != 0);
+}
+
+fn deliver_and_check_order(hold: fn(u32) -> bool) {
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -193,12 +204,20 @@ fn direct_and_queued_delivery_keep_a_players_bytes_in_order() {
             false,
             Arc::new(payload.clone()),
         ));
-        assert_eq!(player.offer(&frame, true, Instant::now()), Offer::Queued, "frame {i}");
+        assert_eq!(
+            player.offer(&frame, true, Instant::now(), hold(i)),
+            Offer::Queued,
+            "frame {i}"
+        );
+        if i % 11 == 3 {
+            assert_eq!(player.flush(Instant::now()), Offer::Queued);
+        }
         sent.push((kind.tag_type(), out, payload));
         writer_took_over |= player.direct.lock().writer_owns;
     }
     // 26 MB unread: the socket filled up, so the writer had to take over at some point.
     assert!(writer_took_over);
+    assert_eq!(player.flush(Instant::now()), Offer::Queued);
     drop(player); // the writer drains its queue, then closes the socket
     let mut wire = Vec::new();
     client.read_to_end(&mut wire).unwrap();
@@ -273,7 +292,11 @@ fn a_reading_player_gets_extended_timestamps_and_huge_frames_by_direct_sends() {
             false,
             Arc::new(payload.clone()),
         ));
-        assert_eq!(player.offer(&frame, true, Instant::now()), Offer::Queued, "frame {i}");
+        assert_eq!(
+            player.offer(&frame, true, Instant::now(), false),
+            Offer::Queued,
+            "frame {i}"
+        );
         // A full socket (the reader lagging) sends a frame to the queue instead; count.
         if out > 0xFF_FFFF && player.direct.lock().sent_direct > before {
             extended_direct += 1;
@@ -296,15 +319,15 @@ fn the_queue_holds_at_most_player_queue_items() {
     let (mut player, input) = handle(1 << 30);
     let now = Instant::now();
     assert_eq!(
-        player.offer(&media(FrameKind::Video, 0, true, 1), true, now),
+        player.offer(&media(FrameKind::Video, 0, true, 1), true, now, false),
         Offer::Queued
     );
     for i in 1..PLAYER_QUEUE_ITEMS {
         let frame = media(FrameKind::Audio, i as u32, false, 1);
-        assert_eq!(player.offer(&frame, true, now), Offer::Queued, "item {i}");
+        assert_eq!(player.offer(&frame, true, now, false), Offer::Queued, "item {i}");
     }
     let one_more = media(FrameKind::Audio, 0, false, 1);
-    assert_eq!(player.offer(&one_more, true, now), Offer::Dropped);
+    assert_eq!(player.offer(&one_more, true, now, false), Offer::Dropped);
     assert_eq!(input.media.len(), PLAYER_QUEUE_ITEMS);
 }
 
@@ -324,7 +347,7 @@ fn a_flood_of_script_data_to_a_stalled_player_is_bounded_by_disconnecting_it() {
     // Nobody reads: script data is kept past the 1000-byte budget, up to twice it.
     let mut offers = Vec::new();
     for ts in 0..10 {
-        offers.push(player.offer(&data(ts), true, now));
+        offers.push(player.offer(&data(ts), true, now, false));
     }
     let kept = offers.iter().filter(|o| **o == Offer::Queued).count();
     assert_eq!(kept, 2000 / 300, "{offers:?}");
@@ -352,4 +375,47 @@ fn a_frame_goes_out_in_place_between_the_players_own_headers() {
     // A player whose clock passed 0xFFFFFF gets the extended timestamp in every chunk.
     large.player_headers(0x0100_0000, 1, &mut head, &mut continuation);
     assert_eq!((head.len(), continuation.len()), (16, 5));
+}
+
+/// One direct send carries several held frames: all three go out in one call (a reading
+/// player), each with its own headers and the player's clock.
+#[test]
+fn one_direct_send_carries_a_held_run() {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let direct = Direct::default();
+    {
+        let mut state = direct.lock();
+        state.writer_owns = false;
+        state.clock = PlayerClock::starting_at(Some(1000));
+        state.sink = Some(crate::live::DirectSink {
+            socket: server_side.try_clone().unwrap(),
+            stream_id: 1,
+            chunk_size: 4096,
+        });
+    }
+    let frames: Vec<Arc<SharedMedia>> = [
+        (FrameKind::Audio, 1000, 300),
+        (FrameKind::Video, 1020, 9000),
+        (FrameKind::Audio, 1023, 300),
+    ]
+    .into_iter()
+    .map(|(kind, ts, len)| media(kind, ts, false, len))
+    .collect();
+    let sent = direct.lock().try_send(&frames);
+    assert_eq!(sent, super::super::player_direct::Sent { whole: 3, part: None });
+    assert!(!direct.lock().writer_owns);
+    drop(server_side);
+    direct.lock().sink = None;
+    client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    let got: Vec<(u8, u32, usize)> = decode_frames(&wire)
+        .into_iter()
+        .map(|(t, ts, p)| (t, ts, p.len()))
+        .collect();
+    assert_eq!(got, [(8, 0, 300), (9, 20, 9000), (8, 23, 300)]);
 }

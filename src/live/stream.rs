@@ -5,8 +5,10 @@
 //! (a non-blocking send, or a queue push) to each player after releasing the stream's lock.
 
 use super::bitrate::BitrateWindow;
-use super::drop_policy::EvictReason;
-use super::player::{Offer, PlayerHandle, SharedMedia, StreamNotice};
+use super::coalesce::Coalescer;
+use super::fanout::{fan_out, PlayerSlot};
+pub use super::fanout::{DeliveryReport, RemovedPlayer};
+use super::player::{PlayerHandle, SharedMedia, StreamNotice};
 use crate::media::describe;
 use crate::media::gop_cache::GopCache;
 use crate::media::timestamp::is_at_or_after;
@@ -14,33 +16,13 @@ use crate::media::{Frame, FrameKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A stream's name: its app and stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StreamKey {
     pub app: String,
     pub stream: String,
-}
-
-/// A player (or push) the stream evicted while frames were offered, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemovedPlayer {
-    pub conn_id: u64,
-    pub dropped_frames: u64,
-    pub reason: EvictReason,
-    /// A push relay: it has no connection to close and subscribes again by itself.
-    pub push: bool,
-}
-
-/// Players whose drop state changed during an offer, for the log.
-#[derive(Debug, Default)]
-pub struct DeliveryReport {
-    /// Players (push relays aside) that dropped this frame because they are behind.
-    pub dropped: u64,
-    pub removed: Vec<RemovedPlayer>,
-    pub fell_behind: Vec<u64>,
-    pub caught_up: Vec<(u64, u64)>,
 }
 
 /// What the HTTP API shows of a stream.
@@ -101,24 +83,10 @@ struct Inner {
     video_header: Option<Arc<SharedMedia>>,
     audio_header: Option<Arc<SharedMedia>>,
     gop: GopCache<Arc<SharedMedia>>,
+    coalesce: Coalescer,
     /// Shared with a fan-out in progress (which takes it with one reference count, no
     /// copy); joins and leaves copy it only while a fan-out still holds the old list.
     players: Arc<Vec<Arc<PlayerSlot>>>,
-}
-
-/// One player of the stream: its handle behind its own lock (taken by the publisher's thread
-/// per offer, and briefly by the API), and what the list is searched and counted by.
-#[derive(Debug)]
-struct PlayerSlot {
-    conn_id: u64,
-    push: bool,
-    handle: Mutex<PlayerHandle>,
-}
-
-impl PlayerSlot {
-    fn lock(&self) -> MutexGuard<'_, PlayerHandle> {
-        self.handle.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// A run-time recording request from the API, taken by the publisher's thread.
@@ -148,6 +116,7 @@ impl Stream {
             video_header: None,
             audio_header: None,
             gop: GopCache::new(gop_cache_bytes),
+            coalesce: Coalescer::default(),
             players: Arc::new(Vec::new()),
         };
         Stream {
@@ -179,6 +148,8 @@ impl Stream {
         inner.audio_header = None;
         inner.has_video = false;
         inner.gop.clear();
+        // Players send what they hold before the notice below.
+        inner.coalesce.reset();
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
         inner.info = PublishInfo {
             started_unix,
@@ -280,6 +251,8 @@ impl Stream {
         }
         inner.publisher = None;
         inner.gop.clear();
+        // Players send what they hold before the notice below.
+        inner.coalesce.reset();
         for slot in inner.players.iter() {
             slot.lock().notify(StreamNotice::Unpublished);
         }
@@ -356,35 +329,48 @@ impl Stream {
             _ => {}
         }
         let has_video = inner.has_video;
+        let hold = inner.coalesce.hold(&media, now);
         let players = Arc::clone(&inner.players);
         drop(inner);
-        for slot in players.iter() {
-            let mut player = slot.lock();
-            let was_behind = player.is_behind();
-            let dropped_before = player.dropped_now();
-            let total_before = player.dropped_total();
-            let offer = player.offer(&media, has_video, now);
-            if !slot.push {
-                report.dropped += player.dropped_total() - total_before;
-            }
-            match offer {
-                Offer::Evicted(reason) => report.removed.push(RemovedPlayer {
-                    conn_id: player.conn_id,
-                    dropped_frames: player.dropped_total(),
-                    reason,
-                    push: slot.push,
-                }),
-                _ if !was_behind && player.is_behind() => report.fell_behind.push(player.conn_id),
-                _ if was_behind && !player.is_behind() => report.caught_up.push((player.conn_id, dropped_before)),
-                _ => {}
-            }
-        }
+        fan_out(&players, &mut report, |player| {
+            player.offer(&media, has_video, now, hold)
+        });
         drop(players);
+        self.forget_removed(&report);
+        report
+    }
+
+    /// Sends what players hold once the coalescing window has passed (the publisher's
+    /// thread calls it at `held_deadline`); ignored unless `generation` publishes now.
+    pub fn flush_held(&self, generation: u64, now: Instant) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        let mut inner = self.lock();
+        if inner.publisher.map(|(_, g)| g) != Some(generation) || !inner.coalesce.take_due(now) {
+            return report;
+        }
+        let players = Arc::clone(&inner.players);
+        drop(inner);
+        fan_out(&players, &mut report, |player| player.flush(now));
+        drop(players);
+        self.forget_removed(&report);
+        report
+    }
+
+    /// When players' held frames are due, if they hold any (`play_coalesce`).
+    pub fn held_deadline(&self) -> Option<Instant> {
+        self.lock().coalesce.deadline()
+    }
+
+    /// Sets the coalescing window (`play_coalesce`) of the current publish.
+    pub fn set_coalesce(&self, window: Duration) {
+        self.lock().coalesce.set_window(window);
+    }
+
+    fn forget_removed(&self, report: &DeliveryReport) {
         if !report.removed.is_empty() {
             let removed = &report.removed;
             Arc::make_mut(&mut self.lock().players).retain(|slot| !removed.iter().any(|r| r.conn_id == slot.conn_id));
         }
-        report
     }
 
     /// Adds a player and queues what it starts from: metadata, sequence headers and the
@@ -420,7 +406,7 @@ impl Stream {
         drop(inner);
         let now = Instant::now();
         for media in &start {
-            player.offer(media, has_video, now);
+            player.offer(media, has_video, now, false);
         }
         base
     }

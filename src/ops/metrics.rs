@@ -16,6 +16,8 @@ pub struct Metrics {
     pub http_auth_failures: AtomicU64,
     /// Frames dropped for slow players since start (push relays aside).
     pub player_dropped_frames: AtomicU64,
+    /// Frames that left in a player's send of several held frames (`--play-coalesce`).
+    pub player_coalesced_frames: AtomicU64,
     /// The HTTP server's open connections and drops (shared with it).
     pub http: std::sync::Arc<crate::http::stats::HttpStats>,
 }

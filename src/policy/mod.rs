@@ -35,6 +35,8 @@ pub struct StreamPolicy {
     pub publish_conflict: PublishConflict,
     /// Zero: players wait for a publisher for ever.
     pub play_wait_timeout: Duration,
+    /// How long players' frames may be held for one send (`play_coalesce`).
+    pub play_coalesce: Duration,
     /// The hook targets (timeouts, retries and the secret are the top level's).
     pub hooks: Arc<HookOptions>,
     /// Where this stream's finished recordings are uploaded (`--upload*`), if anywhere.
@@ -205,6 +207,7 @@ fn stream_policy(config: &Config, origin: String, auths: &mut AuthCache) -> Stre
         allow_publish: ops.allow_publish.clone(),
         publish_conflict: config.play.publish_conflict,
         play_wait_timeout: config.play.wait_timeout,
+        play_coalesce: config.play.coalesce,
         hooks: Arc::new(config.hooks.clone()),
         upload: config.upload.clone().map(Arc::new),
         hls: config.hls,

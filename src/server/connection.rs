@@ -199,6 +199,8 @@ impl Connection {
             // its idle time counts from its last input.
             let publishing = !self.publications.is_empty() && self.playback.is_none();
             let timeout = if publishing {
+                // Players' held frames (`play_coalesce`) leave when due; the read ends by then.
+                self.flush_held_frames();
                 match timeout.checked_sub(last_input.elapsed()) {
                     Some(left) if !left.is_zero() => left.min(super::reconnect::REQUEST_POLL_INTERVAL),
                     _ => return CloseReason::Timeout(phase),
@@ -208,6 +210,15 @@ impl Connection {
             };
             if let Err(e) = self.socket.tcp().set_read_timeout(Some(timeout)) {
                 return CloseReason::Io(e);
+            }
+            // Held frames due before input comes: the loop's top sends them. (A socket read
+            // timeout ticks in scheduler jiffies, 4 ms or more; poll's is precise.)
+            if publishing {
+                if let Some(deadline) = self.held_deadline() {
+                    if !super::delivery::readable_before(self.socket.tcp(), deadline) {
+                        continue;
+                    }
+                }
             }
             // Requests are decided before the next read (`decision`), so the session has room;
             // reading no more than it takes keeps held input within MAX_PENDING_INPUT anyway

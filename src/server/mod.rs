@@ -6,6 +6,7 @@ mod bind;
 pub mod connection;
 pub mod context;
 mod decision_glue;
+pub(crate) mod delivery;
 pub mod listener;
 pub(crate) mod player_writer;
 mod playing;

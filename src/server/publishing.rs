@@ -119,6 +119,7 @@ impl Connection {
         ticket.stream.set_recording(recorder.is_some());
         self.ctx.pushes.stream_published(&key, &ticket.stream, &policy.push);
         self.ctx.hls.stream_published(&key, &ticket.stream, policy.hls);
+        ticket.stream.set_coalesce(policy.play_coalesce);
         let publication = Publication {
             key,
             ticket,
@@ -174,46 +175,27 @@ impl Connection {
                 publication.recorder = None;
             }
         }
-        crate::ops::metrics::Metrics::add(&self.ctx.metrics.player_dropped_frames, report.dropped);
-        let key = &publication.key;
-        for conn_id in &report.fell_behind {
-            warn!(
-                "player falling behind, dropping frames until a keyframe conn_id={conn_id} app={} stream={}",
-                key.app, key.stream
-            );
-        }
-        for (conn_id, dropped) in &report.caught_up {
-            info!(
-                "player caught up conn_id={conn_id} app={} stream={} dropped_frames={dropped}",
-                key.app, key.stream
-            );
-        }
-        for removed in &report.removed {
-            if removed.push {
-                // A push has no connection to close: it sees the eviction and subscribes again.
-                warn!(
-                    "push evicted, it subscribes again conn_id={} app={} stream={} reason={}",
-                    removed.conn_id,
-                    key.app,
-                    key.stream,
-                    removed.reason.as_str()
-                );
-                continue;
-            }
-            warn!(
-                "player disconnected, too far behind conn_id={} app={} stream={} dropped_frames={} reason={}",
-                removed.conn_id,
-                key.app,
-                key.stream,
-                removed.dropped_frames,
-                removed.reason.as_str()
-            );
-            crate::ops::metrics::Metrics::add(&self.ctx.metrics.kicks, 1);
-            self.ctx.kick(removed.conn_id, "player_too_slow");
-        }
+        super::delivery::handle_delivery(&self.ctx, &publication.key, &report);
         if let Some(report) = publication.stats.due_report(Instant::now()) {
             log_stats(self.conn_id, &publication.key, report);
         }
+    }
+
+    /// Sends the frames players hold whose coalescing window has passed (`play_coalesce`).
+    pub(super) fn flush_held_frames(&self) {
+        let now = Instant::now();
+        for publication in self.publications.values() {
+            let ticket = &publication.ticket;
+            super::delivery::flush_due(&self.ctx, &ticket.stream, ticket.generation, now);
+        }
+    }
+
+    /// When the frames players hold next fall due, if they hold any.
+    pub(super) fn held_deadline(&self) -> Option<Instant> {
+        self.publications
+            .values()
+            .filter_map(|p| p.ticket.stream.held_deadline())
+            .min()
     }
 
     /// Starts or stops this publication's recording at run time (HTTP API). A started

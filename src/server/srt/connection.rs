@@ -9,6 +9,7 @@ use super::publish::{Caller, SrtPublication};
 use super::{contained, send_bytes};
 use crate::live::registry::StreamKey;
 use crate::server::context::ServerContext;
+use crate::server::delivery::read_wait;
 use crate::ts::TsDemuxer;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use log::{info, warn};
@@ -137,7 +138,15 @@ fn drive(
                     input = Input::Data(None);
                     continue;
                 }
-                input = match datagrams.recv_timeout(wait.clamp(Duration::from_millis(1), POLL)) {
+                // Players' held frames leave when due; the wait ends by then.
+                let wait = match publication.as_deref() {
+                    Some(publication) => {
+                        publication.flush_held();
+                        read_wait(wait, publication.held_deadline(), Instant::now())
+                    }
+                    None => wait,
+                };
+                input = match datagrams.recv_timeout(wait.clamp(Duration::from_micros(100), POLL)) {
                     Ok(datagram) => match contained(|| Packet::parse(&mut &datagram[..], remote.is_ipv6())) {
                         Some(Ok(packet)) => Input::Packet(Ok((packet, remote))),
                         _ => Input::Timer,

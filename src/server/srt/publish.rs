@@ -90,6 +90,7 @@ impl SrtPublication {
         ticket.stream.set_recording(recorder.is_some());
         ctx.pushes.stream_published(&key, &ticket.stream, &policy.push);
         ctx.hls.stream_published(&key, &ticket.stream, policy.hls);
+        ticket.stream.set_coalesce(policy.play_coalesce);
         Some(SrtPublication {
             ctx,
             caller,
@@ -100,6 +101,17 @@ impl SrtPublication {
             policy,
             started: Instant::now(),
         })
+    }
+
+    /// Sends the frames players hold once their coalescing window has passed.
+    pub fn flush_held(&self) {
+        let ticket = &self.ticket;
+        crate::server::delivery::flush_due(&self.ctx, &ticket.stream, ticket.generation, Instant::now());
+    }
+
+    /// When the frames players hold next fall due, if they hold any.
+    pub fn held_deadline(&self) -> Option<Instant> {
+        self.ticket.stream.held_deadline()
     }
 
     /// False once another publisher took the stream over.
@@ -124,22 +136,7 @@ impl SrtPublication {
                 self.recorder = None;
             }
         }
-        Metrics::add(&self.ctx.metrics.player_dropped_frames, report.dropped);
-        for removed in &report.removed {
-            if removed.push {
-                continue; // a push sees the eviction and subscribes again
-            }
-            warn!(
-                "player disconnected, too far behind conn_id={} app={} stream={} dropped_frames={} reason={}",
-                removed.conn_id,
-                self.key.app,
-                self.key.stream,
-                removed.dropped_frames,
-                removed.reason.as_str()
-            );
-            Metrics::add(&self.ctx.metrics.kicks, 1);
-            self.ctx.kick(removed.conn_id, "player_too_slow");
-        }
+        crate::server::delivery::handle_delivery(&self.ctx, &self.key, &report);
         if let Some(report) = self.stats.due_report(Instant::now()) {
             log_stats(self.caller.conn_id, &self.key, report);
         }
