@@ -13,12 +13,18 @@
 #       and with idle TCP connections that never handshake (measured within our 10 s
 #       handshake timeout)
 #   (d) stripped binary size, and time from process start to the first accepted TCP connect
-#   (e) recording FLV and MP4 at once (--record-format flv --record-format mp4) against FLV
-#       alone, 1 publisher at full speed: our CPU-seconds per GB ingested, both ways
+#   (e) every output at once, 1 publisher at full speed, our CPU-seconds per GB ingested as
+#       each output is added: FLV; FLV+MP4 (--record-format flv --record-format mp4); + HLS
+#       (--hls); + a push to a second rtmp-server (started once, not measured)
+#   (f) coalesced fan-out (issue 19): (b) for ours with --play-coalesce at each window of
+#       BENCH_COALESCE_CURVE (ms), against the same runs' nginx: CPU and p99 and their ratios
+# Fan-out media has a keyframe every 0.5 s (480 ms at 25 fps) and inter frames between, so
+# any holding back shows in the latency of every frame.
 # Prints medians and ratios ours/nginx. Stops every process it started; removes its temp dir.
 # Environment: BENCH_SECONDS (default 8), BENCH_RUNS (default 3), BENCH_IDLE_CONNECTIONS
 # (default 1000, the server's connection limit), BENCH_STARTS (default 5), BENCH_VERBOSE
-# (set: also print every run's rtmp-bench JSON).
+# (set: also print every run's rtmp-bench JSON), BENCH_COALESCE_CURVE (default "0 5 10 20
+# 40"; empty skips (f)).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +32,7 @@ seconds="${BENCH_SECONDS:-8}"
 runs="${BENCH_RUNS:-3}"
 idle_connections="${BENCH_IDLE_CONNECTIONS:-1000}"
 starts="${BENCH_STARTS:-5}"
+coalesce_curve="${BENCH_COALESCE_CURVE-0 5 10 20 40}"
 rtmp_module=/usr/lib/nginx/modules/ngx_rtmp_module.so
 script_start=$(date +%s)
 
@@ -139,10 +146,18 @@ start_server() {
     srv_rec="$work/rec-$kind-$srv_port"
     mkdir -p "$srv_rec"
     if [ "$kind" != nginx ]; then
-      local formats=()
-      [ "$kind" = oursmp4 ] && formats=(--record-format flv --record-format mp4)
-      "$ours_bin" --listen "127.0.0.1:$srv_port" --http-listen off --log-level warn \
-        --record-all --record-dir "$srv_rec" --chunk-size 4096 "${formats[@]}" 2>>"$work/ours.log" &
+      # ours: defaults; ours@N: --play-coalesce Nms; oursmp4, ourshls, ourspush: outputs added.
+      local extra=(--http-listen off)
+      case "$kind" in
+        ours@*) extra+=(--play-coalesce "${kind#ours@}ms") ;;
+        oursmp4) extra+=(--record-format flv --record-format mp4) ;;
+        ourshls | ourspush)
+          extra=(--http-listen "127.0.0.1:$(free_port)" --record-format flv --record-format mp4 --hls)
+          [ "$kind" = ourshls ] || extra+=(--push "rtmp://127.0.0.1:$sink_port/{app}/{stream}")
+          ;;
+      esac
+      "$ours_bin" --listen "127.0.0.1:$srv_port" --log-level warn \
+        --record-all --record-dir "$srv_rec" --chunk-size 4096 "${extra[@]}" 2>>"$work/ours.log" &
       srv_pid=$!
     else
       chmod 1777 "$srv_rec"
@@ -226,11 +241,23 @@ bench() {
   printf '%s' "$json"
 }
 
+# The push target of `ourspush`: a second rtmp-server that records nothing (not measured).
+sink_port="$(free_port)"
+"$ours_bin" --listen "127.0.0.1:$sink_port" --http-listen off --log-level error 2>>"$work/sink.log" &
+started+=("$!")
+for _ in $(seq 1 200); do
+  port_in_use "$sink_port" && break
+  sleep 0.025
+done
+
 # ---------------------------------------------------------------- (a) + (b) + (c) idle
 echo "== $runs runs per scenario, ${seconds}s each, alternating ours/nginx"
 for scenario in ingest1 ingest8 fanout50 fanout200; do
   kinds="ours nginx"
-  [ "$scenario" = ingest1 ] && kinds="ours oursmp4 nginx"
+  [ "$scenario" = ingest1 ] && kinds="ours oursmp4 ourshls ourspush nginx"
+  if [ "${scenario#fanout}" != "$scenario" ]; then
+    for window in $coalesce_curve; do kinds="$kinds ours@$window"; done
+  fi
   for run in $(seq 1 "$runs"); do
     for kind in $kinds; do
       start_server "$kind"
@@ -252,7 +279,8 @@ for scenario in ingest1 ingest8 fanout50 fanout200; do
           ;;
         fanout*)
           players="${scenario#fanout}"
-          json="$(bench "$kind" "$scenario" --publishers 1 --players "$players" --realtime --bitrate-kbps 5000)"
+          json="$(bench "$kind" "$scenario" --publishers 1 --players "$players" --realtime --bitrate-kbps 5000 \
+            --keyframe-ms 500)"
           add "$scenario-cpu" "$kind" "$(field "$json" server_cpu_pct)"
           add "$scenario-p50" "$kind" "$(field "$json" latency_p50_ms)"
           add "$scenario-p99" "$kind" "$(field "$json" latency_p99_ms)"
@@ -480,10 +508,41 @@ row "    KB per idle connection" kb_per_conn 1 1 "ours < 100 KB"
 row "    idle connections still open (median)" conns_alive 0 1 ""
 plain "(d) stripped binary size KB" "$((size_ours / 1024))" "$((size_nginx / 1024))" ""
 row "    time to first accepted connect, ms" start_ms 1 1 ""
-flv_mp4="$(median "${results["ingest1-cpu-per-gb|oursmp4"]:-}")"
 flv_only="$(median "${results["ingest1-cpu-per-gb|ours"]:-}")"
-printf '%-44s %11s %11s %10s  %s\n' "(e) CPU-s per GB, FLV+MP4 / FLV alone" "$(fmt "$flv_mp4" 3)" "$(fmt "$flv_only" 3)" \
-  "$(ratio "$flv_mp4" "$flv_only")" "ratio <= 1.3 (issue 15)"
+nginx_flv="$(median "${results["ingest1-cpu-per-gb|nginx"]:-}")"
+echo
+echo "(e) every output at once, 1 publisher: our CPU-s per GB ingested"
+printf '%-44s %11s %11s %10s  %s\n' outputs ours "FLV alone" "/nginx FLV" "target"
+for kind in ours oursmp4 ourshls ourspush; do
+  case "$kind" in
+    ours) label="FLV" target="ratio to nginx <= 0.5" ;;
+    oursmp4) label="FLV + MP4" target="<= 1.3x FLV alone (issue 15)" ;;
+    ourshls) label="FLV + MP4 + HLS" target="ratio to nginx FLV <= 1.0" ;;
+    ourspush) label="FLV + MP4 + HLS + push" target="" ;;
+  esac
+  value="$(median "${results["ingest1-cpu-per-gb|$kind"]:-}")"
+  printf '%-44s %11s %11s %10s  %s\n' "    $label" "$(fmt "$value" 3)" "$(ratio "$value" "$flv_only")x" \
+    "$(ratio "$value" "$nginx_flv")" "$target"
+done
+if [ -n "$coalesce_curve" ]; then
+  echo
+  echo "(f) --play-coalesce: our CPU % and latency p99 ms per window, and ratios to nginx's (same runs)"
+  printf '%-10s %7s %6s %8s %6s   %7s %6s %8s %6s\n' window "cpu50" "/nginx" "p99-50" "/nginx" "cpu200" "/nginx" "p99-200" "/nginx"
+  for window in nginx $coalesce_curve; do
+    kind="ours@$window"
+    [ "$window" = nginx ] && kind=nginx
+    line=""
+    for players in 50 200; do
+      cpu="$(median "${results["fanout$players-cpu|$kind"]:-}")"
+      p99="$(median "${results["fanout$players-p99|$kind"]:-}")"
+      line="$line$(printf '%7s %6s %8s %6s   ' "$(fmt "$cpu" 2)" \
+        "$(ratio "$cpu" "$(median "${results["fanout$players-cpu|nginx"]:-}")")" "$(fmt "$p99" 2)" \
+        "$(ratio "$p99" "$(median "${results["fanout$players-p99|nginx"]:-}")")")"
+    done
+    printf '%-10s %s\n' "$([ "$window" = nginx ] && echo nginx || echo "${window} ms")" "$line"
+  done
+  echo "targets: with the default window CPU <= 0.7x and p99 <= 0.1x nginx at 50 and 200; at 0 ms CPU <= 1.0x and p99 < 2 ms at 50"
+fi
 echo
 echo "nginx figures are its one worker process; its master adds $(fmt "$(awk -v v="$(median "${results["rss_idle_master|nginx"]:-}")" 'BEGIN { print v / 1024 }')" 2) MB RSS idle."
 echo "nginx size is the binary ($(readlink -f "$nginx_bin")) + ngx_rtmp_module.so, both dynamically linked."

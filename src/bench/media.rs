@@ -95,13 +95,22 @@ impl BenchMedia {
     /// Synthetic media of about `bitrate_kbps` in total: 1280x720 H.264-like video at 25 fps
     /// with a keyframe every 2 s, and 128 kbit/s AAC-like audio.
     pub fn synthetic(bitrate_kbps: u32) -> BenchMedia {
+        BenchMedia::synthetic_with_keyframes(bitrate_kbps, 2000)
+    }
+
+    /// The same with a keyframe every `keyframe_ms` (rounded to whole frames, at most the
+    /// 2 s cycle), the bitrate kept.
+    pub fn synthetic_with_keyframes(bitrate_kbps: u32, keyframe_ms: u32) -> BenchMedia {
         let video_bps = u64::from(bitrate_kbps).saturating_sub(AUDIO_KBPS).max(64) * 1000;
         let gop_ms = SYNTHETIC_GOP_FRAMES * 1000 / SYNTHETIC_FPS;
+        let every = (keyframe_ms * SYNTHETIC_FPS / 1000).clamp(1, SYNTHETIC_GOP_FRAMES);
+        let keyframes = u64::from(SYNTHETIC_GOP_FRAMES.div_ceil(every));
         let gop_bytes = video_bps / 8 * u64::from(gop_ms) / 1000;
-        let inter_size = (gop_bytes / (KEYFRAME_SIZE_RATIO + u64::from(SYNTHETIC_GOP_FRAMES) - 1)).max(64);
+        let weight = keyframes * KEYFRAME_SIZE_RATIO + u64::from(SYNTHETIC_GOP_FRAMES) - keyframes;
+        let inter_size = (gop_bytes / weight).max(64);
         let mut cycle = Vec::new();
         for i in 0..SYNTHETIC_GOP_FRAMES {
-            let keyframe = i == 0;
+            let keyframe = i % every == 0;
             let size = if keyframe {
                 inter_size * KEYFRAME_SIZE_RATIO
             } else {
@@ -291,6 +300,16 @@ mod tests {
         assert!(media.cycle.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
         assert!(media.prelude.iter().skip(1).all(|f| f.sequence_header));
         assert!(inspect_video(&media.prelude[1].body).sequence_header);
+    }
+
+    #[test]
+    fn keyframes_every_half_second_keep_the_bitrate() {
+        let media = BenchMedia::synthetic_with_keyframes(5000, 500);
+        let bytes: usize = media.cycle.iter().map(|f| f.body.len()).sum();
+        let kbps = bytes * 8 / 2 / 1000;
+        assert!((4800..=5100).contains(&kbps), "{kbps} kbit/s");
+        let keys: Vec<u32> = media.cycle.iter().filter(|f| f.keyframe).map(|f| f.timestamp).collect();
+        assert_eq!(keys, [0, 480, 960, 1440, 1920]);
     }
 
     #[test]

@@ -40,6 +40,11 @@ struct Args {
     #[argh(option, default = "5000")]
     bitrate_kbps: u32,
 
+    /// a keyframe of the synthetic media every this many ms (whole frames at 25 fps, at most
+    /// 2000) (default: 2000)
+    #[argh(option, default = "2000")]
+    keyframe_ms: u32,
+
     /// publishing connections (default: 1)
     #[argh(option, default = "1")]
     publishers: usize,
@@ -113,7 +118,7 @@ fn main() -> ExitCode {
         return usage_error("--bitrate-kbps must be more than 0");
     }
     let media = match &args.file {
-        None => BenchMedia::synthetic(args.bitrate_kbps),
+        None => BenchMedia::synthetic_with_keyframes(args.bitrate_kbps, args.keyframe_ms),
         Some(path) => {
             let bytes = match std::fs::read(path) {
                 Ok(bytes) => bytes,
