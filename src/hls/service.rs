@@ -14,7 +14,6 @@ use crate::live::registry::{Registry, StreamKey};
 use crate::live::shared_media::SharedMedia;
 use crate::live::stream::Stream;
 use crate::live::subscription::{Subscriber, Subscription, SubscriptionEvent};
-use crate::media::Frame;
 use crate::threads::ThreadTracker;
 use crossbeam_channel::{Receiver, Sender};
 use log::{info, warn};
@@ -317,7 +316,7 @@ impl Feeder {
                     return;
                 }
                 *seen_until = None;
-                let frame = Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload));
+                let frame = media.frame();
                 if !frame.sequence_header {
                     *last = Some(frame.timestamp);
                 }

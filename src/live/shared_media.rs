@@ -2,7 +2,8 @@
 //! shared by every player), with the chunk headers each player's writer puts around its
 //! payload, and the chunk streams players' media and notices travel on.
 
-use crate::media::{FrameKind, Payload};
+use crate::media::demux::{self, FrameInfo};
+use crate::media::{Frame, FrameKind, Payload};
 use crate::protocol::chunk::shared::{message_headers, WireMessage};
 
 /// Chunk streams the writer thread uses; the session's own replies use 2, 3 and 5.
@@ -21,16 +22,48 @@ pub struct SharedMedia {
     pub keyframe: bool,
     pub sequence_header: bool,
     pub payload: Payload,
+    /// The publisher's parse of the payload's header, kept so that consumers needing more
+    /// than the flags (HLS, a recording started mid-stream) do not parse it again.
+    info: FrameInfo,
 }
 
 impl SharedMedia {
+    /// A frame with the given flags (the header is parsed for the rest of its info).
     pub fn new(kind: FrameKind, timestamp: u32, keyframe: bool, sequence_header: bool, payload: Payload) -> Self {
+        let mut info = demux::demux(kind, &payload);
+        info.keyframe = keyframe;
+        info.config = sequence_header;
         SharedMedia {
             kind,
             timestamp,
             keyframe,
             sequence_header,
             payload,
+            info,
+        }
+    }
+
+    /// A published frame at `timestamp` on the stream's timeline: its parse is reused.
+    pub fn from_frame(frame: &Frame, timestamp: u32) -> Self {
+        SharedMedia {
+            kind: frame.kind,
+            timestamp,
+            keyframe: frame.keyframe,
+            sequence_header: frame.sequence_header,
+            payload: std::sync::Arc::clone(&frame.payload),
+            info: frame.info,
+        }
+    }
+
+    /// The frame again, at its stream timestamp, without parsing its header a second time.
+    pub fn frame(&self) -> Frame {
+        Frame {
+            kind: self.kind,
+            timestamp: self.timestamp,
+            keyframe: self.keyframe,
+            sequence_header: self.sequence_header,
+            payload: std::sync::Arc::clone(&self.payload),
+            info: self.info,
         }
     }
 

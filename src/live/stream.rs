@@ -281,13 +281,7 @@ impl Stream {
         if advanced {
             inner.last_timestamp = Some(timestamp);
         }
-        let media = Arc::new(SharedMedia::new(
-            frame.kind,
-            timestamp,
-            frame.keyframe,
-            frame.sequence_header,
-            Arc::clone(&frame.payload),
-        ));
+        let media = Arc::new(SharedMedia::from_frame(frame, timestamp));
         match frame.kind {
             FrameKind::Data if metadata => inner.metadata = Some(Arc::clone(&media)),
             FrameKind::Video if frame.sequence_header => inner.video_header = Some(Arc::clone(&media)),

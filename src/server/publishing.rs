@@ -216,7 +216,7 @@ impl Connection {
                 let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, publisher, options);
                 if let Some(recorder) = recorder.as_mut() {
                     for media in publication.ticket.stream.headers() {
-                        recorder.send(&Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload)));
+                        recorder.send(&media.frame());
                     }
                 }
                 info!(

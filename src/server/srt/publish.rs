@@ -156,7 +156,7 @@ impl SrtPublication {
                 let mut recorder = self.ctx.recordings.open(&key.app, &key.stream, publisher, options);
                 if let Some(recorder) = recorder.as_mut() {
                     for media in self.ticket.stream.headers() {
-                        recorder.send(&Frame::new(media.kind, media.timestamp, Arc::clone(&media.payload)));
+                        recorder.send(&media.frame());
                     }
                 }
                 info!(
