@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::live::coalesce::MAX_COALESCE;
+use crate::live::coalesce::{DEFAULT_COALESCE, MAX_COALESCE};
 use crate::live::player::{PlayerLimits, DEFAULT_PLAYER_MAX_LAG, DEFAULT_PLAYER_QUEUE_BYTES};
 use crate::live::registry::PublishConflict;
 use crate::media::gop_cache::DEFAULT_GOP_CACHE_BYTES;
@@ -198,8 +198,8 @@ pub struct Args {
 
     /// hold a player's frames up to this long to send them together (fewer sends per player,
     /// less CPU); keyframes, headers and a join's first frames are never held; at most 100ms;
-    /// 0 sends each frame at once (default: 0)
-    #[argh(option, default = "Duration::ZERO", from_str_fn(parse_coalesce))]
+    /// 0 sends each frame at once (default: 20ms)
+    #[argh(option, default = "DEFAULT_COALESCE", from_str_fn(parse_coalesce))]
     pub play_coalesce: Duration,
 
     /// how long a player may stay behind (dropping frames) before it is disconnected
@@ -668,7 +668,7 @@ impl Default for PlayOptions {
         PlayOptions {
             publish_conflict: PublishConflict::Takeover,
             wait_timeout: Duration::ZERO,
-            coalesce: Duration::ZERO,
+            coalesce: DEFAULT_COALESCE,
             player: PlayerLimits::default(),
             gop_cache_bytes: DEFAULT_GOP_CACHE_BYTES,
         }

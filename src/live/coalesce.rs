@@ -9,6 +9,12 @@ use super::shared_media::SharedMedia;
 use crate::media::FrameKind;
 use std::time::{Duration, Instant};
 
+/// The default window, chosen from scripts/bench-compare.sh's curve (README, Benchmarks):
+/// half a video frame interval at 25 fps, so most audio frames leave with a video frame.
+/// At 20 ms a fan-out to 50 and 200 players cost 0.83x and 0.64x nginx-rtmp's CPU with
+/// latency p99 0.48x and 0.49x nginx's; 5 and 10 ms saved next to nothing at 50 players
+/// (frames rarely arrive that close together) and 0 ms is level with nginx on CPU.
+pub const DEFAULT_COALESCE: Duration = Duration::from_millis(20);
 /// The longest `play_coalesce` window accepted.
 pub const MAX_COALESCE: Duration = Duration::from_millis(100);
 /// Most frames held for one send; the next frame sends them all.

@@ -72,6 +72,11 @@ impl Player {
         let handle = std::thread::spawn(move || {
             let mut played = Played::default();
             loop {
+                // Asked to stop: return now, even while media keeps coming (a live source).
+                if flag.load(Ordering::SeqCst) {
+                    played.end = "stopped".to_owned();
+                    return played;
+                }
                 match client.read_play_event() {
                     Ok(PlayEvent::Media(m)) if m.type_id == type_id::AUDIO || m.type_id == type_id::VIDEO => {
                         played.media.push((m.type_id, m.payload));
@@ -83,13 +88,7 @@ impl Player {
                     }
                     Ok(_) => {}
                     Err(ClientError::Io(e))
-                        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-                    {
-                        if flag.load(Ordering::SeqCst) {
-                            played.end = "stopped".to_owned();
-                            return played;
-                        }
-                    }
+                        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                     Err(e) => {
                         played.end = e.to_string();
                         return played;
@@ -115,7 +114,8 @@ impl Player {
         self.handle.join().unwrap()
     }
 
-    /// Stops reading (after the current poll) and returns what arrived.
+    /// Stops reading (after the message or poll in progress, even while media keeps coming)
+    /// and returns what arrived.
     pub fn stop(self) -> Played {
         self.stop.store(true, Ordering::SeqCst);
         self.handle.join().unwrap()
