@@ -9,7 +9,7 @@
 mod common;
 
 use common::http::{metric, wait_api_stream};
-use common::players::{assert_suffix_of_source, ffmpeg_player, framemd5_lines};
+use common::players::{assert_suffix_of_source, ffmpeg_player, framemd5_lines, rtmpdump_player};
 use common::*;
 use std::process::{Command, Stdio};
 
@@ -23,14 +23,7 @@ fn publish_and_check_players(server: &ServerProcess, dir: &std::path::Path, clip
     let outs: Vec<_> = (0..2).map(|i| dir.join(format!("{stream}-{i}.framemd5"))).collect();
     let mut players: Vec<_> = outs.iter().map(|out| ffmpeg_player(&url, out)).collect();
     let dump = dir.join(format!("{stream}-rtmpdump.flv"));
-    let mut rtmpdump = Command::new("rtmpdump")
-        .args(["-q", "-v", "-r", &url, "-o"])
-        .arg(&dump)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn rtmpdump");
+    let mut rtmpdump = rtmpdump_player(&url, &dump);
     wait_api_stream(server, app, stream, |s| s["players"] == 3);
     let mut publisher = ffmpeg_publish(clip, &url, true);
     assert!(wait_child(&mut publisher, DEADLINE).success());

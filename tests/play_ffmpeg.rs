@@ -6,9 +6,8 @@
 mod common;
 
 use common::http::wait_api_stream;
-use common::players::{assert_suffix_of_source, ffmpeg_player, framemd5_lines};
+use common::players::{assert_suffix_of_source, ffmpeg_player, framemd5_lines, rtmpdump_player};
 use common::*;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -33,14 +32,7 @@ fn ffmpeg_and_rtmpdump_players_get_the_source_from_a_keyframe_on() {
         wait_api_stream(&server, "live", "show", |s| s["players"] == i + 1);
     }
     let dump = dir.path().join("rtmpdump.flv");
-    let mut rtmpdump = Command::new("rtmpdump")
-        .args(["-q", "-v", "-r", &url, "-o"])
-        .arg(&dump)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn rtmpdump");
+    let mut rtmpdump = rtmpdump_player(&url, &dump);
     assert!(wait_child(&mut publisher, DEADLINE).success());
     for (child, _) in players.iter_mut() {
         assert!(wait_child(child, DEADLINE).success(), "ffmpeg player failed");

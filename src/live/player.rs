@@ -84,28 +84,20 @@ impl PlayerHandle {
             }
             Verdict::Evict(reason) => return self.evict(reason),
         }
-        let mut direct = self.direct.lock();
-        self.held.push(Arc::clone(media));
-        if hold && direct.publisher_sends() {
-            drop(direct);
+        let hold_now = {
+            let direct = self.direct.lock();
+            self.held.push(Arc::clone(media));
+            hold && direct.publisher_sends()
+        };
+        if hold_now {
             self.drops.delivered(class);
             return Offer::Queued;
         }
-        let delivered = deliver_held(
-            &mut self.held,
-            &self.sender,
-            &self.queued_bytes,
-            &mut direct,
-            &mut self.coalesced,
-        );
-        drop(direct);
-        match delivered {
-            Ok(()) => {
-                self.drops.delivered(class);
-                Offer::Queued
-            }
-            Err(error) => self.undelivered(error, now),
+        let delivered = self.send_held();
+        if delivered.is_ok() {
+            self.drops.delivered(class);
         }
+        self.outcome(delivered, now)
     }
 
     /// Sends what the player holds (the stream's coalescing window has passed).
@@ -113,15 +105,22 @@ impl PlayerHandle {
         if self.held.is_empty() {
             return Offer::Queued;
         }
+        let delivered = self.send_held();
+        self.outcome(delivered, now)
+    }
+
+    fn send_held(&mut self) -> Result<(), TrySendError<()>> {
         let mut direct = self.direct.lock();
-        let delivered = deliver_held(
+        deliver_held(
             &mut self.held,
             &self.sender,
             &self.queued_bytes,
             &mut direct,
             &mut self.coalesced,
-        );
-        drop(direct);
+        )
+    }
+
+    fn outcome(&mut self, delivered: Result<(), TrySendError<()>>, now: Instant) -> Offer {
         match delivered {
             Ok(()) => Offer::Queued,
             Err(error) => self.undelivered(error, now),

@@ -1,4 +1,5 @@
-//! Live players for integration tests: an FFmpeg player writing framemd5, and the check
+//! Live players for integration tests: an FFmpeg player writing framemd5, rtmpdump (librtmp)
+//! writing FLV, and the check
 //! that what a player got is the source from some keyframe on, shifted by one constant.
 
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,18 @@ pub fn ffmpeg_player(url: &str, out: &std::path::Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn ffmpeg player")
+}
+
+/// `rtmpdump -q -v -r URL -o OUT` (a live stream, librtmp) as a child.
+pub fn rtmpdump_player(url: &str, out: &std::path::Path) -> Child {
+    Command::new("rtmpdump")
+        .args(["-q", "-v", "-r", url, "-o"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn rtmpdump")
 }
 
 pub fn framemd5_lines(path: &std::path::Path) -> Vec<String> {
