@@ -4,23 +4,7 @@
 
 use super::*;
 use crate::mp4::boxes::{be32, header};
-use std::sync::Arc;
-
-fn frame(kind: FrameKind, timestamp: u32, payload: &[u8]) -> Frame {
-    Frame::new(kind, timestamp, Arc::new(payload.to_vec()))
-}
-
-fn avc_config() -> Frame {
-    frame(
-        FrameKind::Video,
-        0,
-        &[0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1E, 0xFF, 0xE0, 0],
-    )
-}
-
-fn aac_config() -> Frame {
-    frame(FrameKind::Audio, 0, &[0xAF, 0, 0x12, 0x10])
-}
+use crate::record::test_frames::{aac_config, avc_config, frame};
 
 fn video(timestamp: u32, key: bool) -> Frame {
     frame(

@@ -35,6 +35,6 @@ pub mod retention;
 pub mod sink;
 pub mod status;
 #[cfg(test)]
-mod test_frames;
+pub(crate) mod test_frames;
 pub mod timeline;
 pub mod walk;

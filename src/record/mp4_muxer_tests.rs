@@ -5,20 +5,7 @@
 use super::*;
 use crate::mp4::boxes::{be32, children, header};
 use crate::mp4::repair::{parse_moof, repair, RunInfo};
-use crate::record::test_frames::{audio, frame, video};
-
-/// AVC sequence header (a minimal record) and AAC AudioSpecificConfig frames.
-fn avc_config() -> Frame {
-    frame(
-        FrameKind::Video,
-        0,
-        &[0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1E, 0xFF, 0xE0, 0],
-    )
-}
-
-fn aac_config() -> Frame {
-    frame(FrameKind::Audio, 0, &[0xAF, 0, 0x12, 0x10])
-}
+use crate::record::test_frames::{aac_config, audio, avc_config, frame, video};
 
 /// Top-level boxes of a file: (type, offset, size).
 fn top_level(file: &[u8]) -> Vec<([u8; 4], usize, usize)> {

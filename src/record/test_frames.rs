@@ -1,4 +1,5 @@
-//! Frames for the recording unit tests (planner and muxers): video, audio and raw frames,
+//! Frames for the recording and HLS unit tests (planner, muxers, segmenter): video, audio,
+//! sequence header and raw frames,
 //! and a whole FLV file (ranges and remux).
 
 use crate::flv::writer::{encode_tag, file_header};
@@ -26,6 +27,16 @@ pub fn audio(timestamp: u32) -> Frame {
 
 const AVC_HEADER: [u8; 12] = [0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1E, 0xFF, 0xE0, 0];
 const AAC_HEADER: [u8; 4] = [0xAF, 0, 0x12, 0x10];
+
+/// An AVC sequence header (a minimal record).
+pub fn avc_config() -> Frame {
+    frame(FrameKind::Video, 0, &AVC_HEADER)
+}
+
+/// An AAC AudioSpecificConfig frame.
+pub fn aac_config() -> Frame {
+    frame(FrameKind::Audio, 0, &AAC_HEADER)
+}
 
 /// The keyframe index an FLV file made by `flv_file` carries.
 #[derive(Clone, Copy, PartialEq)]

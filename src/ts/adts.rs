@@ -61,22 +61,7 @@ fn parse_frame(data: &[u8]) -> Option<(AdtsFrame<'_>, usize)> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code may panic
     use super::*;
-
-    /// An ADTS header for AAC-LC, 44.1 kHz (index 4), stereo, around `payload`.
-    pub fn adts(payload: &[u8]) -> Vec<u8> {
-        let len = payload.len() + 7;
-        let mut out = vec![
-            0xFF,
-            0xF1,
-            (1 << 6) | (4 << 2),
-            (2 << 6) | ((len >> 11) as u8 & 0x03),
-            (len >> 3) as u8,
-            ((len as u8 & 0x07) << 5) | 0x1F,
-            0xFC,
-        ];
-        out.extend_from_slice(payload);
-        out
-    }
+    use crate::ts::tests::adts;
 
     #[test]
     fn splits_frames_and_builds_the_config() {

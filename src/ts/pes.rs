@@ -124,16 +124,7 @@ fn parse_pes(mut buf: Vec<u8>) -> Option<Pes> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code may panic
     use super::*;
-
-    fn encode_ts(marker: u8, ts: u64) -> [u8; 5] {
-        [
-            (marker << 4) | (((ts >> 30) as u8 & 0x07) << 1) | 1,
-            (ts >> 22) as u8,
-            (((ts >> 15) as u8) << 1) | 1,
-            (ts >> 7) as u8,
-            ((ts as u8) << 1) | 1,
-        ]
-    }
+    use crate::ts::tests::encode_ts;
 
     #[test]
     fn timestamps_round_trip_33_bits() {

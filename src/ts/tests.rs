@@ -53,7 +53,8 @@ fn tables(video_type: u8) -> Vec<u8> {
     [packet(0, true, &pat), packet(PMT_PID, true, &pmt)].concat()
 }
 
-fn encode_ts(marker: u8, ts: u64) -> [u8; 5] {
+/// A PES header's 33-bit time stamp field with its 4-bit marker.
+pub(super) fn encode_ts(marker: u8, ts: u64) -> [u8; 5] {
     [
         (marker << 4) | (((ts >> 30) as u8 & 0x07) << 1) | 1,
         (ts >> 22) as u8,
@@ -90,7 +91,8 @@ fn pes(pid: u16, stream_id: u8, pts: u64, dts: Option<u64>, data: &[u8]) -> Vec<
         .collect()
 }
 
-fn adts(payload: &[u8]) -> Vec<u8> {
+/// An ADTS header for AAC-LC, 44.1 kHz (index 4), stereo, around `payload`.
+pub(super) fn adts(payload: &[u8]) -> Vec<u8> {
     let len = payload.len() + 7;
     let mut out = vec![
         0xFF,
