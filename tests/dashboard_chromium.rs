@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::browser::run_browser_script;
+use common::browser::{dashboard_args, run_browser_script};
 use common::{ffmpeg_publish, make_clip, wait_child, ServerProcess};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,21 +35,7 @@ fn chromium_shows_the_stream_plays_the_preview_and_the_recording() {
     let screenshot = artifacts.join("dashboard.png");
 
     let mut publisher = ffmpeg_publish(&clip, &server.url("live/dash"), true);
-    let (ok, output) = run_browser_script(
-        "dashboard.py",
-        &[
-            "--url".into(),
-            format!("http://{api}/"),
-            "--stream".into(),
-            "live/dash".into(),
-            "--resolution".into(),
-            "320x240".into(),
-            "--token".into(),
-            TOKEN.into(),
-            "--screenshot".into(),
-            screenshot.display().to_string(),
-        ],
-    );
+    let (ok, output) = run_browser_script("dashboard.py", &dashboard_args(api, "live/dash", TOKEN, &screenshot));
     let published = wait_child(&mut publisher, Duration::from_secs(60));
     assert!(ok, "{output}");
     assert!(published.success(), "ffmpeg publish failed");

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::browser::run_browser_script;
+use common::browser::{dashboard_args, run_browser_script};
 use common::http::{api_addr, http_request};
 use common::{ffmpeg_publish, make_clip, wait_child, ServerProcess, DEADLINE};
 use std::path::PathBuf;
@@ -40,21 +40,7 @@ fn chromium_plays_the_live_preview_over_hls() {
     let screenshot = artifacts.join("dashboard-hls.png");
 
     let mut publisher = ffmpeg_publish(&clip, &server.url("live/dashhls"), true);
-    let (ok, output) = run_browser_script(
-        "dashboard.py",
-        &[
-            "--url".into(),
-            format!("http://{api}/"),
-            "--stream".into(),
-            "live/dashhls".into(),
-            "--resolution".into(),
-            "320x240".into(),
-            "--token".into(),
-            TOKEN.into(),
-            "--screenshot".into(),
-            screenshot.display().to_string(),
-        ],
-    );
+    let (ok, output) = run_browser_script("dashboard.py", &dashboard_args(api, "live/dashhls", TOKEN, &screenshot));
     let published = wait_child(&mut publisher, Duration::from_secs(60));
     assert!(ok, "{output}");
     assert!(published.success(), "ffmpeg publish failed");

@@ -9,13 +9,14 @@ mod common;
 use common::hls::{get_text, open_session, Playlist};
 use common::http::{api_addr, metric, wait_api_stream};
 use common::log_contract::{PUBLISH_DENIED, PUBLISH_REFUSED};
+use common::players::ffmpeg_copy_player;
 use common::srt::{decoded_hashes, srt_addr, srt_publish, srt_publish_bytes, srt_url, HostileSender, Lcg, LossyRelay};
 use common::{
-    decode_errors, files_with_suffix, make_clip, wait_child, wait_recording_closed, wait_recordings_closed,
-    ServerProcess, TempDir, DEADLINE,
+    decode_errors, files_with_suffix, make_clip, make_clip_with, wait_child, wait_recording_closed,
+    wait_recordings_closed, ServerProcess, TempDir, DEADLINE,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const PASSPHRASE: &str = "srt-test-passphrase-42";
@@ -64,14 +65,7 @@ fn publish_refused(clip: &Path, url: &str) {
 /// `ffmpeg -i URL -c copy -f flv OUT`: an RTMP player that waits for the stream, or an HLS
 /// viewer.
 fn rtmp_player(url: &str, out: &Path) -> Child {
-    Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i", url, "-c", "copy", "-f", "flv", "-y"])
-        .arg(out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ffmpeg player")
+    ffmpeg_copy_player(url, "flv", out)
 }
 
 #[test]
@@ -228,36 +222,20 @@ fn hostile_datagrams_and_malformed_ts_leave_a_good_publish_exact() {
 
 /// An HEVC + AAC transport stream made with libx265 (320x240, 15 fps, GOP 15, B-frames).
 fn make_hevc_clip(dir: &Path, seconds: u32) -> PathBuf {
-    let path = dir.join("hevc.ts");
-    let duration = seconds.to_string();
-    common::run_ok(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-            .arg(format!("testsrc2=size=320x240:rate=15:duration={duration}"))
-            .args(["-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency=440:sample_rate=22050:duration={duration}"))
-            .args([
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-x265-params",
-                "log-level=none:keyint=15",
-            ])
-            .args([
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "64k",
-                "-shortest",
-                "-f",
-                "mpegts",
-            ])
-            .arg(&path),
-    );
-    path
+    make_clip_with(
+        dir,
+        "hevc.ts",
+        seconds,
+        &[
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=none:keyint=15",
+        ],
+        "mpegts",
+    )
 }
 
 #[test]

@@ -57,3 +57,28 @@ pub fn run_browser_script(script: &str, args: &[String]) -> (bool, String) {
     browser.stderr.take().unwrap().read_to_string(&mut output).unwrap();
     (status.success(), format!("{script} exited {status}:\n{output}"))
 }
+
+/// The arguments of `tests/browser/dashboard.py`: the dashboard at `api`, the stream it must
+/// show playing at 320x240, the API token and where the screenshot goes.
+pub fn dashboard_args(
+    api: std::net::SocketAddr,
+    stream: &str,
+    token: &str,
+    screenshot: &std::path::Path,
+) -> Vec<String> {
+    [
+        "--url",
+        &format!("http://{api}/"),
+        "--stream",
+        stream,
+        "--resolution",
+        "320x240",
+        "--token",
+        token,
+        "--screenshot",
+        &screenshot.display().to_string(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}

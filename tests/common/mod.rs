@@ -192,29 +192,24 @@ pub fn run_ok(command: &mut Command) -> std::process::Output {
 
 /// Makes a small H.264 + AAC FLV clip with lavfi sources (320x240, 15 fps, GOP 15).
 pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
+    let h264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "15"];
+    make_clip_with(dir, name, seconds, &h264, "flv")
+}
+
+/// Makes a clip of lavfi test video (320x240, 15 fps) encoded with `video` (encoder
+/// arguments) and a 440 Hz tone in AAC, in container `format`.
+pub fn make_clip_with(dir: &Path, name: &str, seconds: u32, video: &[&str], format: &str) -> PathBuf {
     require_tool("ffmpeg");
     let path = dir.join(name);
     let duration = seconds.to_string();
     run_ok(
         Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size=320x240:rate=15:duration={duration}"))
+            .args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:sample_rate=22050:duration={duration}"))
+            .args(video)
             .args([
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                &format!("testsrc2=size=320x240:rate=15:duration={duration}"),
-                "-f",
-                "lavfi",
-                "-i",
-                &format!("sine=frequency=440:sample_rate=22050:duration={duration}"),
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "15",
                 "-pix_fmt",
                 "yuv420p",
                 "-c:a",
@@ -223,7 +218,7 @@ pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
                 "64k",
                 "-shortest",
                 "-f",
-                "flv",
+                format,
             ])
             .arg(&path),
     );

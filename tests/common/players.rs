@@ -6,10 +6,13 @@ use std::process::{Child, Command, Stdio};
 
 /// `ffmpeg -i URL -c copy -f framemd5 -` (RTMP or HTTP-FLV) as a child writing to `out`.
 pub fn ffmpeg_player(url: &str, out: &std::path::Path) -> Child {
+    ffmpeg_copy_player(url, "framemd5", out)
+}
+
+/// `ffmpeg -i URL -c copy -f FORMAT OUT` (RTMP, HTTP-FLV or HLS) as a child.
+pub fn ffmpeg_copy_player(url: &str, format: &str, out: &std::path::Path) -> Child {
     Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-nostdin", "-i", url, "-c", "copy", "-f", "framemd5", "-y",
-        ])
+        .args(["-v", "error", "-nostdin", "-i", url, "-c", "copy", "-f", format, "-y"])
         .arg(out)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
